@@ -1,0 +1,29 @@
+# Cascade: `make demo` serves the demo, `make test` runs the whole suite. Both start from a
+# fresh clone: they create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cascade demo
+
+test: $(STAMP)
+	scripts/test-services
+	scripts/run-tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check cascade tests
+
+clean:
+	rm -rf $(VENV) var test-artifacts

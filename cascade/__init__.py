@@ -1,0 +1,1 @@
+"""Cascade: keywords in, articles ready for review out, through seven tracked stages."""

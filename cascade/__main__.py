@@ -1,0 +1,17 @@
+"""The `cascade` command: Django's manage.py plus Cascade's own commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cascade.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["cascade", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    main()

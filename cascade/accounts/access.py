@@ -1,0 +1,33 @@
+"""Who may see and change a site: one lookup used by every API endpoint and page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja.errors import HttpError
+
+from cascade.accounts.models import CAN_OPERATE, Membership, Site
+
+
+def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Site:
+    """The site if the caller's account owns it (else 404, revealing nothing); with `operate`,
+    403 unless the caller's role may start and steer work."""
+    user = request.user
+    site = Site.objects.select_related("account").filter(pk=site_id).first()
+    membership = (
+        Membership.objects.filter(user=user, account_id=site.account_id).first()
+        if site is not None and user.is_authenticated
+        else None
+    )
+    if membership is None:
+        raise HttpError(404, f"Site {site_id} not found.")
+    if operate and membership.role not in CAN_OPERATE:
+        raise HttpError(403, f"Your role ({membership.role}) may watch this site but not change it.")
+    return site
+
+
+def sites_of(user) -> list[Site]:
+    return list(Site.objects.filter(account__memberships__user=user).select_related("account").order_by("name", "id"))
+
+
+def role_in(user, account_id: int) -> str | None:
+    return Membership.objects.filter(user=user, account_id=account_id).values_list("role", flat=True).first()

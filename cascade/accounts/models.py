@@ -1,0 +1,101 @@
+"""Accounts own sites and credits; members act on them with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    # Available credits. Reservations are taken off immediately, so this never goes below zero
+    # (enforced by a check constraint and by conditional updates in accounts.credits).
+    credits = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(credits__gte=0), name="credits_never_negative")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"  # everything, including members and billing
+    EDITOR = "editor"  # runs automation and edits content
+    VIEWER = "viewer"  # watches only
+
+
+CAN_OPERATE = frozenset({Role.OWNER, Role.EDITOR})  # roles that may start or steer runs
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.OWNER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="one_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.account} ({self.role})"
+
+
+class Site(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True)
+    tone = models.CharField(max_length=200, blank=True, default="friendly and practical")
+    audience = models.CharField(max_length=200, blank=True, default="home owners")
+    language = models.CharField(max_length=40, blank=True, default="English")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token; only its SHA-256 digest is stored, the token itself is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, user, name: str = "") -> tuple[ApiToken, str]:
+        raw = "csk_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=raw[:10], digest=hash_token(raw))
+        return token, raw
+
+
+class LedgerEntry(models.Model):
+    """One charge of credits: the ledger of a run sums to the run's credits_used."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ledger")
+    run = models.ForeignKey("automation.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger")
+    stage = models.PositiveSmallIntegerField(null=True, blank=True)
+    credits = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "stage"])]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.credits} · {self.reason}"

@@ -1,0 +1,37 @@
+"""AI providers. `get_provider()` returns the one configured by CASCADE_AI_PROVIDER: a short
+name (`local`) or a dotted path to a provider class."""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+PROVIDERS = {
+    "local": "cascade.ai.local.LocalProvider",
+}
+
+_lock = threading.Lock()
+_cache: dict[str, object] = {}
+
+
+def get_provider():
+    name = settings.CASCADE_AI_PROVIDER
+    with _lock:
+        if name not in _cache:
+            path = PROVIDERS.get(name, name)
+            try:
+                cls = import_string(path)
+            except ImportError as exc:
+                raise RuntimeError(
+                    f"CASCADE_AI_PROVIDER={name!r} is unknown; use one of {sorted(PROVIDERS)} "
+                    "or a dotted path to a provider class"
+                ) from exc
+            _cache[name] = cls()
+        return _cache[name]
+
+
+def reset_provider_cache() -> None:
+    with _lock:
+        _cache.clear()

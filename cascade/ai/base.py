@@ -1,0 +1,101 @@
+"""What every AI provider offers the stages. A provider gets plain data and returns plain data;
+it never touches the database, so the engine can call it outside any transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """A transient failure (timeout, 5xx, malformed answer): the item is tried again."""
+
+
+class ProviderRefused(ProviderError):
+    """The provider refused this request (e.g. content policy): the item fails with the reason."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider cannot serve anything (e.g. the key was refused): the run pauses."""
+
+
+@dataclass(frozen=True)
+class KeywordIn:
+    id: int
+    keyword: str
+    intent: str = ""
+    volume: int | None = None
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    id: int
+    name: str
+    signature: str
+
+
+@dataclass
+class ClusterAssignment:
+    """Keywords that join an existing cluster (cluster_id set) or form a new one (name set)."""
+
+    keyword_ids: list[int]
+    cluster_id: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterIn:
+    id: int
+    name: str
+    keywords: list[KeywordIn]
+
+
+@dataclass
+class IdeaOut:
+    title: str
+    outline: list[str]
+    target_keywords: list[str]
+    structure: str
+
+
+@dataclass(frozen=True)
+class Brief:
+    title: str
+    outline: list[str]
+    target_keywords: list[str]
+    structure: str
+    target_words: int
+    tone: str = ""
+    audience: str = ""
+    language: str = "English"
+
+
+@dataclass
+class ArticleOut:
+    html: str
+    meta_title: str
+    meta_description: str
+    word_count: int
+    usage: dict = field(default_factory=dict)
+
+
+@dataclass
+class PromptOut:
+    kind: str  # "featured" or "in_article"
+    prompt: str
+
+
+class Provider(Protocol):
+    name: str
+    label: str  # what the page shows, e.g. "Offline drafts"
+    is_offline: bool
+
+    def cluster_keywords(self, keywords: list[KeywordIn], existing: list[ClusterRef]) -> list[ClusterAssignment]: ...
+
+    def generate_ideas(self, cluster: ClusterIn, count: int, taken_titles: set[str]) -> list[IdeaOut]: ...
+
+    def write_article(self, brief: Brief) -> ArticleOut: ...
+
+    def image_prompts(self, title: str, outline: list[str], in_article: int) -> list[PromptOut]: ...
+
+    def render_image(self, prompt: str, width: int, height: int) -> bytes: ...

@@ -1,0 +1,137 @@
+"""Semantic keyword clustering for the offline provider.
+
+Keywords become TF-IDF vectors over word stems and character n-grams. A keyword joins an existing
+cluster of the site when it is close enough to that cluster's centroid; the rest of the batch is
+grouped by average-linkage agglomerative clustering at a cosine distance threshold. Only the batch
+and the clusters' short signatures are ever in memory, never an n x n matrix over the whole site.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
+
+# Words that say how someone searches, not what about: they must not pull topics together.
+STOP_WORDS = frozenset(
+    """a an the and or of for to in on at by with from into about is are was be can do does did
+    how what why when where which who whom should would could will my your our their its it i you we
+    me best top good great cheap easy simple quick diy ideas idea tips tip guide guides vs versus
+    near way ways much many often long need make get use using without than that this these those
+    there here more most very really not no yes all any some every per""".split()
+)
+WORD_RE = re.compile(r"[a-z0-9]+")
+DISTANCE_THRESHOLD = 0.9  # average-linkage cosine distance under which keywords group
+JOIN_SIMILARITY = 0.15  # cosine similarity to a cluster centroid at which a keyword joins it
+SIGNATURE_SIZE = 15  # members kept in a cluster's signature
+
+
+def stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 3 and word.endswith("es") and word[-3] in "sxz":
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    return [stem(w) for w in WORD_RE.findall(text.lower()) if w not in STOP_WORDS]
+
+
+def _char_text(text: str) -> str:
+    return " ".join(content_words(text)) or text.lower()
+
+
+def vectorize(texts: list[str]) -> sparse.csr_matrix:
+    """Rows are L2-normalised: a dot product is a cosine similarity."""
+    words = TfidfVectorizer(analyzer=content_words, ngram_range=(1, 1), sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text, sublinear_tf=True)
+    try:
+        w = words.fit_transform(texts)
+    except ValueError:  # no content words at all
+        w = sparse.csr_matrix((len(texts), 1))
+    c = chars.fit_transform(texts)
+    return normalize(sparse.hstack([w * 0.8, c * 0.6]).tocsr())
+
+
+def signature_members(signature: str) -> list[str]:
+    return [line for line in signature.splitlines() if line.strip()]
+
+
+def make_signature(members: list[str]) -> str:
+    return "\n".join(members[:SIGNATURE_SIZE])
+
+
+def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[str]) -> int:
+    """The member closest to all the others (the medoid); shorter wins a tie."""
+    if len(indices) == 1:
+        return indices[0]
+    sub = vectors[indices]
+    sims = np.asarray((sub @ sub.T).sum(axis=1)).ravel()
+    best = max(range(len(indices)), key=lambda i: (round(float(sims[i]), 6), -len(texts[indices[i]])))
+    return indices[best]
+
+
+def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> list[ClusterAssignment]:
+    if not keywords:
+        return []
+    texts = [k.keyword for k in keywords]
+    member_texts: list[str] = []
+    owners: list[int] = []
+    for ci, ref in enumerate(existing):
+        members = signature_members(ref.signature) or [ref.name]
+        member_texts.extend(members)
+        owners.extend([ci] * len(members))
+    vectors = vectorize(texts + member_texts)
+    kw_vecs = vectors[: len(texts)]
+
+    assignments: list[ClusterAssignment] = []
+    unassigned = list(range(len(texts)))
+    if existing:
+        member_vecs = vectors[len(texts):]
+        owner_matrix = sparse.csr_matrix(
+            (np.ones(len(owners)), (owners, np.arange(len(owners)))), shape=(len(existing), len(owners))
+        )
+        centroids = normalize(owner_matrix @ member_vecs)
+        sims = (kw_vecs @ centroids.T).toarray()
+        best = sims.argmax(axis=1)
+        joined: dict[int, list[int]] = {}
+        unassigned = []
+        for i in range(len(texts)):
+            if sims[i, best[i]] >= JOIN_SIMILARITY:
+                joined.setdefault(int(best[i]), []).append(i)
+            else:
+                unassigned.append(i)
+        for ci, members in joined.items():
+            assignments.append(
+                ClusterAssignment(keyword_ids=[keywords[i].id for i in members], cluster_id=existing[ci].id)
+            )
+
+    if len(unassigned) == 1:
+        groups = [[unassigned[0]]]
+    elif unassigned:
+        sub = kw_vecs[unassigned]
+        distances = np.clip(1.0 - (sub @ sub.T).toarray(), 0.0, 2.0)
+        labels = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=DISTANCE_THRESHOLD
+        ).fit_predict(distances)
+        by_label: dict[int, list[int]] = {}
+        for pos, label in enumerate(labels):
+            by_label.setdefault(int(label), []).append(unassigned[pos])
+        groups = list(by_label.values())
+    else:
+        groups = []
+    for members in groups:
+        head = representative(members, kw_vecs, texts)
+        assignments.append(ClusterAssignment(keyword_ids=[keywords[i].id for i in members], name=texts[head]))
+    return assignments

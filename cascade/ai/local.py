@@ -1,0 +1,241 @@
+"""The offline provider: real, deterministic work without any network.
+
+Clusters come from TF-IDF and agglomerative clustering, ideas and articles from templates driven
+by the keywords, pictures from Pillow. Everything it writes is marked as an offline draft."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import re
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFont
+
+from cascade.ai import clustering
+from cascade.ai.base import (
+    ArticleOut,
+    Brief,
+    ClusterAssignment,
+    ClusterIn,
+    ClusterRef,
+    IdeaOut,
+    KeywordIn,
+    PromptOut,
+)
+from cascade.planner.models import Structure, normalize
+
+TAG_RE = re.compile(r"<[^>]+>")
+
+
+def count_words(html: str) -> int:
+    return len(TAG_RE.sub(" ", html).split())
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten at a word boundary to at most `limit` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return cut + "…"
+
+
+def titlecase(text: str) -> str:
+    small = {"a", "an", "and", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
+    words = text.split()
+    return " ".join(
+        w if (i and w.lower() in small) else (w[:1].upper() + w[1:]) for i, w in enumerate(words)
+    )
+
+
+def topic_of(name: str) -> str:
+    """The subject of a cluster name, without the question words around it."""
+    text = re.sub(r"^(how to|how do i|how do you|what is|what are|why is|why do|when to|best|top)\s+", "", name.strip(), flags=re.I)
+    return text.rstrip("?") or name
+
+
+def choose_structures(keywords: list[str], count: int) -> list[str]:
+    text = " ".join(keywords).lower()
+    ranked: list[str] = []
+    if re.search(r"\bhow (to|do|can)\b", text):
+        ranked.append(Structure.HOW_TO)
+    if re.search(r"\b(vs|versus|compare|comparison|or)\b", text):
+        ranked.append(Structure.COMPARISON)
+    if re.search(r"\b(best|top|ideas|types|list)\b", text):
+        ranked.append(Structure.LISTICLE)
+    if re.search(r"\b(what|why|when|can|does|is)\b", text) or "?" in text:
+        ranked.append(Structure.FAQ)
+    for fallback in (Structure.GUIDE, Structure.HOW_TO, Structure.LISTICLE, Structure.FAQ, Structure.COMPARISON):
+        if fallback not in ranked:
+            ranked.append(fallback)
+    return [str(s) for s in ranked[:count]] + [str(Structure.GUIDE)] * max(0, count - len(ranked))
+
+
+TITLES = {
+    Structure.GUIDE: ["The Complete Guide to {T}", "{T}: Everything You Need to Know", "A Beginner's Guide to {T}"],
+    Structure.HOW_TO: ["How to Get {T} Right: A Step-by-Step Guide", "{T} Made Simple: How to Do It Yourself", "How to Master {T} at Home"],
+    Structure.LISTICLE: ["{n} Best Ideas for {T}", "{n} Things to Know About {T}", "{n} Expert Tips for {T}"],
+    Structure.COMPARISON: ["{T}: Comparing Your Options", "Choosing {T}: Pros, Cons and Alternatives", "{T} Compared: Which Is Right for You?"],
+    Structure.FAQ: ["{T}: Your Questions Answered", "{T} FAQ: What People Ask Most", "Common Questions About {T}"],
+}
+OUTLINES = {
+    Structure.GUIDE: ["What {t} means", "Why {t} matters", "Getting started with {t}", "Tools and materials", "Common mistakes to avoid", "Caring for results over time", "Costs and budgeting", "Next steps"],
+    Structure.HOW_TO: ["What you will need", "Preparing for {t}", "Step 1: plan the work", "Step 2: do the work", "Step 3: check the result", "Troubleshooting {t}", "Keeping it in good shape"],
+    Structure.LISTICLE: ["How we chose these", "Option 1: the classic approach", "Option 2: the budget pick", "Option 3: the low-effort choice", "Option 4: the long-term investment", "Option 5: the creative twist", "How to pick the right one"],
+    Structure.COMPARISON: ["The options at a glance", "How they compare on cost", "How they compare on effort", "Durability and upkeep", "Which suits small spaces", "Our verdict on {t}"],
+    Structure.FAQ: ["What is {t}?", "How much does {t} cost?", "How long does {t} take?", "Can beginners handle {t}?", "What are the most common problems?", "Where to learn more about {t}"],
+}
+SENTENCES = [
+    "When it comes to {k}, small details decide whether the result lasts.",
+    "Many readers start with {k} because it gives quick, visible results.",
+    "{S} is easier once you know what to look for.",
+    "Plan a little before you begin, and {k} becomes far less stressful.",
+    "A common mistake is rushing {k}; patience pays off here.",
+    "Set aside an afternoon, gather what you need, and work through it step by step.",
+    "The right choice depends on your space, your budget and how much time you have.",
+    "Keep notes as you go so the next round of {k} goes even more smoothly.",
+    "If something looks wrong, stop and check before you continue.",
+    "Quality materials cost a little more but usually save money over the years.",
+    "Seasonal conditions matter, so check the weather before you commit to a date.",
+    "Think about how {S} fits with the rest of your plans for {t}.",
+    "Friends and neighbours are often a good source of practical advice on {k}.",
+    "Write down a simple checklist and tick items off as you finish them.",
+    "Most problems with {k} come from skipping preparation.",
+    "A modest first attempt teaches more than any amount of reading.",
+    "Look after your tools and they will look after your results.",
+    "Safety comes first: wear gloves and keep children and pets at a distance.",
+    "Compare a few options side by side before you decide on {k}.",
+    "Regular, light maintenance beats an occasional big effort.",
+    "Take photos before and after, so you can see what worked.",
+    "Local conditions vary, so adapt these suggestions to your own situation.",
+    "Budget for a small margin, because something always costs more than expected.",
+    "Once the basics of {t} are in place, improvements come quickly.",
+]
+
+
+class LocalProvider:
+    name = "local"
+    label = "Offline drafts"
+    is_offline = True
+
+    def cluster_keywords(self, keywords: list[KeywordIn], existing: list[ClusterRef]) -> list[ClusterAssignment]:
+        return clustering.cluster_keywords(keywords, existing)
+
+    def generate_ideas(self, cluster: ClusterIn, count: int, taken_titles: set[str]) -> list[IdeaOut]:
+        words = [k.keyword for k in cluster.keywords] or [cluster.name]
+        topic = titlecase(topic_of(cluster.name))
+        ideas: list[IdeaOut] = []
+        taken = set(taken_titles)
+        for i, structure in enumerate(choose_structures(words, count)):
+            templates = TITLES[Structure(structure)]
+            title = self._unique_title(templates, i, topic, taken)
+            taken.add(normalize(title))
+            outline = [
+                s.format(t=topic.lower()) for s in OUTLINES[Structure(structure)][: 5 + (len(words) + i) % 4]
+            ]
+            targets = sorted(words, key=len)[:5]
+            ideas.append(IdeaOut(title=title, outline=outline, target_keywords=targets, structure=structure))
+        return ideas
+
+    @staticmethod
+    def _unique_title(templates: list[str], offset: int, topic: str, taken: set[str]) -> str:
+        suffixes = ["", " for Beginners", " This Year", " on a Budget", " for Small Spaces"]
+        for suffix in suffixes:
+            for j in range(len(templates)):
+                template = templates[(offset + j) % len(templates)]
+                title = template.format(T=topic, n=5 + (offset + j) % 6) + suffix
+                if normalize(title) not in taken:
+                    return title
+        n = 2
+        while True:
+            title = f"{templates[offset % len(templates)].format(T=topic, n=7)} (Part {n})"
+            if normalize(title) not in taken:
+                return title
+            n += 1
+
+    def write_article(self, brief: Brief) -> ArticleOut:
+        seed = int(hashlib.sha256(brief.title.encode()).hexdigest()[:12], 16)
+        rng = random.Random(seed)
+        keywords = brief.target_keywords or [brief.title]
+        topic = brief.title
+        sections = list(brief.outline) or ["Overview"]
+        blocks: list[tuple[str | None, int]] = [(None, 0)] + [(s, 0) for s in sections] + [("Conclusion", 0)]
+        budget = brief.target_words
+        per_block = max(40, budget // len(blocks))
+        parts: list[str] = [f"<h1>{_esc(brief.title)}</h1>"]
+        words = 0
+
+        def paragraph(section: str, limit: int) -> tuple[str, int]:
+            sentences, n = [], 0
+            while n < limit:
+                k = keywords[rng.randrange(len(keywords))]
+                s = rng.choice(SENTENCES).format(k=k, S=section, t=topic.lower())
+                s = s[:1].upper() + s[1:]
+                sentences.append(s)
+                n += len(s.split())
+            return " ".join(sentences), n
+
+        for heading, _ in blocks:
+            section = heading or topic
+            if heading is None:
+                intro = f"This article covers {keywords[0]} from the ground up, written for {brief.audience or 'readers'} in a {brief.tone or 'clear'} voice."
+                parts.append(f"<p>{_esc(intro)}</p>")
+                words += len(intro.split())
+            else:
+                parts.append(f"<h2>{_esc(heading)}</h2>")
+                words += len(heading.split())
+            remaining_blocks = len(blocks) - (blocks.index((heading, 0)))
+            target_here = min(per_block, max(20, (budget - words) // max(1, remaining_blocks)))
+            while target_here > 0:
+                text, n = paragraph(section, min(70, target_here))
+                parts.append(f"<p>{_esc(text)}</p>")
+                words += n
+                target_here -= n
+        html = "\n".join(parts)
+        meta_title = clip(brief.title, 60)
+        meta_description = clip(
+            f"{brief.title}: practical advice on {', '.join(keywords[:3])}, with steps, costs and common mistakes.",
+            160,
+        )
+        return ArticleOut(html=html, meta_title=meta_title, meta_description=meta_description, word_count=count_words(html))
+
+    def image_prompts(self, title: str, outline: list[str], in_article: int) -> list[PromptOut]:
+        prompts = [PromptOut("featured", f"Editorial photograph for '{title}': bright natural light, inviting, no text")]
+        sections = [s for s in outline if s.lower() not in {"conclusion"}] or [title]
+        for i in range(in_article):
+            section = sections[(i * max(1, len(sections) // max(1, in_article))) % len(sections)]
+            prompts.append(PromptOut("in_article", f"Illustration of '{section}' for the article '{title}', clean and informative"))
+        return prompts
+
+    def render_image(self, prompt: str, width: int, height: int) -> bytes:
+        digest = hashlib.sha256(prompt.encode()).digest()
+        top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
+        bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)
+        image = Image.new("RGB", (width, height), top)
+        draw = ImageDraw.Draw(image)
+        for y in range(0, height, 2):
+            f = y / max(1, height - 1)
+            colour = tuple(int(a + (b - a) * f) for a, b in zip(top, bottom, strict=True))
+            draw.rectangle([(0, y), (width, y + 1)], fill=colour)
+        rng = random.Random(digest)
+        for _ in range(6):
+            r = rng.randint(height // 10, height // 3)
+            x, y = rng.randint(0, width), rng.randint(0, height)
+            shade = tuple(min(255, c + 40) for c in top)
+            draw.ellipse([(x - r, y - r), (x + r, y + r)], outline=shade, width=max(1, width // 300))
+        font_size = max(10, width // 28)
+        try:
+            font = ImageFont.load_default(size=font_size)
+        except TypeError:  # Pillow built without FreeType
+            font = ImageFont.load_default()
+        label = textwrap.fill(prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1)))
+        draw.multiline_text((width // 16, height // 2 - font_size), label, fill=(255, 255, 255), font=font, spacing=6)
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=False)
+        return out.getvalue()
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

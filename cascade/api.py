@@ -1,0 +1,87 @@
+"""The JSON API at /api/v1: one NinjaAPI that mounts each app's router."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from cascade.accounts.models import ApiToken, hash_token
+from cascade.automation.engine import EngineRefusal
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        found = ApiToken.objects.select_related("user").filter(digest=hash_token(token)).first()
+        if found is None or not found.user.is_active:
+            return None
+        now = timezone.now()
+        if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+        request.user = found.user
+        return found.user
+
+
+class Session(APIKeyCookie):
+    """The browser's Django session (with its CSRF check on unsafe methods)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        return request.user if request.user.is_authenticated else None
+
+
+api = NinjaAPI(
+    title="Cascade API",
+    version="1",
+    urls_namespace="api",
+    auth=[BearerToken(), Session()],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _field(loc: list) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "path", "body", "payload", "form")]
+    return ".".join(parts) or "request"
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [{"field": _field(list(e.get("loc", []))), "message": e.get("msg", "invalid")} for e in exc.errors]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid input."
+    return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."}, status=401
+    )
+
+
+@api.exception_handler(EngineRefusal)
+def engine_refusal(request: HttpRequest, exc: EngineRefusal) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.detail, **exc.extra}, status=exc.status)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+def _mount() -> None:
+    from cascade.accounts.api import router as sites_router
+    from cascade.automation.api import router as automation_router
+    from cascade.planner.api import router as planner_router
+    from cascade.writer.api import router as writer_router
+
+    api.add_router("/v1/automation/", automation_router, tags=["automation"])
+    api.add_router("/v1/sites/", sites_router, tags=["sites"])
+    api.add_router("/v1/sites/", planner_router, tags=["keywords, clusters, ideas"])
+    api.add_router("/v1/sites/", writer_router, tags=["tasks, content, images"])
+
+
+_mount()

@@ -1,0 +1,52 @@
+"""A site's automation configuration as a plain dict; runs freeze a copy when they start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cascade.accounts.models import Site
+from cascade.automation.models import AutomationConfig
+
+
+def defaults() -> dict[str, Any]:
+    return {
+        "stages_enabled": [True] * 7,
+        "batch_sizes": {},
+        "ideas_per_cluster": 3,
+        "images_per_content": 2,
+        "target_words": 1200,
+        "max_items_per_stage": None,
+        "max_credits_per_run": None,
+    }
+
+
+def as_dict(config: AutomationConfig | None) -> dict[str, Any]:
+    result = defaults()
+    if config is None:
+        return result
+    enabled = list(config.stages_enabled or [])
+    result.update(
+        stages_enabled=(enabled + [True] * 7)[:7],
+        batch_sizes={str(k): int(v) for k, v in (config.batch_sizes or {}).items()},
+        ideas_per_cluster=config.ideas_per_cluster,
+        images_per_content=config.images_per_content,
+        target_words=config.target_words,
+        max_items_per_stage=config.max_items_per_stage,
+        max_credits_per_run=config.max_credits_per_run,
+    )
+    return result
+
+
+def load(site: Site | int) -> dict[str, Any]:
+    site_id = site if isinstance(site, int) else site.pk
+    return as_dict(AutomationConfig.objects.filter(site_id=site_id).first())
+
+
+def save(site: Site, values: dict[str, Any]) -> dict[str, Any]:
+    config, _ = AutomationConfig.objects.get_or_create(site=site, defaults={"stages_enabled": [True] * 7})
+    for field, value in values.items():
+        if field == "batch_sizes":
+            value = {str(k): int(v) for k, v in value.items()}
+        setattr(config, field, value)
+    config.save()
+    return as_dict(config)

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from cascade.accounts.models import Site
+from cascade.automation import engine, progress
+from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunStatus
+from cascade.automation.worker import EmbeddedWorker, workers_alive
+
+
+class Command(BaseCommand):
+    help = "Run and steer the automation pipeline of a site."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        run = sub.add_parser("run", help="start a run (Run Now)")
+        run.add_argument("--site", type=int, required=True)
+        run.add_argument("--wait", action="store_true", help="show live progress until the run ends")
+        status = sub.add_parser("status", help="the latest run's snapshot")
+        status.add_argument("--site", type=int, required=True)
+        status.add_argument("--json", action="store_true")
+        for action in ("pause", "resume", "cancel", "retry"):
+            p = sub.add_parser(action, help=f"{action} the site's {'latest' if action == 'retry' else 'active'} run")
+            p.add_argument("--site", type=int, required=True)
+
+    def handle(self, action, site, **options):
+        target = Site.objects.filter(pk=site).first()
+        if target is None:
+            raise CommandError(f"Site {site} does not exist.")
+        try:
+            if action == "run":
+                return self.run(target, options["wait"])
+            if action == "status":
+                return self.status(target, options["json"])
+            if action == "retry":
+                run = progress.latest_run(target.pk)
+                if run is None:
+                    raise CommandError("This site has no runs yet.")
+                new = engine.retry_failed(run.pk)
+                self.stdout.write(f"Retry run {new.run_id} queued for the failed items of {run.run_id}.")
+                return
+            run = AutomationRun.objects.filter(site=target, status__in=ACTIVE).first()
+            if run is None:
+                raise CommandError("This site has no active run.")
+            run = {"pause": engine.pause_run, "resume": engine.resume_run, "cancel": engine.cancel_run}[action](run.pk)
+            snapshot = progress.build_snapshot(run)
+            self.stdout.write(f"Run {run.run_id}: {snapshot['run']['status_text']}")
+        except engine.EngineRefusal as exc:
+            raise CommandError(exc.detail) from None
+
+    def run(self, site: Site, wait: bool) -> None:
+        run = engine.start_run(site)
+        self.stdout.write(f"Run {run.run_id} queued for site {site.pk} ({site.name}).")
+        if not wait:
+            if settings.CASCADE_EXECUTOR == "embedded" and not workers_alive():
+                self.stdout.write("No worker is running: start `cascade serve` to process it.")
+            return
+        worker = None
+        if settings.CASCADE_EXECUTOR == "embedded" and not workers_alive():
+            worker = EmbeddedWorker(settings.CASCADE_WORKER_THREADS)
+            worker.start()
+        try:
+            final = self.watch(run)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopped watching; the run goes on. `cascade automation pause --site "
+                              f"{site.pk}` pauses it.")
+            sys.exit(130)
+        finally:
+            if worker is not None:
+                worker.stop()
+        snapshot = final
+        g = snapshot["global_progress"]
+        self.stdout.write(
+            f"Run {snapshot['run']['status']}: {g['completed_items']} items done, {g['failed_items']} failed, "
+            f"{snapshot['metrics']['credits_used']} credits, {snapshot['metrics']['duration_seconds']} s."
+        )
+        if snapshot["run"]["status"] != RunStatus.COMPLETED:
+            sys.exit(1)
+
+    def watch(self, run: AutomationRun) -> dict:
+        console = Console()
+        columns = (TextColumn("{task.description}", justify="left"), BarColumn(bar_width=None),
+                   TaskProgressColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"))
+        with Progress(*columns, console=console, refresh_per_second=8, transient=False) as bars:
+            whole = bars.add_task("Whole run", total=100, note="")
+            stage_bar = bars.add_task("Starting…", total=1, note="")
+            seen = -1
+            while True:
+                run.refresh_from_db()
+                snapshot = progress.build_snapshot(run)
+                if snapshot["version"] != seen or run.status not in FINISHED:
+                    seen = snapshot["version"]
+                    g = snapshot["global_progress"]
+                    approx = "≈" if g["total_is_estimate"] else ""
+                    bars.update(whole, completed=g["percentage"],
+                                note=f"{g['completed_items']}/{approx}{g['total_items']} items · "
+                                     f"{g['estimated_remaining_time'] or '…'} left · "
+                                     f"{snapshot['metrics']['credits_used']} credits · {snapshot['run']['status_text']}")
+                    stage = next((s for s in snapshot["stages"] if s["number"] == snapshot["run"]["current_stage"]), None)
+                    if stage:
+                        bars.update(stage_bar, description=f"Stage {stage['number']}/7 {stage['name']}",
+                                    total=max(1, stage["input_count"]),
+                                    completed=stage["processed_count"] + stage["failed_count"],
+                                    note=f"{stage['output_count']} {stage['output_label']}")
+                if run.status in FINISHED:
+                    return snapshot
+                time.sleep(0.4)
+
+    def status(self, site: Site, as_json: bool) -> None:
+        snapshot = progress.snapshot_for(site.pk)
+        if as_json:
+            self.stdout.write(json.dumps(snapshot, indent=2))
+            return
+        if snapshot is None:
+            self.stdout.write("No runs yet for this site.")
+            return
+        g = snapshot["global_progress"]
+        console = Console()
+        console.print(f"Run {snapshot['run']['run_id']} · {snapshot['run']['status_text']} · {g['percentage']} % · "
+                      f"{g['completed_items']}/{'≈' if g['total_is_estimate'] else ''}{g['total_items']} items · "
+                      f"{snapshot['metrics']['credits_used']} credits")
+        table = Table("#", "Stage", "Status", "Total", "Processed", "Failed", "Remaining", "Output", "Credits")
+        for s in snapshot["stages"]:
+            table.add_row(str(s["number"]), s["name"], s["status"], str(s["input_count"]), str(s["processed_count"]),
+                          str(s["failed_count"]), str(s["remaining_count"]), f"{s['output_count']} {s['output_label']}",
+                          str(s["credits_used"]))
+        console.print(table)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from cascade.accounts.models import Account, Membership, Role, Site
+from cascade.lib.env import parse_stage_map
+from cascade.planner.importing import import_rows, rows_from_csv
+
+DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_keywords.csv"
+DEMO_PASSWORD = "cascade-demo"
+# Simulated AI seconds per item so a full demo run (300 keywords) takes about four minutes.
+DEMO_LATENCY = "1:0.05,2:0.6,4:2.0,5:0.3,6:0.4"
+
+
+class Command(BaseCommand):
+    help = "Prepare the demo account, user and site (idempotent) and serve them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-serve", action="store_true")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, no_serve, host, port, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        site = self.prepare()
+        if not os.environ.get("CASCADE_AI_LATENCY"):
+            settings.CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", DEMO_LATENCY)
+        self.stdout.write(
+            f"\nDemo ready: site {site.pk} \"{site.name}\" with {site.keywords.count()} keywords.\n"
+            f"  Log in at http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
+            f"  CLI: cascade automation run --site {site.pk} --wait\n"
+        )
+        if not no_serve:
+            call_command("serve", host=host, port=port, no_migrate=True)
+
+    @transaction.atomic
+    def prepare(self) -> Site:
+        account, _ = Account.objects.get_or_create(name="Demo Account")
+        Account.objects.filter(pk=account.pk, credits__lt=1_000_000).update(credits=1_000_000)
+        user, created = get_user_model().objects.get_or_create(username="demo")
+        if created or not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
+        site, _ = Site.objects.get_or_create(account=account, name="Home & Garden Blog",
+                                             defaults={"domain": "homeandgarden.example"})
+        import_rows(site, rows_from_csv(DEMO_FILE.read_bytes()), first_row=2)
+        return site

@@ -1,0 +1,255 @@
+"""Runs, their stages and items: the stored state the engine writes and the snapshot reads."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from cascade.accounts.models import Site
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"  # created, the engine has not begun it yet
+    RUNNING = "running"  # items are being claimed and processed
+    PAUSING = "pausing"  # in-flight items finish, nothing new starts
+    PAUSED = "paused"  # nothing in flight; see pause_reason
+    CANCELLING = "cancelling"  # in-flight items finish, then the run ends
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    FAILED = "failed"  # an engine fault; a failing item never fails a run
+
+
+# Statuses in which a run holds its site: the database allows one such run per site.
+ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED, RunStatus.CANCELLING})
+# Statuses a run never leaves.
+FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED})
+# Statuses in which items may be in flight and the engine must keep working on the run.
+WORKING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.CANCELLING})
+
+
+class PauseReason(models.TextChoices):
+    USER = "user"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual"
+    RETRY = "retry"
+    SCHEDULED = "scheduled"
+
+
+class AutomationRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    pause_reason = models.CharField(max_length=24, choices=PauseReason.choices, null=True, blank=True)
+    status_message = models.CharField(max_length=500, blank=True)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    current_stage = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Increases with every change of the run's progress; readers drop snapshots older than theirs.
+    version = models.BigIntegerField(default=1)
+    # The highest percentage any reader was shown, so the bar never goes back.
+    percentage_hwm = models.PositiveSmallIntegerField(default=0)
+    credits_used = models.BigIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    initial_snapshot = models.JSONField(default=dict)
+    config = models.JSONField(default=dict)  # the site's configuration, frozen at run start
+    # Seconds of work per item by stage, frozen at start from earlier runs or defaults: the
+    # weights of the global percentage.
+    expected_seconds = models.JSONField(default=dict)
+    has_history = models.BooleanField(default=False)
+    # For a retry run: {stage: [object ids]} that the stage is limited to.
+    only_ids = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site"],
+                condition=models.Q(status__in=sorted(ACTIVE)),
+                name="one_active_run_per_site",
+            )
+        ]
+        indexes = [models.Index(fields=["site", "-created_at"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+    @property
+    def run_id(self) -> str:
+        return str(self.pk)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class StageStatus(models.TextChoices):
+    PENDING = "pending"  # not reached yet
+    ACTIVE = "active"  # its items are being processed
+    COMPLETED = "completed"
+    SKIPPED = "skipped"  # nothing to do when reached, or disabled in the run's configuration
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+STAGE_DONE = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED})
+
+
+class RunStage(models.Model):
+    """A stage of a run with its stored counters (contract §3); never counted from items on read."""
+
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="stages")
+    number = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=StageStatus.choices, default=StageStatus.PENDING)
+    input_count = models.PositiveIntegerField(default=0)
+    processed_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    in_progress_count = models.PositiveIntegerField(default=0)
+    output_count = models.PositiveIntegerField(default=0)
+    credits_used = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.FloatField(default=0.0)
+    # Seconds between consecutive item completions (paused time excluded), newest last: the
+    # window the ETA is computed from.
+    recent_intervals = models.JSONField(default=list)
+    last_completion_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_row_per_stage")]
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"stage {self.number} of {self.run_id}"
+
+    @property
+    def queued_count(self) -> int:
+        return self.input_count - self.processed_count - self.failed_count - self.in_progress_count
+
+
+class ItemState(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"  # failed after its last attempt
+
+
+class RunItem(models.Model):
+    """One source row (keyword, cluster, idea, ...) that entered a stage of a run."""
+
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="items")
+    stage = models.PositiveSmallIntegerField()
+    object_id = models.BigIntegerField()
+    title = models.CharField(max_length=300)
+    position = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=ItemState.choices, default=ItemState.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)  # retry backoff
+    worker = models.CharField(max_length=120, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    # Credits taken off the account for this item's AI call and not yet settled: given back if
+    # the claim expires, settled when the item commits.
+    reserved_credits = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "stage", "object_id"], name="item_once_per_stage")]
+        indexes = [
+            models.Index(fields=["run", "stage", "state", "position"]),
+            models.Index(fields=["state", "claim_expires_at"]),
+            models.Index(fields=["run", "last_error_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} (stage {self.stage}, {self.state})"
+
+
+class EventKind(models.TextChoices):
+    RUN_QUEUED = "run_queued"
+    RUN_STARTED = "run_started"
+    STAGE_STARTED = "stage_started"
+    STAGE_FINISHED = "stage_finished"
+    STAGE_SKIPPED = "stage_skipped"
+    ITEM_RETRIED = "item_retried"
+    ITEM_FAILED = "item_failed"
+    ITEM_RECLAIMED = "item_reclaimed"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RunEvent(models.Model):
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    stage = models.PositiveSmallIntegerField(null=True, blank=True)
+    item_id = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class AutomationConfig(models.Model):
+    """Per-site automation settings; a run freezes a copy when it starts."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="automation_config")
+    stages_enabled = models.JSONField(default=list)  # seven booleans
+    batch_sizes = models.JSONField(default=dict)  # {"1": 100, ...}; missing stages use defaults
+    ideas_per_cluster = models.PositiveSmallIntegerField(default=3)
+    images_per_content = models.PositiveSmallIntegerField(default=2)
+    target_words = models.PositiveIntegerField(default=1200)
+    max_items_per_stage = models.PositiveIntegerField(null=True, blank=True)
+    max_credits_per_run = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"automation config of {self.site}"
+
+
+class StageTiming(models.Model):
+    """Seconds per item a stage took on a site, from finished runs: the basis for estimates
+    before the current run has measured anything."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="stage_timings")
+    stage = models.PositiveSmallIntegerField()
+    seconds_per_item = models.FloatField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "stage"], name="one_timing_per_stage")]
+
+
+class WorkerBeat(models.Model):
+    """A live worker process says so every few seconds, so the CLI knows whether anything will
+    process a run it queues."""
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20)  # "embedded" or "celery"
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} worker {self.name}"

@@ -1,0 +1,304 @@
+"""The snapshot (contract §4, §5): every number about a run, built in one place from stored
+counters, in a fixed handful of queries whatever the size of the site."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from cascade.accounts.models import Site
+from cascade.automation.models import (
+    FINISHED,
+    AutomationRun,
+    ItemState,
+    RunItem,
+    RunStage,
+    RunStatus,
+    StageStatus,
+    StageTiming,
+)
+from cascade.automation.stages import NUMBERS, STAGES, batch_size
+
+SHOWN_ITEMS = 5  # currently_processing and up_next
+SHOWN_ERRORS = 50
+KEYWORDS_PER_CLUSTER = 8.0  # expected keywords per new cluster before stage 1 has measured it
+NOT_STARTED = frozenset({StageStatus.PENDING})
+
+
+# --- expectations ---------------------------------------------------------------------------------
+
+def default_seconds(number: int) -> float:
+    """Expected wall seconds per item of a stage with nothing measured yet."""
+    threads = max(1, settings.CASCADE_WORKER_THREADS)
+    return STAGES[number].base_seconds + settings.CASCADE_AI_LATENCY.get(number, 0.0) / threads
+
+
+def expected_seconds(site_id: int) -> tuple[dict[str, float], bool]:
+    """Seconds per item by stage for a new run: earlier runs of the site, else defaults."""
+    measured = dict(StageTiming.objects.filter(site_id=site_id).values_list("stage", "seconds_per_item"))
+    seconds = {str(n): round(max(1e-4, measured.get(n, default_seconds(n))), 5) for n in NUMBERS}
+    return seconds, bool(measured)
+
+
+def estimate_totals(known: dict[int, int | None], initial: dict[int, int], config: dict[str, Any],
+                    kw_per_cluster: float = KEYWORDS_PER_CLUSTER) -> dict[int, int]:
+    """Each stage's total: its real input once started (`known`), else what waits now plus what
+    the stage before it is expected to pass on."""
+    enabled = config["stages_enabled"]
+    k = int(config["images_per_content"])
+    ideas = int(config["ideas_per_cluster"])
+    cap = config.get("max_items_per_stage")
+    totals: dict[int, int] = {}
+    for n in NUMBERS:
+        if known.get(n) is not None:
+            totals[n] = int(known[n])  # type: ignore[arg-type]
+            continue
+        if not enabled[n - 1]:
+            totals[n] = 0
+            continue
+        inflow = _inflow(n, totals, kw_per_cluster, ideas, k) if enabled[n - 2] or n == 1 else 0
+        total = initial.get(n, 0) + inflow
+        totals[n] = min(total, cap) if cap else total
+    return totals
+
+
+def _inflow(n: int, totals: dict[int, int], kw_per_cluster: float, ideas: int, images: int) -> int:
+    """What the stage before n is expected to add to n's queue."""
+    if n == 1:
+        return 0
+    if n == 2:
+        return math.ceil(totals[1] / kw_per_cluster) if totals[1] else 0
+    if n == 3:
+        return totals[2] * ideas
+    if n == 6:
+        return totals[5] * (1 + images)
+    if n == 7:
+        return totals[5]
+    return totals[n - 1]
+
+
+def first_batch_cost(site: Site, number: int, waiting: int, config: dict[str, Any]) -> int:
+    """Credits the first batch of a stage will reserve (the 402 check of run_now)."""
+    stage = STAGES[number]
+    if not stage.uses_ai:
+        return 0
+    size = min(waiting, batch_size(number, config))
+    if number == 1:
+        return math.ceil(size / 10)
+    per_item = {2: 2, 4: math.ceil(int(config["target_words"]) * 1.15 / 100), 5: 1, 6: 3}[number]
+    return per_item * (size if stage.together else 1)
+
+
+def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[str, Any]:
+    """The estimate the overview shows before a run: items, credits and seconds."""
+    initial = {n: pending[n] if config["stages_enabled"][n - 1] else 0 for n in NUMBERS}
+    totals = estimate_totals({}, initial, config)
+    seconds, _ = expected_seconds(site.pk)
+    words = int(config["target_words"])
+    per_item_credits = {1: 0.1, 2: 2, 3: 0, 4: math.ceil(words / 100), 5: 1, 6: 3, 7: 0}
+    return {
+        "items": sum(totals.values()),
+        "credits": math.ceil(sum(totals[n] * per_item_credits[n] for n in NUMBERS)),
+        "seconds": round(sum(totals[n] * seconds[str(n)] for n in NUMBERS)),
+        "stages": {str(n): totals[n] for n in NUMBERS},
+    }
+
+
+# --- the snapshot -----------------------------------------------------------------------------------
+
+def latest_run(site_id: int) -> AutomationRun | None:
+    return AutomationRun.objects.filter(site_id=site_id).order_by("-created_at").first()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def human_duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return "< 1 min"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"~{minutes} min"
+    return f"~{minutes // 60} h {minutes % 60} min"
+
+
+def _elapsed(start: datetime | None, end: datetime | None, paused: float) -> float:
+    if start is None:
+        return 0.0
+    return max(0.0, ((end or timezone.now()) - start).total_seconds() - paused)
+
+
+def status_text(run: AutomationRun, stages: list[RunStage]) -> str:
+    """What is really happening, in words (e.g. "Pausing: finishing 2 items")."""
+    active = next((s for s in stages if s.number == run.current_stage), None)
+    in_flight = active.in_progress_count if active else 0
+    reasons = {
+        "user": "paused by a user",
+        "insufficient_credits": "not enough credits",
+        "provider_unavailable": "the AI provider is unavailable",
+    }
+    match run.status:
+        case RunStatus.QUEUED:
+            return "Starting…"
+        case RunStatus.RUNNING:
+            return f"Running stage {run.current_stage} of 7"
+        case RunStatus.PAUSING:
+            return f"Pausing: finishing {in_flight} item{'s' if in_flight != 1 else ''}"
+        case RunStatus.PAUSED:
+            return f"Paused: {reasons.get(run.pause_reason or 'user', run.pause_reason)}"
+        case RunStatus.CANCELLING:
+            return f"Cancelling: finishing {in_flight} item{'s' if in_flight != 1 else ''}"
+        case RunStatus.CANCELLED:
+            return "Cancelled"
+        case RunStatus.COMPLETED:
+            return "Completed"
+        case _:
+            return f"Failed: {run.status_message}" if run.status_message else "Failed"
+
+
+def build_snapshot(run: AutomationRun) -> dict[str, Any]:
+    """The one JSON document about a run's progress. Queries: the stages (1), the active stage's
+    processing and next items (2), the errors (1), and a conditional write of the percentage's
+    high-water mark when it rose (1): at most 5 on top of loading the run."""
+    stages = list(RunStage.objects.filter(run_id=run.pk).order_by("number"))
+    now = timezone.now()
+    paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
+    clock_end = run.finished_at or (run.paused_at if paused_now else now)
+    active = next((s for s in stages if s.number == run.current_stage and s.status == StageStatus.ACTIVE), None)
+
+    processing: list[dict[str, Any]] = []
+    up_next: list[dict[str, Any]] = []
+    if active is not None and run.status not in FINISHED:
+        processing = [
+            {"id": oid, "title": title}
+            for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.PROCESSING)
+            .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
+        ]
+        up_next = [
+            {"id": oid, "title": title}
+            for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.QUEUED)
+            .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
+        ]
+    errors = [
+        {"stage": stage, "item_id": oid, "title": title, "message": message, "at": _iso(at)}
+        for stage, oid, title, message, at in RunItem.objects.filter(run_id=run.pk, last_error_at__isnull=False)
+        .exclude(state=ItemState.DONE).order_by("-last_error_at").values_list(
+            "stage", "object_id", "title", "last_error", "last_error_at")[:SHOWN_ERRORS]
+    ]
+
+    stage_docs = []
+    for s in stages:
+        spec = STAGES[s.number]
+        finished = s.status in (StageStatus.COMPLETED, StageStatus.SKIPPED)
+        settled = s.processed_count + s.failed_count
+        stage_end = s.finished_at or (clock_end if s.started_at else None)
+        stage_paused = s.paused_seconds
+        stage_docs.append({
+            "number": s.number,
+            "name": spec.name,
+            "status": s.status,
+            "input_count": s.input_count,
+            "processed_count": s.processed_count,
+            "failed_count": s.failed_count,
+            "in_progress_count": s.in_progress_count,
+            "remaining_count": s.input_count - settled,
+            "output_count": s.output_count,
+            "output_label": spec.output_label,
+            "progress_percentage": (100 * settled // s.input_count) if s.input_count else (100 if finished else 0),
+            "credits_used": s.credits_used,
+            "duration_seconds": round(_elapsed(s.started_at, stage_end, stage_paused), 1) if s.started_at else 0.0,
+            "started_at": _iso(s.started_at),
+            "finished_at": _iso(s.finished_at),
+            "currently_processing": processing if s is active else [],
+            "up_next": up_next if s is active else [],
+        })
+
+    global_progress = _global(run, stages, active)
+    _keep_high_water_mark(run, global_progress)
+    return {
+        "version": run.version,
+        "run": {
+            "run_id": run.run_id,
+            "site_id": run.site_id,
+            "status": run.status,
+            "pause_reason": run.pause_reason,
+            "status_text": status_text(run, stages),
+            "status_message": run.status_message,
+            "trigger": run.trigger,
+            "retry_of": str(run.retry_of_id) if run.retry_of_id else None,
+            "current_stage": run.current_stage,
+            "created_at": _iso(run.created_at),
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+        },
+        "global_progress": global_progress,
+        "stages": stage_docs,
+        "metrics": {
+            "credits_used": run.credits_used,
+            "duration_seconds": round(_elapsed(run.started_at, clock_end, run.paused_seconds)),
+            "errors": errors,
+        },
+        "initial_snapshot": run.initial_snapshot,
+    }
+
+
+def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None) -> dict[str, Any]:
+    initial = {n: int(run.initial_snapshot.get(f"stage_{n}_initial", 0)) for n in NUMBERS}
+    known = {s.number: (s.input_count if s.status not in NOT_STARTED or run.status in FINISHED else None)
+             for s in stages}
+    first = next((s for s in stages if s.number == 1), None)
+    ratio = KEYWORDS_PER_CLUSTER
+    if first is not None and first.processed_count >= 20 and first.output_count:
+        ratio = max(1.0, first.processed_count / first.output_count)
+    totals = estimate_totals(known, initial, run.config, ratio)
+    by_number = {s.number: s for s in stages}
+    weights = {n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in NUMBERS}
+    completed = sum(s.processed_count for s in stages)
+    failed = sum(s.failed_count for s in stages)
+    settled = {n: (by_number[n].processed_count + by_number[n].failed_count) if n in by_number else 0 for n in NUMBERS}
+    total_work = sum(totals[n] * weights[n] for n in NUMBERS)
+    done_work = sum(min(settled[n], totals[n]) * weights[n] for n in NUMBERS)
+    if run.status == RunStatus.COMPLETED:
+        percentage = 100
+    else:
+        raw = int(100 * done_work // total_work) if total_work else 0
+        percentage = max(min(99, raw), min(99, run.percentage_hwm))
+    estimate = any(known[n] is None and totals[n] > 0 for n in NUMBERS)
+
+    remaining_seconds: float | None = None
+    if run.status not in FINISHED and (completed + failed >= 3 or run.has_history):
+        per_item = dict(weights)
+        if active is not None and len(active.recent_intervals) >= 3:
+            per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
+        remaining_seconds = round(sum(max(0, totals[n] - settled[n]) * per_item[n] for n in NUMBERS))
+    return {
+        "total_items": sum(totals.values()),
+        "completed_items": completed,
+        "failed_items": failed,
+        "percentage": percentage,
+        "total_is_estimate": estimate,
+        "estimated_remaining_seconds": remaining_seconds,
+        "estimated_remaining_time": human_duration(remaining_seconds),
+    }
+
+
+def _keep_high_water_mark(run: AutomationRun, global_progress: dict[str, Any]) -> None:
+    # The percentage any reader saw is kept with the run, so no later reader, reload or restart
+    # sees a lower one even when a stage's real input replaces a larger estimate.
+    shown = global_progress["percentage"]
+    if shown > run.percentage_hwm and run.status != RunStatus.COMPLETED:
+        AutomationRun.objects.filter(pk=run.pk, percentage_hwm__lt=shown).update(percentage_hwm=shown)
+        run.percentage_hwm = shown
+
+
+def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
+    runs = AutomationRun.objects.filter(site_id=site_id)
+    run = runs.filter(pk=run_id).first() if run_id else runs.order_by("-created_at").first()
+    return build_snapshot(run) if run else None

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # the point of this endpoint is to say so
+        return JsonResponse({"status": "error", "detail": f"database: {exc}"}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,89 @@
+"""The embedded worker: a small pool of threads inside `cascade serve` that calls the engine.
+
+The engine is the same code a Celery worker runs; this module only decides when to call it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from cascade.automation import engine
+from cascade.automation.models import WorkerBeat
+
+log = logging.getLogger("cascade.worker")
+BEAT_SECONDS = 5.0
+
+
+def workers_alive() -> bool:
+    """Whether some worker process said it was alive within the last three beats."""
+    recent = timezone.now() - timedelta(seconds=3 * BEAT_SECONDS)
+    return WorkerBeat.objects.filter(seen_at__gte=recent).exists()
+
+
+class EmbeddedWorker:
+    def __init__(self, threads: int = 2, idle_wait: float = 0.25) -> None:
+        self.size = max(1, threads)
+        self.idle_wait = idle_wait
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._unsubscribe = engine.on_progress(lambda run_id: self._wake.set())
+
+    def start(self) -> None:
+        try:
+            taken = engine.release_orphans()
+            if taken:
+                log.info("took back %s item(s) left by a stopped process", taken)
+        finally:
+            close_old_connections()
+        for i in range(self.size):
+            thread = threading.Thread(target=self._loop, name=f"cascade-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        beat = threading.Thread(target=self._beat, name="cascade-worker-beat", daemon=True)
+        beat.start()
+        self._threads.append(beat)
+        log.info("embedded worker started with %s thread(s)", self.size)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking new work; items in flight finish (or are taken back after a restart)."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._unsubscribe()
+
+    def _beat(self) -> None:
+        name = engine.worker_name().rsplit(":", 1)[0]
+        while not self._stop.is_set():
+            try:
+                WorkerBeat.objects.update_or_create(name=name, defaults={"kind": "embedded", "seen_at": timezone.now()})
+            except Exception:
+                log.exception("worker heartbeat failed")
+            finally:
+                close_old_connections()
+            self._stop.wait(BEAT_SECONDS)
+        WorkerBeat.objects.filter(name=name).delete()
+        close_old_connections()
+
+    def _loop(self) -> None:
+        name = engine.worker_name()
+        while not self._stop.is_set():
+            try:
+                did = engine.work_once(name)
+            except Exception:
+                log.exception("engine step failed; retrying")
+                did = False
+                self._stop.wait(1.0)
+            finally:
+                close_old_connections()
+            if not did:
+                self._wake.wait(self.idle_wait)
+                self._wake.clear()

@@ -1,0 +1,145 @@
+"""Keyword import: every row is judged on its own and rejected with a reason; nothing bad is
+stored. Duplicates are judged case- and whitespace-insensitively within the site."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from cascade.accounts.models import Site
+from cascade.planner.models import Intent, Keyword, normalize
+
+MAX_ROWS = 50_000
+MAX_KEYWORD_LENGTH = 200
+INTENTS = {i.value for i in Intent}
+
+
+class ImportRefused(Exception):
+    """The whole request is unusable (not UTF-8, no keyword column, too many rows)."""
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def _reject(result: ImportResult, row: int, value: Any, reason: str) -> None:
+    shown = value if isinstance(value, str) else repr(value)
+    if isinstance(shown, str) and len(shown) > 80:
+        shown = shown[:77] + "…"
+    if len(result.rejected) < 1000:
+        result.rejected.append({"row": row, "value": shown, "reason": reason})
+
+
+def _number(value: Any, name: str, low: int, high: int) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {str(value)[:20]!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return number
+
+
+def clean_row(raw: Any) -> tuple[str, dict[str, Any]]:
+    """Return (keyword, fields) or raise ValueError with the reason."""
+    if not isinstance(raw, dict):
+        raise ValueError("each row must be an object with a 'keyword' field")
+    text = raw.get("keyword")
+    if not isinstance(text, str):
+        raise ValueError("keyword is missing" if text is None else "keyword must be text")
+    if any(unicodedata.category(c) == "Cc" and c not in "\t" for c in text) or "\x00" in text:
+        raise ValueError("keyword contains control characters")
+    keyword = " ".join(text.split())
+    if not keyword:
+        raise ValueError("keyword is empty")
+    if len(keyword) > MAX_KEYWORD_LENGTH:
+        raise ValueError(f"keyword is too long ({len(keyword)} characters; at most {MAX_KEYWORD_LENGTH})")
+    intent = raw.get("intent") or ""
+    if not isinstance(intent, str):
+        raise ValueError("intent must be text")
+    intent = intent.strip().lower()
+    if intent and intent not in INTENTS:
+        raise ValueError(f"intent must be one of {', '.join(sorted(INTENTS))}")
+    return keyword, {
+        "volume": _number(raw.get("volume"), "volume", 0, 2_000_000_000),
+        "difficulty": _number(raw.get("difficulty"), "difficulty", 0, 100),
+        "intent": intent,
+    }
+
+
+def rows_from_csv(data: bytes) -> list[dict[str, Any]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(f"The file is not UTF-8 text (bad byte at position {exc.start}).") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRefused("The CSV file is empty; it needs a header row with a 'keyword' column.") from None
+    except csv.Error as exc:
+        raise ImportRefused(f"The CSV file cannot be read: {exc}") from None
+    columns = [h.strip().lower() for h in header]
+    if "keyword" not in columns:
+        found = ", ".join(c for c in columns if c)[:200] or "nothing"
+        raise ImportRefused(f"The CSV header must include a 'keyword' column; found: {found}.")
+    known = {"keyword", "volume", "difficulty", "intent"}
+    rows: list[dict[str, Any]] = []
+    try:
+        for values in reader:
+            if len(rows) > MAX_ROWS:
+                break
+            if not any(v.strip() for v in values):
+                rows.append({"keyword": ""})
+                continue
+            rows.append({c: v for c, v in zip(columns, values, strict=False) if c in known})
+    except csv.Error as exc:
+        raise ImportRefused(f"The CSV file cannot be read at row {len(rows) + 2}: {exc}") from None
+    return rows
+
+
+def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportResult:
+    if len(rows) > MAX_ROWS:
+        raise ImportRefused(f"Too many rows ({len(rows)}+); import at most {MAX_ROWS:,} keywords per request.")
+    result = ImportResult()
+    fresh: dict[str, Keyword] = {}
+    for offset, raw in enumerate(rows):
+        row_number = first_row + offset
+        try:
+            keyword, fields = clean_row(raw)
+        except ValueError as exc:
+            _reject(result, row_number, raw.get("keyword") if isinstance(raw, dict) else raw, str(exc))
+            continue
+        key = normalize(keyword)
+        if key in fresh:
+            result.duplicates += 1
+            continue
+        fresh[key] = Keyword(site=site, keyword=keyword, normalized=key, **fields)
+    existing: set[str] = set()
+    keys = list(fresh)
+    for start in range(0, len(keys), 500):
+        existing.update(
+            Keyword.objects.filter(site=site, normalized__in=keys[start: start + 500]).values_list("normalized", flat=True)
+        )
+    new = [k for key, k in fresh.items() if key not in existing]
+    result.duplicates += len(fresh) - len(new)
+    # ignore_conflicts: a concurrent import of the same keyword is a duplicate, not an error.
+    before = Keyword.objects.filter(site=site).count()
+    Keyword.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    created = Keyword.objects.filter(site=site).count() - before
+    result.duplicates += len(new) - created
+    result.created = created
+    return result

@@ -1,0 +1,132 @@
+"""Cascade settings, all driven by environment variables (see .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from cascade.lib.env import env_bool, env_float, env_int, env_list, env_str, parse_stage_map
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("CASCADE_DATA_DIR", "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or "cascade-insecure-local-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "cascade.accounts",
+    "cascade.planner",
+    "cascade.writer",
+    "cascade.automation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "cascade.urls"
+ASGI_APPLICATION = "cascade.asgi.application"
+WSGI_APPLICATION = "cascade.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# SQLite in WAL mode with IMMEDIATE transactions: a writer takes the lock when its transaction
+# begins, so two writers queue on the busy timeout instead of one failing with "database is
+# locked" when it upgrades a read lock mid-transaction.
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "cascade.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("CASCADE_SQLITE_TIMEOUT", 30),
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA busy_timeout=30000;"
+                ),
+            },
+            "CONN_MAX_AGE": 600,
+            "TEST": {"NAME": str(DATA_DIR / "test-cascade.sqlite3")},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS: list[dict] = []
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("CASCADE_MEDIA_ROOT") or (DATA_DIR / "media")).resolve()
+WHITENOISE_USE_FINDERS = True
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "cascade": {"handlers": ["console"], "level": env_str("CASCADE_LOG_LEVEL", "INFO")},
+    },
+}
+
+# --- Cascade -------------------------------------------------------------------------------
+CASCADE_AI_PROVIDER = env_str("CASCADE_AI_PROVIDER", "local")
+CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", env_str("CASCADE_AI_LATENCY", ""))
+# Scale of rendered pictures (1.0 = 1200x630 featured, 800x450 in-article); benchmarks shrink it.
+CASCADE_IMAGE_SCALE = env_float("CASCADE_IMAGE_SCALE", 1.0)
+CASCADE_EXECUTOR = env_str("CASCADE_EXECUTOR", "embedded")
+CASCADE_WORKER_THREADS = env_int("CASCADE_WORKER_THREADS", 2)
+CASCADE_CLAIM_TIMEOUT = env_float("CASCADE_CLAIM_TIMEOUT", 60.0)
+CASCADE_MAX_ATTEMPTS = env_int("CASCADE_MAX_ATTEMPTS", 3)
+CASCADE_RETRY_BACKOFF = env_float("CASCADE_RETRY_BACKOFF", 2.0)
+CASCADE_PROVIDER_FAILURE_LIMIT = env_int("CASCADE_PROVIDER_FAILURE_LIMIT", 5)
+CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
+CASCADE_RESUME_ON_START = env_bool("CASCADE_RESUME_ON_START", True)

@@ -1,0 +1,81 @@
+"""The contract's rules as checks, shared by every test that watches a run."""
+
+from __future__ import annotations
+
+from cascade.automation.models import FINISHED, AutomationRun, ItemState, RunItem
+from cascade.automation.stages import pending_counts
+from cascade.planner.models import Cluster, ContentIdea, Keyword
+from cascade.writer.models import Content, Image, ImageStatus, Task
+
+ACTIVE_STAGE = {"active"}
+DONE = {"completed", "skipped"}
+
+
+def check_snapshot(doc: dict) -> None:
+    """Contract §3-§5 for one snapshot."""
+    stages = doc["stages"]
+    assert [s["number"] for s in stages] == [1, 2, 3, 4, 5, 6, 7]
+    for s in stages:
+        assert s["remaining_count"] == s["input_count"] - s["processed_count"] - s["failed_count"], s
+        assert s["remaining_count"] >= 0, s
+        assert 0 <= s["in_progress_count"] <= s["remaining_count"], s
+        expected = (100 * (s["processed_count"] + s["failed_count"]) // s["input_count"]) if s["input_count"] else (
+            100 if s["status"] in DONE else 0)
+        assert s["progress_percentage"] == expected, s
+        ids_now = {i["id"] for i in s["currently_processing"]}
+        ids_next = {i["id"] for i in s["up_next"]}
+        assert not ids_now & ids_next, s
+        assert len(s["currently_processing"]) <= 5 and len(s["up_next"]) <= 5
+    g = doc["global_progress"]
+    assert g["completed_items"] == sum(s["processed_count"] for s in stages)
+    assert g["failed_items"] == sum(s["failed_count"] for s in stages)
+    assert 0 <= g["percentage"] <= 100
+    status = doc["run"]["status"]
+    assert (g["percentage"] == 100) == (status == "completed"), (g, status)
+    if status == "running":
+        active = [s for s in stages if s["status"] == "active"]
+        assert len(active) == 1, [s["status"] for s in stages]
+        n = active[0]["number"]
+        assert doc["run"]["current_stage"] == n
+        assert all(s["status"] in DONE for s in stages if s["number"] < n), stages
+        assert all(s["status"] == "pending" for s in stages if s["number"] > n), stages
+    if status in FINISHED:
+        assert not [s for s in stages if s["status"] in ("pending", "active")], stages
+    assert len(doc["metrics"]["errors"]) <= 50
+
+
+def check_full_run(run: AutomationRun, *, ideas_per_cluster: int = 3, images_per_content: int = 2) -> None:
+    """Everything a completed run without failures must have produced."""
+    site_id = run.site_id
+    assert run.status == "completed", run.status
+    keywords = Keyword.objects.filter(site_id=site_id, disabled=False)
+    assert not keywords.exclude(status="mapped").exists()
+    assert not keywords.filter(cluster__isnull=True).exists()
+    for cluster in Cluster.objects.filter(site_id=site_id):
+        assert cluster.ideas.count() == ideas_per_cluster, cluster
+        assert cluster.keyword_count == cluster.keywords.count()
+    ideas = ContentIdea.objects.filter(site_id=site_id)
+    assert Task.objects.filter(site_id=site_id).count() == ideas.count()
+    assert not ideas.filter(task__isnull=True).exists()
+    assert Content.objects.filter(site_id=site_id).count() == Task.objects.filter(site_id=site_id).count()
+    for content in Content.objects.filter(site_id=site_id):
+        assert content.status == "review", content
+        images = list(content.images.all())
+        assert len(images) == 1 + images_per_content
+        assert all(i.status == ImageStatus.GENERATED for i in images)
+        assert sorted(i.kind for i in images) == ["featured"] + ["in_article"] * images_per_content
+    assert Image.objects.filter(site_id=site_id).exclude(status=ImageStatus.GENERATED).count() == 0
+    assert pending_counts(site_id) == {n: 0 for n in range(1, 8)}
+    # nothing done twice: every item of the run was done exactly once
+    assert not RunItem.objects.filter(run=run).exclude(state=ItemState.DONE).exists()
+
+
+def check_chaining(doc: dict) -> None:
+    """Contract §3's equalities on a fresh site whose run had no failures."""
+    s = {x["number"]: x for x in doc["stages"]}
+    assert s[2]["input_count"] == s[1]["output_count"]
+    assert s[3]["input_count"] == s[2]["output_count"]
+    assert s[4]["input_count"] == s[3]["output_count"]
+    assert s[5]["input_count"] == s[4]["output_count"]
+    assert s[6]["input_count"] == s[5]["output_count"]
+    assert s[7]["input_count"] == s[5]["input_count"]

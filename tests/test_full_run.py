@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from cascade.accounts.models import LedgerEntry
+from cascade.automation.models import AutomationRun
+from tests.conftest import run_to_end, snapshot
+from tests.invariants import check_chaining, check_full_run, check_snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_full_run_turns_every_keyword_into_reviewed_articles(site):
+    run = run_to_end(site)
+    check_full_run(run)
+    doc = snapshot(run)
+    check_snapshot(doc)
+    check_chaining(doc)
+    assert doc["global_progress"]["percentage"] == 100
+    assert doc["global_progress"]["total_is_estimate"] is False
+    assert doc["global_progress"]["total_items"] == doc["global_progress"]["completed_items"]
+    assert doc["stages"][0]["input_count"] == 40
+    assert doc["stages"][1]["output_label"] == "ideas"
+
+
+def test_the_ledger_sums_to_the_runs_credits(site):
+    before = site.account.credits
+    run = run_to_end(site)
+    site.account.refresh_from_db()
+    charged = sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True))
+    assert charged == run.credits_used > 0
+    assert before - site.account.credits == run.credits_used
+    doc = snapshot(run)
+    assert sum(s["credits_used"] for s in doc["stages"]) == run.credits_used
+    # stage 1 costs 1 credit per 10 keywords of a batch: 40 keywords in one batch of 100
+    assert doc["stages"][0]["credits_used"] == 4
+
+
+def test_a_second_run_with_nothing_new_is_refused(site, api):
+    run_to_end(site)
+    response = api.post(f"/api/v1/automation/run_now/?site_id={site.pk}")
+    assert response.status_code == 422
+    assert "Nothing to process" in response.json()["detail"]
+    assert AutomationRun.objects.count() == 1
