@@ -163,11 +163,18 @@ def status_text(run: AutomationRun, stages: list[RunStage]) -> str:
             return f"Failed: {run.status_message}" if run.status_message else "Failed"
 
 
-def build_snapshot(run: AutomationRun) -> dict[str, Any]:
-    """The one JSON document about a run's progress. Queries: the stages (1), the active stage's
-    processing and next items (2), the errors (1), and a conditional write of the percentage's
-    high-water mark when it rose (1): at most 5 on top of loading the run."""
-    stages = list(RunStage.objects.filter(run_id=run.pk).order_by("number"))
+def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
+    """The one JSON document about a run's progress.
+
+    The run and its seven stage rows come from one statement, so the counters and the run's
+    status and version always belong together. Then the active stage's processing and next
+    items (2 queries), the errors (1) and, when the percentage rose, a conditional write of its
+    high-water mark (1): at most 5 queries whatever the size of the site."""
+    run_id = run.pk if isinstance(run, AutomationRun) else run
+    stages = list(RunStage.objects.filter(run_id=run_id).select_related("run").order_by("number"))
+    if not stages:
+        raise AutomationRun.DoesNotExist(f"run {run_id} has no stages")
+    run = stages[0].run
     now = timezone.now()
     paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
     clock_end = run.finished_at or (run.paused_at if paused_now else now)
@@ -181,10 +188,14 @@ def build_snapshot(run: AutomationRun) -> dict[str, Any]:
             for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.PROCESSING)
             .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
         ]
+        busy = {item["id"] for item in processing}
+        # Read a moment later than `processing`: an item may have moved meanwhile, so the two
+        # lists are kept disjoint here rather than trusted to be.
         up_next = [
             {"id": oid, "title": title}
             for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.QUEUED)
             .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
+            if oid not in busy
         ]
     errors = [
         {"stage": stage, "item_id": oid, "title": title, "message": message, "at": _iso(at)}
@@ -300,5 +311,6 @@ def _keep_high_water_mark(run: AutomationRun, global_progress: dict[str, Any]) -
 
 def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
     runs = AutomationRun.objects.filter(site_id=site_id)
-    run = runs.filter(pk=run_id).first() if run_id else runs.order_by("-created_at").first()
-    return build_snapshot(run) if run else None
+    found = runs.filter(pk=run_id) if run_id else runs.order_by("-created_at")
+    pk = found.values_list("pk", flat=True).first()
+    return build_snapshot(pk) if pk else None

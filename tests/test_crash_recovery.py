@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cascade.accounts.models import LedgerEntry
+from cascade.automation import engine
+from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage
+from tests.conftest import snapshot, wait_for, wait_until_finished
+from tests.invariants import check_chaining, check_full_run, check_snapshot
+from tests.servers import Server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+LATENCY = "1:0.01,2:0.15,4:0.15,5:0.05,6:0.08"
+
+
+def mid_stage(run: AutomationRun, number: int):
+    def check():
+        row = RunStage.objects.filter(run=run, number=number).first()
+        return row and row.status == "active" and row.processed_count >= 1 and row.in_progress_count >= 1
+    return check
+
+
+def test_a_worker_killed_mid_stage_loses_and_doubles_nothing(site, tmp_path):
+    balance = site.account.credits
+    run = engine.start_run(site)
+    log = tmp_path / "serve.log"
+    kills = 0
+    for stage in (2, 4, 6):
+        server = Server(log=log, CASCADE_AI_LATENCY=LATENCY, CASCADE_CLAIM_TIMEOUT="30").start()
+        try:
+            wait_for(mid_stage(run, stage), timeout=90, what=f"stage {stage} in progress")
+            assert RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
+        finally:
+            server.kill()
+        kills += 1
+        check_snapshot(snapshot(run))
+        # the dead worker's claims are still there until someone takes them back
+        assert RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
+    server = Server(log=log, CASCADE_AI_LATENCY="", CASCADE_CLAIM_TIMEOUT="30").start()
+    try:
+        wait_until_finished(run, timeout=120)
+    finally:
+        server.stop()
+    assert kills == 3
+    assert run.status == "completed", log.read_text()[-3000:]
+    check_full_run(run)
+    doc = snapshot(run)
+    check_snapshot(doc)
+    check_chaining(doc)
+    site.account.refresh_from_db()
+    ledger = sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True))
+    assert ledger == run.credits_used
+    assert balance - site.account.credits == run.credits_used, "reserved credits were lost"
+    assert "item(s) taken back" in " ".join(run.events.values_list("message", flat=True))
+
+
+def test_an_expired_claim_is_taken_back_and_its_credits_returned(site):
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    claim = engine.claim_items(run.pk, "elsewhere:1:1")
+    assert claim is not None
+    item = claim.items[0]
+    assert engine._reserve(run, 1, claim.token, claim.items, 4)
+    site.account.refresh_from_db()
+    before = site.account.credits
+    RunItem.objects.filter(claim_token=claim.token).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    assert engine.reclaim_expired(force=True) == len(claim.items)
+    site.account.refresh_from_db()
+    assert site.account.credits == before + 4
+    item.refresh_from_db()
+    assert item.state == ItemState.QUEUED and item.attempts == 0
+    assert RunStage.objects.get(run=run, number=1).in_progress_count == 0
+    engine.run_until_idle()
+    run.refresh_from_db()
+    check_full_run(run)
+
+
+def test_a_live_worker_keeps_its_claim_beyond_the_timeout(site, worker, settings):
+    settings.CASCADE_CLAIM_TIMEOUT = 0.6
+    settings.CASCADE_AI_LATENCY = {1: 0.05}  # 40 keywords in one batch: 2 s, over three timeouts
+    run = engine.start_run(site)
+    wait_until_finished(run)
+    assert run.status == "completed"
+    assert not run.events.filter(kind="item_reclaimed").exists()
+    check_full_run(run)

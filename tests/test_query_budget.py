@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cascade.accounts.models import Site
+from cascade.automation import engine, progress
+from cascade.automation.models import AutomationRun
+from cascade.planner.models import Keyword, normalize
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def site_in_flight(account, size: int) -> Site:
+    site = Site.objects.create(account=account, name=f"{size} keywords")
+    Keyword.objects.bulk_create(
+        [Keyword(site=site, keyword=f"garden topic {i} idea", normalized=normalize(f"garden topic {i} idea"))
+         for i in range(size)], batch_size=2000)
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    claim = engine.claim_items(run.pk, "tests")
+    assert claim is not None and len(claim.items) > 0
+    return site
+
+
+def queries_for_snapshot(site: Site) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        progress.snapshot_for(site.pk)
+    return len(captured)
+
+
+def queries_for_api(client, site: Site) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/api/v1/automation/run_progress/?site_id={site.pk}")
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_run_progress_costs_the_same_few_queries_at_1000_and_20000_keywords(garden, api, django_assert_max_num_queries):
+    small, large = site_in_flight(garden, 1_000), site_in_flight(garden, 20_000)
+    AutomationRun.objects.update(percentage_hwm=99)  # no high-water-mark write in the measured reads
+    with django_assert_max_num_queries(6):
+        progress.snapshot_for(small.pk)
+    with django_assert_max_num_queries(6):
+        progress.snapshot_for(large.pk)
+    assert queries_for_snapshot(small) == queries_for_snapshot(large)
+    queries_for_api(api, small)  # the token's first use of the minute records last_used_at
+    assert queries_for_api(api, small) == queries_for_api(api, large)
+
+
+def test_the_snapshot_reflects_the_claimed_batch(garden):
+    site = site_in_flight(garden, 1_000)
+    doc = progress.snapshot_for(site.pk)
+    stage = doc["stages"][0]
+    assert stage["status"] == "active"
+    assert stage["input_count"] == 1000
+    assert stage["in_progress_count"] == 100
+    assert len(stage["currently_processing"]) == 5 and len(stage["up_next"]) == 5
+    assert stage["up_next"][0]["title"] == "garden topic 100 idea"

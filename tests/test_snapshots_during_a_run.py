@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cascade.automation import engine
+from cascade.automation.models import FINISHED
+from tests.conftest import snapshot, wait_until_finished
+from tests.invariants import check_chaining, check_full_run, check_snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_snapshot_of_a_running_run_obeys_the_contract(site, worker, settings):
+    settings.CASCADE_AI_LATENCY = {1: 0.005, 2: 0.02, 4: 0.02, 5: 0.01, 6: 0.01}
+    run = engine.start_run(site)
+    docs = []
+    while True:
+        doc = snapshot(run)
+        docs.append(doc)
+        check_snapshot(doc)
+        if doc["run"]["status"] in FINISHED:
+            break
+        time.sleep(0.01)
+    wait_until_finished(run)
+    assert len(docs) >= 50, f"only {len(docs)} snapshots were taken"
+    percentages = [d["global_progress"]["percentage"] for d in docs]
+    assert percentages == sorted(percentages), "the percentage went backwards"
+    assert percentages[-1] == 100 and max(percentages[:-1]) <= 99
+    versions = [d["version"] for d in docs]
+    assert versions == sorted(versions)
+    seen_stages = {d["run"]["current_stage"] for d in docs if d["run"]["status"] == "running"}
+    assert len(seen_stages) >= 4, f"the run was seen in stages {seen_stages} only"
+    assert any(d["stages"][3]["currently_processing"] for d in docs), "no article was ever seen in progress"
+    assert any(d["global_progress"]["estimated_remaining_seconds"] is not None for d in docs)
+    check_full_run(run)
+    check_chaining(docs[-1])
+
+
+def test_the_percentage_never_goes_back_for_a_later_reader(site):
+    """Stage 1's real output replaces its estimate: the high-water mark keeps the bar still."""
+    run = engine.start_run(site)
+    seen = []
+    while engine.work_once("test"):
+        doc = snapshot(run)
+        seen.append(doc["global_progress"]["percentage"])
+        run.refresh_from_db()
+        assert run.percentage_hwm >= min(99, seen[-1])
+    assert seen == sorted(seen)
+    assert seen[-1] == 100
