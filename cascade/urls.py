@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve as serve_static
 
 from cascade.api import api
 from cascade.automation import views as automation_views  # noqa: I001
@@ -12,6 +10,6 @@ urlpatterns = [
     path("healthz", automation_views.healthz, name="healthz"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
-    re_path(r"^media/(?P<path>.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", automation_views.media),
     path("", include("cascade.automation.urls")),
 ]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -43,7 +43,7 @@ def create_site(request: HttpRequest, payload: SiteIn):
     if not name or any(ord(c) < 32 for c in name):
         raise HttpError(422, "name: must be visible text without control characters")
     site = Site.objects.create(account=membership.account, name=name, domain=payload.domain.strip())
-    return 201, site_row(site)
+    return Status(201, site_row(site))
 
 
 @router.get("{int:site_id}/")

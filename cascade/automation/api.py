@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, field_validator
 
@@ -66,7 +66,7 @@ def pipeline_overview(request: HttpRequest, q: Query[SiteQuery]):
 def run_now(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id, operate=True)
     run = engine.start_run(site)
-    return 201, {"run_id": run.run_id}
+    return Status(201, {"run_id": run.run_id})
 
 
 @router.post("pause/")
@@ -91,7 +91,7 @@ def cancel(request: HttpRequest, q: Query[RunQuery]):
 def retry_failed(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id, operate=True), q.run_id)
     new = engine.retry_failed(run.pk)
-    return 201, {"run_id": new.run_id, "retry_of": run.run_id}
+    return Status(201, {"run_id": new.run_id, "retry_of": run.run_id})
 
 
 @router.get("run_progress/")

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from django.test import Client
+
+from cascade.accounts.models import Account, Membership, Site
+from cascade.automation.models import AutomationRun
+from tests.conftest import DEMO
+from tests.invariants import check_full_run
+from tests.servers import ROOT, server_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "cascade", *args], cwd=ROOT, env=server_env(**env),
+                            capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"cascade {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
+    out = cascade("create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "5000").stdout
+    assert "Created user 'dana' (owner) in account 'Dana Co' with 5000 credits." in out
+    account = Account.objects.get(name="Dana Co")
+    assert Membership.objects.get(account=account).role == "owner"
+
+    token = cascade("create_token", "dana").stdout
+    assert token.count("\n") == 1 and token.startswith("csk_")
+    client = Client(headers={"Authorization": f"Bearer {token.strip()}"})
+    created = client.post("/api/v1/sites/", {"name": "Dana's Garden"}, content_type="application/json")
+    assert created.status_code == 201
+    site = Site.objects.get(pk=created.json()["id"])
+
+    csv_file = tmp_path / "keywords.csv"
+    csv_file.write_text("\n".join(DEMO.read_text().splitlines()[:31]) + "\nHow to grow TOMATOES in pots,1,1,\n,,,\n")
+    out = cascade("import_keywords", "--site", str(site.pk), str(csv_file)).stdout
+    assert out.startswith("30 created, 1 duplicates, 1 rejected")
+    assert "row 33: keyword is empty" in out
+
+    run = cascade("automation", "run", "--site", str(site.pk), "--wait", CASCADE_AI_LATENCY="4:0.02")
+    assert "Whole run" in run.stdout and "Stage 7/7 Review gate" in run.stdout
+    assert "Run completed:" in run.stdout
+    finished = AutomationRun.objects.get(site=site)
+    check_full_run(finished)
+
+    status = json.loads(cascade("automation", "status", "--site", str(site.pk), "--json").stdout)
+    assert status["run"]["run_id"] == finished.run_id
+    assert status["global_progress"]["percentage"] == 100
+    table = cascade("automation", "status", "--site", str(site.pk)).stdout
+    assert "Completed · 100 %" in table
+
+    again = cascade("automation", "run", "--site", str(site.pk), check=False)
+    assert again.returncode != 0
+    assert "Nothing to process" in again.stderr
+
+
+def test_bad_command_line_input_is_explained():
+    missing = cascade("automation", "status", "--site", "4242", check=False)
+    assert missing.returncode != 0 and "Site 4242 does not exist." in missing.stderr
+    nobody = cascade("create_token", "nobody", check=False)
+    assert "No user named 'nobody'" in nobody.stderr
+
+
+def test_steering_commands_act_on_the_active_run(site):
+    cascade("automation", "run", "--site", str(site.pk))
+    assert "Paused: paused by a user" in cascade("automation", "pause", "--site", str(site.pk)).stdout
+    assert "Starting…" in cascade("automation", "resume", "--site", str(site.pk)).stdout
+    assert "Cancelled" in cascade("automation", "cancel", "--site", str(site.pk)).stdout
+    none = cascade("automation", "pause", "--site", str(site.pk), check=False)
+    assert "no active run" in none.stderr
+
+
+def test_demo_is_idempotent():
+    for _ in range(2):
+        out = cascade("demo", "--no-serve").stdout
+        assert "user: demo  password: cascade-demo" in out
+    site = Site.objects.get(name="Home & Garden Blog")
+    assert site.keywords.count() == 300
+    assert site.account.credits == 1_000_000

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image as PILImage
+
+from cascade.ai.base import Brief
+from cascade.ai.local import LocalProvider, count_words
+from cascade.planner.models import ContentIdea
+from cascade.writer.models import Content, Image
+from tests.conftest import run_to_end
+
+
+@pytest.mark.parametrize("target", [600, 1200, 2000])
+def test_articles_follow_the_outline_and_hit_the_word_count(target):
+    outline = ["Why soil matters", "Testing your soil", "Fixing acidic soil", "Fixing alkaline soil", "Keeping it right"]
+    brief = Brief(title="Soil pH Made Simple", outline=outline, target_keywords=["soil ph", "test soil ph"],
+                  structure="how-to", target_words=target)
+    article = LocalProvider().write_article(brief)
+    assert abs(article.word_count - target) <= 0.15 * target, article.word_count
+    assert article.word_count == count_words(article.html)
+    positions = [article.html.index(f"<h2>{h}</h2>") for h in outline]
+    assert positions == sorted(positions)
+    assert "<h2>Conclusion</h2>" in article.html
+    assert article.html.index("<p>") < positions[0], "an introduction comes first"
+    assert "soil ph" in article.html
+    assert len(article.meta_title) <= 60 and len(article.meta_description) <= 160
+
+
+def test_rendered_images_are_real_pngs_of_the_asked_size():
+    png = LocalProvider().render_image("Featured photo of a raised bed", 1200, 630)
+    picture = PILImage.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.size == (1200, 630)
+    assert len(set(picture.resize((32, 16)).getdata())) > 10, "not a blank picture"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(site, settings, client, alice):
+    settings.CASCADE_IMAGE_SCALE = 1.0
+    run_to_end(site)
+    ideas = list(ContentIdea.objects.filter(site=site))
+    assert ideas
+    assert len({i.title.casefold() for i in ideas}) == len(ideas)
+    assert all(5 <= len(i.outline) <= 8 for i in ideas)
+    assert all(i.target_keywords for i in ideas)
+    assert {i.structure for i in ideas} >= {"how-to", "guide"}
+    for content in Content.objects.filter(site=site):
+        assert content.is_offline_draft
+        assert abs(content.word_count - 1200) <= 180
+        assert len(content.meta_title) <= 60 and len(content.meta_description) <= 160
+    featured = Image.objects.filter(site=site, kind="featured").first()
+    inline = Image.objects.filter(site=site, kind="in_article").first()
+    assert (featured.width, featured.height) == (1200, 630)
+    assert (inline.width, inline.height) == (800, 450)
+    response = client.get(featured.url)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert PILImage.open(io.BytesIO(body)).size == (1200, 630)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from cascade.accounts.models import Site
+from cascade.automation import engine
+from cascade.automation.models import ItemState, RunItem
+from cascade.planner.importing import import_rows
+from tests.conftest import DEMO, keywords_of, snapshot
+from tests.invariants import check_full_run, check_snapshot
+from tests.providers import FlakyProvider
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.CASCADE_AI_PROVIDER = "tests.providers.FlakyProvider"
+    settings.CASCADE_BATCH_SIZES = {1: 10}
+    return FlakyProvider
+
+
+def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(garden, alice, flaky, settings):
+    settings.CASCADE_PROVIDER_FAILURE_LIMIT = 12  # 30 % failures: long streaks are chance, not an outage
+    site = Site.objects.create(account=garden, name="Flaky")
+    import_rows(site, keywords_of(DEMO, limit=80))
+    flaky.configure(0.3)
+    run = engine.start_run(site)
+    engine.run_until_idle(timeout=300)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    doc = snapshot(run)
+    check_snapshot(doc)
+    assert flaky.failures > 10
+    assert run.events.filter(kind="item_retried").count() >= 1
+    failed = doc["global_progress"]["failed_items"]
+    assert failed >= 1, "with 30 % failures over hundreds of calls some item fails three times"
+    assert len(doc["metrics"]["errors"]) >= failed
+    assert all("503 Service Unavailable" in e["message"] for e in doc["metrics"]["errors"])
+    assert RunItem.objects.filter(run=run, state=ItemState.FAILED).exclude(last_error="").count() == failed
+
+    flaky.configure(0.0)
+    retry = engine.retry_failed(run.pk)
+    assert retry.trigger == "retry" and retry.retry_of_id == run.pk
+    engine.run_until_idle(timeout=300)
+    retry.refresh_from_db()
+    assert retry.status == "completed"
+    check_full_run(retry)
+    retried = RunItem.objects.filter(run=retry, stage=min(RunItem.objects.filter(
+        run=run, state=ItemState.FAILED).values_list("stage", flat=True))).count()
+    assert retried >= 1
+
+
+def test_a_provider_that_always_fails_pauses_the_run_without_burning_items(site, flaky):
+    flaky.configure(1.0)
+    run = engine.start_run(site)
+    engine.run_until_idle(timeout=120)
+    run.refresh_from_db()
+    assert run.status == "paused"
+    assert run.pause_reason == "provider_unavailable"
+    doc = snapshot(run)
+    check_snapshot(doc)
+    assert doc["global_progress"]["failed_items"] == 0
+    assert not RunItem.objects.filter(run=run, state=ItemState.FAILED).exists()
+    assert doc["metrics"]["errors"], "the errors that paused the run are shown"
+    assert "failed 5 times in a row" in doc["run"]["status_message"]
+    assert doc["run"]["status_text"] == "Paused: the AI provider is unavailable"
+
+    flaky.configure(0.0)
+    engine.resume_run(run.pk)
+    engine.run_until_idle(timeout=120)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    check_full_run(run)
