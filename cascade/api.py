@@ -50,7 +50,10 @@ def _field(loc: list) -> str:
 
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [{"field": _field(list(e.get("loc", []))), "message": e.get("msg", "invalid")} for e in exc.errors]
+    errors = [
+        {"field": _field(list(e.get("loc", []))), "message": e.get("msg", "invalid")}
+        for e in exc.errors
+    ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid input."
     return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
 
@@ -58,7 +61,9 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
 @api.exception_handler(AuthenticationError)
 def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
-        request, {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."}, status=401
+        request,
+        {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."},
+        status=401,
     )
 
 

@@ -105,7 +105,12 @@ def worker(transactional_db) -> Iterator[EmbeddedWorker]:
     pool.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.02, what: str = "condition"):
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 60.0,
+    interval: float = 0.02,
+    what: str = "condition",
+):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

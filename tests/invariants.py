@@ -16,11 +16,16 @@ def check_snapshot(doc: dict) -> None:
     stages = doc["stages"]
     assert [s["number"] for s in stages] == [1, 2, 3, 4, 5, 6, 7]
     for s in stages:
-        assert s["remaining_count"] == s["input_count"] - s["processed_count"] - s["failed_count"], s
+        assert (
+            s["remaining_count"] == s["input_count"] - s["processed_count"] - s["failed_count"]
+        ), s
         assert s["remaining_count"] >= 0, s
         assert 0 <= s["in_progress_count"] <= s["remaining_count"], s
-        expected = (100 * (s["processed_count"] + s["failed_count"]) // s["input_count"]) if s["input_count"] else (
-            100 if s["status"] in DONE else 0)
+        expected = (
+            (100 * (s["processed_count"] + s["failed_count"]) // s["input_count"])
+            if s["input_count"]
+            else (100 if s["status"] in DONE else 0)
+        )
         assert s["progress_percentage"] == expected, s
         ids_now = {i["id"] for i in s["currently_processing"]}
         ids_next = {i["id"] for i in s["up_next"]}
@@ -44,7 +49,9 @@ def check_snapshot(doc: dict) -> None:
     assert len(doc["metrics"]["errors"]) <= 50
 
 
-def check_full_run(run: AutomationRun, *, ideas_per_cluster: int = 3, images_per_content: int = 2) -> None:
+def check_full_run(
+    run: AutomationRun, *, ideas_per_cluster: int = 3, images_per_content: int = 2
+) -> None:
     """Everything a completed run without failures must have produced."""
     site_id = run.site_id
     assert run.status == "completed", run.status
@@ -57,7 +64,10 @@ def check_full_run(run: AutomationRun, *, ideas_per_cluster: int = 3, images_per
     ideas = ContentIdea.objects.filter(site_id=site_id)
     assert Task.objects.filter(site_id=site_id).count() == ideas.count()
     assert not ideas.filter(task__isnull=True).exists()
-    assert Content.objects.filter(site_id=site_id).count() == Task.objects.filter(site_id=site_id).count()
+    assert (
+        Content.objects.filter(site_id=site_id).count()
+        == Task.objects.filter(site_id=site_id).count()
+    )
     for content in Content.objects.filter(site_id=site_id):
         assert content.status == "review", content
         images = list(content.images.all())

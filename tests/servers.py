@@ -55,12 +55,17 @@ class Server:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cascade", "serve", "--port", str(self.port), "--no-migrate"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"cascade serve exited with {self.proc.returncode}; see {self.log}")
+                raise RuntimeError(
+                    f"cascade serve exited with {self.proc.returncode}; see {self.log}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                     if response.status == 200:

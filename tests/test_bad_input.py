@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def post_json(api, site, rows):
-    return api.post(f"/api/v1/sites/{site.pk}/keywords/", {"keywords": rows}, content_type="application/json")
+    return api.post(
+        f"/api/v1/sites/{site.pk}/keywords/", {"keywords": rows}, content_type="application/json"
+    )
 
 
 def post_csv(api, site, data: bytes):
@@ -60,18 +62,24 @@ def test_bad_rows_are_rejected_one_by_one_with_reasons(api, site):
 
 
 def test_csv_imports_judge_duplicates_case_and_space_insensitively(api, site):
-    data = "keyword,volume,intent\nSoil pH testing,90,informational\nsoil  ph   TESTING,10,\n,5,\n".encode()
+    data = b"keyword,volume,intent\nSoil pH testing,90,informational\nsoil  ph   TESTING,10,\n,5,\n"
     response = post_csv(api, site, data)
     assert response.status_code == 200
-    assert response.json() == {"created": 1, "duplicates": 1,
-                               "rejected": [{"row": 4, "value": "", "reason": "keyword is empty"}]}
+    assert response.json() == {
+        "created": 1,
+        "duplicates": 1,
+        "rejected": [{"row": 4, "value": "", "reason": "keyword is empty"}],
+    }
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"keyword\n\xff\xfe broken bytes\n", "not UTF-8"),
-    (b"term,volume\nsoil,10\n", "must include a 'keyword' column; found: term, volume"),
-    (b"\r\n", "must include a 'keyword' column; found: nothing"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"keyword\n\xff\xfe broken bytes\n", "not UTF-8"),
+        (b"term,volume\nsoil,10\n", "must include a 'keyword' column; found: term, volume"),
+        (b"\r\n", "must include a 'keyword' column; found: nothing"),
+    ],
+)
 def test_unusable_csv_files_are_refused_with_422(api, site, data, message):
     response = post_csv(api, site, data)
     assert response.status_code == 422
@@ -100,19 +108,22 @@ def test_malformed_json_bodies_are_422(api, site, body):
     assert "keywords" in response.json()["detail"] or "body" in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("path", "status", "field"), [
-    ("/api/v1/automation/run_progress/?site_id=abc", 422, "site_id"),
-    ("/api/v1/automation/run_progress/", 422, "site_id"),
-    ("/api/v1/automation/run_progress/?site_id={site}&run_id=not-a-uuid", 422, "run_id"),
-    ("/api/v1/automation/logs/?site_id={site}", 422, "run_id"),
-    ("/api/v1/automation/run_progress/?site_id=999999", 404, None),
-    ("/api/v1/automation/run_progress/?site_id=-1", 404, None),
-    ("/api/v1/sites/999999/keywords/", 404, None),
-    ("/api/v1/sites/{site}/keywords/?status=bogus", 422, "status"),
-    ("/api/v1/sites/{site}/keywords/?limit=0", 422, "limit"),
-    ("/api/v1/sites/{site}/keywords/?limit=abc", 422, "limit"),
-    ("/api/v1/sites/{site}/keywords/?offset=-3", 422, "offset"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [
+        ("/api/v1/automation/run_progress/?site_id=abc", 422, "site_id"),
+        ("/api/v1/automation/run_progress/", 422, "site_id"),
+        ("/api/v1/automation/run_progress/?site_id={site}&run_id=not-a-uuid", 422, "run_id"),
+        ("/api/v1/automation/logs/?site_id={site}", 422, "run_id"),
+        ("/api/v1/automation/run_progress/?site_id=999999", 404, None),
+        ("/api/v1/automation/run_progress/?site_id=-1", 404, None),
+        ("/api/v1/sites/999999/keywords/", 404, None),
+        ("/api/v1/sites/{site}/keywords/?status=bogus", 422, "status"),
+        ("/api/v1/sites/{site}/keywords/?limit=0", 422, "limit"),
+        ("/api/v1/sites/{site}/keywords/?limit=abc", 422, "limit"),
+        ("/api/v1/sites/{site}/keywords/?offset=-3", 422, "offset"),
+    ],
+)
 def test_wrong_typed_or_unknown_ids_are_422_or_404(api, site, path, status, field):
     response = api.get(path.format(site=site.pk))
     assert response.status_code == status, response.content
@@ -126,25 +137,33 @@ def test_a_site_path_that_is_not_a_number_is_not_a_server_error(api):
     assert api.get("/api/v1/sites/abc/").status_code == 404
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"stages_enabled": [True, False]}, "stages_enabled"),
-    ({"batch_sizes": {"9": 10}}, "batch_sizes"),
-    ({"batch_sizes": {"1": 0}}, "batch_sizes"),
-    ({"ideas_per_cluster": 0}, "ideas_per_cluster"),
-    ({"target_words": "many"}, "target_words"),
-    ({"target_words": None}, "target_words"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"stages_enabled": [True, False]}, "stages_enabled"),
+        ({"batch_sizes": {"9": 10}}, "batch_sizes"),
+        ({"batch_sizes": {"1": 0}}, "batch_sizes"),
+        ({"ideas_per_cluster": 0}, "ideas_per_cluster"),
+        ({"target_words": "many"}, "target_words"),
+        ({"target_words": None}, "target_words"),
+    ],
+)
 def test_bad_configuration_is_422_naming_the_field(api, site, payload, field):
-    response = api.put(f"/api/v1/automation/config/?site_id={site.pk}", json.dumps(payload),
-                       content_type="application/json")
+    response = api.put(
+        f"/api/v1/automation/config/?site_id={site.pk}",
+        json.dumps(payload),
+        content_type="application/json",
+    )
     assert response.status_code == 422, response.content
     assert field in response.json()["detail"]
 
 
 def test_configuration_round_trips(api, site):
-    response = api.put(f"/api/v1/automation/config/?site_id={site.pk}",
-                       {"ideas_per_cluster": 2, "batch_sizes": {"4": 3}, "stages_enabled": [True] * 6 + [False]},
-                       content_type="application/json")
+    response = api.put(
+        f"/api/v1/automation/config/?site_id={site.pk}",
+        {"ideas_per_cluster": 2, "batch_sizes": {"4": 3}, "stages_enabled": [True] * 6 + [False]},
+        content_type="application/json",
+    )
     assert response.status_code == 200
     config = api.get(f"/api/v1/automation/config/?site_id={site.pk}").json()
     assert config["ideas_per_cluster"] == 2
@@ -154,8 +173,13 @@ def test_configuration_round_trips(api, site):
 
 
 def test_creating_a_site_validates_its_name(api, site):
-    assert api.post("/api/v1/sites/", {"name": ""}, content_type="application/json").status_code == 422
-    assert api.post("/api/v1/sites/", {"name": "bad\x00"}, content_type="application/json").status_code == 422
+    assert (
+        api.post("/api/v1/sites/", {"name": ""}, content_type="application/json").status_code == 422
+    )
+    assert (
+        api.post("/api/v1/sites/", {"name": "bad\x00"}, content_type="application/json").status_code
+        == 422
+    )
     created = api.post("/api/v1/sites/", {"name": "Second blog"}, content_type="application/json")
     assert created.status_code == 201
     assert created.json()["name"] == "Second blog"

@@ -13,10 +13,15 @@ from tests.invariants import check_full_run, check_snapshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(site, worker, settings):
+def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
+    site, worker, settings
+):
     settings.CASCADE_AI_LATENCY = {4: 0.25}
     run = engine.start_run(site)
-    wait_for(lambda: RunStage.objects.get(run=run, number=4).processed_count >= 2, what="articles written")
+    wait_for(
+        lambda: RunStage.objects.get(run=run, number=4).processed_count >= 2,
+        what="articles written",
+    )
     engine.cancel_run(run.pk)
     wait_until_finished(run)
     assert run.status == "cancelled"

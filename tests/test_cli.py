@@ -17,15 +17,25 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "cascade", *args], cwd=ROOT, env=server_env(**env),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "cascade", *args],
+        cwd=ROOT,
+        env=server_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"cascade {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"cascade {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
-    out = cascade("create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "5000").stdout
+    out = cascade(
+        "create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "5000"
+    ).stdout
     assert "Created user 'dana' (owner) in account 'Dana Co' with 5000 credits." in out
     account = Account.objects.get(name="Dana Co")
     assert Membership.objects.get(account=account).role == "owner"
@@ -33,17 +43,23 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     token = cascade("create_token", "dana").stdout
     assert token.count("\n") == 1 and token.startswith("csk_")
     client = Client(headers={"Authorization": f"Bearer {token.strip()}"})
-    created = client.post("/api/v1/sites/", {"name": "Dana's Garden"}, content_type="application/json")
+    created = client.post(
+        "/api/v1/sites/", {"name": "Dana's Garden"}, content_type="application/json"
+    )
     assert created.status_code == 201
     site = Site.objects.get(pk=created.json()["id"])
 
     csv_file = tmp_path / "keywords.csv"
-    csv_file.write_text("\n".join(DEMO.read_text().splitlines()[:31]) + "\nHow to grow TOMATOES in pots,1,1,\n,,,\n")
+    csv_file.write_text(
+        "\n".join(DEMO.read_text().splitlines()[:31]) + "\nHow to grow TOMATOES in pots,1,1,\n,,,\n"
+    )
     out = cascade("import_keywords", "--site", str(site.pk), str(csv_file)).stdout
     assert out.startswith("30 created, 1 duplicates, 1 rejected")
     assert "row 33: keyword is empty" in out
 
-    run = cascade("automation", "run", "--site", str(site.pk), "--wait", CASCADE_AI_LATENCY="4:0.02")
+    run = cascade(
+        "automation", "run", "--site", str(site.pk), "--wait", CASCADE_AI_LATENCY="4:0.02"
+    )
     assert "Whole run" in run.stdout and "Stage 7/7 Review gate" in run.stdout
     assert "Run completed:" in run.stdout
     finished = AutomationRun.objects.get(site=site)
@@ -69,7 +85,9 @@ def test_bad_command_line_input_is_explained():
 
 def test_steering_commands_act_on_the_active_run(site):
     cascade("automation", "run", "--site", str(site.pk))
-    assert "Paused: paused by a user" in cascade("automation", "pause", "--site", str(site.pk)).stdout
+    assert (
+        "Paused: paused by a user" in cascade("automation", "pause", "--site", str(site.pk)).stdout
+    )
     assert "Starting…" in cascade("automation", "resume", "--site", str(site.pk)).stdout
     assert "Cancelled" in cascade("automation", "cancel", "--site", str(site.pk)).stdout
     none = cascade("automation", "pause", "--site", str(site.pk), check=False)

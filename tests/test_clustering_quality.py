@@ -26,12 +26,16 @@ def test_clustering_the_labelled_set_at_once_recovers_its_topics():
         for kid in assignment.keyword_ids:
             label[kid] = n
     assert sorted(label) == list(range(len(keywords)))
-    ari = adjusted_rand_score([row["topic"] for row in LABELLED], [label[i] for i in range(len(keywords))])
+    ari = adjusted_rand_score(
+        [row["topic"] for row in LABELLED], [label[i] for i in range(len(keywords))]
+    )
     assert ari >= 0.6, ari
 
 
 @pytest.mark.django_db(transaction=True)
-def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(garden, alice, settings):
+def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(
+    garden, alice, settings
+):
     settings.CASCADE_BATCH_SIZES = {1: 50}
     site = Site.objects.create(account=garden, name="Labelled")
     import_rows(site, [{"keyword": row["keyword"]} for row in LABELLED])
@@ -42,10 +46,17 @@ def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(ga
     ari = adjusted_rand_score([topic[k] for k, _ in rows], [c for _, c in rows])
     assert ari >= 0.6, ari
     stage1 = run.stages.get(number=1)
-    assert stage1.output_count < len(LABELLED) / 3, "later batches joined the clusters of earlier ones"
+    assert stage1.output_count < len(LABELLED) / 3, (
+        "later batches joined the clusters of earlier ones"
+    )
 
 
 def test_a_cluster_is_named_after_its_most_representative_keyword():
-    words = ["sourdough starter recipe", "best sourdough starter", "sourdough starter", "sourdough starter jar"]
+    words = [
+        "sourdough starter recipe",
+        "best sourdough starter",
+        "sourdough starter",
+        "sourdough starter jar",
+    ]
     (only,) = cluster_keywords([KeywordIn(i, w) for i, w in enumerate(words)], [])
     assert only.name == "sourdough starter"

@@ -20,7 +20,13 @@ LATENCY = "1:0.01,2:0.15,4:0.15,5:0.05,6:0.08"
 def mid_stage(run: AutomationRun, number: int):
     def check():
         row = RunStage.objects.filter(run=run, number=number).first()
-        return row and row.status == "active" and row.processed_count >= 1 and row.in_progress_count >= 1
+        return (
+            row
+            and row.status == "active"
+            and row.processed_count >= 1
+            and row.in_progress_count >= 1
+        )
+
     return check
 
 
@@ -67,7 +73,9 @@ def test_an_expired_claim_is_taken_back_and_its_credits_returned(site):
     assert engine._reserve(run, 1, claim.token, claim.items, 4)
     site.account.refresh_from_db()
     before = site.account.credits
-    RunItem.objects.filter(claim_token=claim.token).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    RunItem.objects.filter(claim_token=claim.token).update(
+        claim_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert engine.reclaim_expired(force=True) == len(claim.items)
     site.account.refresh_from_db()
     assert site.account.credits == before + 4

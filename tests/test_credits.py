@@ -20,7 +20,9 @@ def test_running_out_of_credits_pauses_the_run_and_a_top_up_finishes_it(site, wo
 
     def watch_balance():
         while not stop.is_set():
-            lowest.append(Account.objects.filter(pk=site.account_id).values_list("credits", flat=True).get())
+            lowest.append(
+                Account.objects.filter(pk=site.account_id).values_list("credits", flat=True).get()
+            )
             stop.wait(0.005)
 
     watcher = threading.Thread(target=watch_balance)
@@ -46,7 +48,10 @@ def test_running_out_of_credits_pauses_the_run_and_a_top_up_finishes_it(site, wo
     assert run.status == "completed"
     check_full_run(run)
     account.refresh_from_db()
-    assert sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True)) == run.credits_used
+    assert (
+        sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True))
+        == run.credits_used
+    )
     assert account.credits == 10_100 - run.credits_used
 
 
@@ -54,7 +59,10 @@ def test_run_now_is_refused_when_the_first_batch_cannot_be_paid(site, api):
     Account.objects.filter(pk=site.account_id).update(credits=2)
     response = api.post(f"/api/v1/automation/run_now/?site_id={site.pk}")
     assert response.status_code == 402
-    assert response.json()["detail"] == "Not enough credits: about 4 needed for the first batch, 2 left."
+    assert (
+        response.json()["detail"]
+        == "Not enough credits: about 4 needed for the first batch, 2 left."
+    )
 
 
 def test_the_balance_can_never_go_below_zero(garden):
@@ -65,8 +73,11 @@ def test_the_balance_can_never_go_below_zero(garden):
 
 
 def test_a_run_stops_at_its_credit_limit(site, api):
-    api.put(f"/api/v1/automation/config/?site_id={site.pk}", {"max_credits_per_run": 30},
-            content_type="application/json")
+    api.put(
+        f"/api/v1/automation/config/?site_id={site.pk}",
+        {"max_credits_per_run": 30},
+        content_type="application/json",
+    )
     run = engine.start_run(site)
     engine.run_until_idle()
     run.refresh_from_db()

@@ -14,9 +14,20 @@ from tests.conftest import run_to_end
 
 @pytest.mark.parametrize("target", [600, 1200, 2000])
 def test_articles_follow_the_outline_and_hit_the_word_count(target):
-    outline = ["Why soil matters", "Testing your soil", "Fixing acidic soil", "Fixing alkaline soil", "Keeping it right"]
-    brief = Brief(title="Soil pH Made Simple", outline=outline, target_keywords=["soil ph", "test soil ph"],
-                  structure="how-to", target_words=target)
+    outline = [
+        "Why soil matters",
+        "Testing your soil",
+        "Fixing acidic soil",
+        "Fixing alkaline soil",
+        "Keeping it right",
+    ]
+    brief = Brief(
+        title="Soil pH Made Simple",
+        outline=outline,
+        target_keywords=["soil ph", "test soil ph"],
+        structure="how-to",
+        target_words=target,
+    )
     article = LocalProvider().write_article(brief)
     assert abs(article.word_count - target) <= 0.15 * target, article.word_count
     assert article.word_count == count_words(article.html)
@@ -36,7 +47,9 @@ def test_rendered_images_are_real_pngs_of_the_asked_size():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(site, settings, client, alice):
+def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(
+    site, settings, client, alice
+):
     settings.CASCADE_IMAGE_SCALE = 1.0
     run_to_end(site)
     ideas = list(ContentIdea.objects.filter(site=site))

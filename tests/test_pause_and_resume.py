@@ -17,12 +17,19 @@ def stage_row(run, number):
     return RunStage.objects.get(run=run, number=number)
 
 
-def test_pause_waits_for_in_flight_items_then_resume_finishes_without_doubles(site, worker, settings):
+def test_pause_waits_for_in_flight_items_then_resume_finishes_without_doubles(
+    site, worker, settings
+):
     settings.CASCADE_AI_LATENCY = {4: 0.3}
     run = engine.start_run(site)
-    wait_for(lambda: run.__class__.objects.get(pk=run.pk).current_stage == 4
-             and stage_row(run, 4).processed_count >= 2 and stage_row(run, 4).in_progress_count > 0,
-             what="articles being written")
+    wait_for(
+        lambda: (
+            run.__class__.objects.get(pk=run.pk).current_stage == 4
+            and stage_row(run, 4).processed_count >= 2
+            and stage_row(run, 4).in_progress_count > 0
+        ),
+        what="articles being written",
+    )
 
     paused = engine.pause_run(run.pk)
     assert paused.status == "pausing"

@@ -20,8 +20,12 @@ def flaky(settings):
     return FlakyProvider
 
 
-def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(garden, alice, flaky, settings):
-    settings.CASCADE_PROVIDER_FAILURE_LIMIT = 12  # 30 % failures: long streaks are chance, not an outage
+def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(
+    garden, alice, flaky, settings
+):
+    settings.CASCADE_PROVIDER_FAILURE_LIMIT = (
+        12  # 30 % failures: long streaks are chance, not an outage
+    )
     site = Site.objects.create(account=garden, name="Flaky")
     import_rows(site, keywords_of(DEMO, limit=80))
     flaky.configure(0.3)
@@ -37,7 +41,10 @@ def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(garden, a
     assert failed >= 1, "with 30 % failures over hundreds of calls some item fails three times"
     assert len(doc["metrics"]["errors"]) >= failed
     assert all("503 Service Unavailable" in e["message"] for e in doc["metrics"]["errors"])
-    assert RunItem.objects.filter(run=run, state=ItemState.FAILED).exclude(last_error="").count() == failed
+    assert (
+        RunItem.objects.filter(run=run, state=ItemState.FAILED).exclude(last_error="").count()
+        == failed
+    )
 
     flaky.configure(0.0)
     retry = engine.retry_failed(run.pk)
@@ -46,8 +53,12 @@ def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(garden, a
     retry.refresh_from_db()
     assert retry.status == "completed"
     check_full_run(retry)
-    retried = RunItem.objects.filter(run=retry, stage=min(RunItem.objects.filter(
-        run=run, state=ItemState.FAILED).values_list("stage", flat=True))).count()
+    retried = RunItem.objects.filter(
+        run=retry,
+        stage=min(
+            RunItem.objects.filter(run=run, state=ItemState.FAILED).values_list("stage", flat=True)
+        ),
+    ).count()
     assert retried >= 1
 
 

@@ -15,8 +15,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def site_in_flight(account, size: int) -> Site:
     site = Site.objects.create(account=account, name=f"{size} keywords")
     Keyword.objects.bulk_create(
-        [Keyword(site=site, keyword=f"garden topic {i} idea", normalized=normalize(f"garden topic {i} idea"))
-         for i in range(size)], batch_size=2000)
+        [
+            Keyword(
+                site=site,
+                keyword=f"garden topic {i} idea",
+                normalized=normalize(f"garden topic {i} idea"),
+            )
+            for i in range(size)
+        ],
+        batch_size=2000,
+    )
     run = engine.start_run(site)
     engine.begin_run(run.pk)
     claim = engine.claim_items(run.pk, "tests")
@@ -37,9 +45,13 @@ def queries_for_api(client, site: Site) -> int:
     return len(captured)
 
 
-def test_run_progress_costs_the_same_few_queries_at_1000_and_20000_keywords(garden, api, django_assert_max_num_queries):
+def test_run_progress_costs_the_same_few_queries_at_1000_and_20000_keywords(
+    garden, api, django_assert_max_num_queries
+):
     small, large = site_in_flight(garden, 1_000), site_in_flight(garden, 20_000)
-    AutomationRun.objects.update(percentage_hwm=99)  # no high-water-mark write in the measured reads
+    AutomationRun.objects.update(
+        percentage_hwm=99
+    )  # no high-water-mark write in the measured reads
     with django_assert_max_num_queries(6):
         progress.snapshot_for(small.pk)
     with django_assert_max_num_queries(6):

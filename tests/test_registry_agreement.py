@@ -25,4 +25,6 @@ def test_each_stage_starts_with_exactly_what_the_overview_says_is_waiting(site, 
             started[run.current_stage] = (row.input_count, before[run.current_stage])
     assert sorted(started) == [1, 2, 3, 4, 5, 6, 7]
     for number, (input_count, pending) in started.items():
-        assert input_count == pending > 0, f"stage {number}: input {input_count}, overview said {pending}"
+        assert input_count == pending > 0, (
+            f"stage {number}: input {input_count}, overview said {pending}"
+        )

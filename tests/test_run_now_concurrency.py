@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def post(url: str, token: str) -> tuple[int, dict]:
-    request = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        url, method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -21,7 +23,9 @@ def post(url: str, token: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def test_twenty_simultaneous_run_now_clicks_create_exactly_one_run(site, alice, token_for, live_server):
+def test_twenty_simultaneous_run_now_clicks_create_exactly_one_run(
+    site, alice, token_for, live_server
+):
     token = token_for(alice)
     url = f"{live_server.url}/api/v1/automation/run_now/?site_id={site.pk}"
     barrier = threading.Barrier(20)

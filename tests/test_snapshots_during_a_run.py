@@ -32,7 +32,9 @@ def test_every_snapshot_of_a_running_run_obeys_the_contract(site, worker, settin
     assert versions == sorted(versions)
     seen_stages = {d["run"]["current_stage"] for d in docs if d["run"]["status"] == "running"}
     assert len(seen_stages) >= 4, f"the run was seen in stages {seen_stages} only"
-    assert any(d["stages"][3]["currently_processing"] for d in docs), "no article was ever seen in progress"
+    assert any(d["stages"][3]["currently_processing"] for d in docs), (
+        "no article was ever seen in progress"
+    )
     assert any(d["global_progress"]["estimated_remaining_seconds"] is not None for d in docs)
     check_full_run(run)
     check_chaining(docs[-1])

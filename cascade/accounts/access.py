@@ -21,13 +21,23 @@ def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Si
     if membership is None:
         raise HttpError(404, f"Site {site_id} not found.")
     if operate and membership.role not in CAN_OPERATE:
-        raise HttpError(403, f"Your role ({membership.role}) may watch this site but not change it.")
+        raise HttpError(
+            403, f"Your role ({membership.role}) may watch this site but not change it."
+        )
     return site
 
 
 def sites_of(user) -> list[Site]:
-    return list(Site.objects.filter(account__memberships__user=user).select_related("account").order_by("name", "id"))
+    return list(
+        Site.objects.filter(account__memberships__user=user)
+        .select_related("account")
+        .order_by("name", "id")
+    )
 
 
 def role_in(user, account_id: int) -> str | None:
-    return Membership.objects.filter(user=user, account_id=account_id).values_list("role", flat=True).first()
+    return (
+        Membership.objects.filter(user=user, account_id=account_id)
+        .values_list("role", flat=True)
+        .first()
+    )

@@ -18,9 +18,17 @@ class SiteIn(Schema):
 
 
 def site_row(site: Site) -> dict:
-    return {"id": site.pk, "name": site.name, "domain": site.domain, "account_id": site.account_id,
-            "account": site.account.name, "credits": site.account.credits,
-            "tone": site.tone, "audience": site.audience, "language": site.language}
+    return {
+        "id": site.pk,
+        "name": site.name,
+        "domain": site.domain,
+        "account_id": site.account_id,
+        "account": site.account.name,
+        "credits": site.account.credits,
+        "tone": site.tone,
+        "audience": site.audience,
+        "language": site.language,
+    }
 
 
 @router.get("")
@@ -37,7 +45,9 @@ def create_site(request: HttpRequest, payload: SiteIn):
     membership = next((m for m in memberships if m.role in CAN_OPERATE), None)
     if membership is None:
         if not memberships:
-            raise HttpError(404, "Account not found." if payload.account_id else "You belong to no account.")
+            raise HttpError(
+                404, "Account not found." if payload.account_id else "You belong to no account."
+            )
         raise HttpError(403, "Your role may not create sites in this account.")
     name = payload.name.strip()
     if not name or any(ord(c) < 32 for c in name):

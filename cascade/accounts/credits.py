@@ -14,7 +14,9 @@ def reserve(account_id: int, credits: int) -> bool:
     that also records the reservation, so a crash cannot lose it."""
     if credits <= 0:
         return True
-    won = Account.objects.filter(pk=account_id, credits__gte=credits).update(credits=F("credits") - credits)
+    won = Account.objects.filter(pk=account_id, credits__gte=credits).update(
+        credits=F("credits") - credits
+    )
     return won == 1
 
 

@@ -18,7 +18,9 @@ class Account(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(credits__gte=0), name="credits_never_negative")
+            models.CheckConstraint(
+                condition=models.Q(credits__gte=0), name="credits_never_negative"
+            )
         ]
 
     def __str__(self) -> str:
@@ -35,7 +37,9 @@ CAN_OPERATE = frozenset({Role.OWNER, Role.EDITOR})  # roles that may start or st
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.OWNER)
 
@@ -66,7 +70,9 @@ def hash_token(raw: str) -> str:
 class ApiToken(models.Model):
     """A bearer token; only its SHA-256 digest is stored, the token itself is shown once."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=12)
     digest = models.CharField(max_length=64, unique=True)
@@ -87,7 +93,13 @@ class LedgerEntry(models.Model):
     """One charge of credits: the ledger of a run sums to the run's credits_used."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ledger")
-    run = models.ForeignKey("automation.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger")
+    run = models.ForeignKey(
+        "automation.AutomationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ledger",
+    )
     stage = models.PositiveSmallIntegerField(null=True, blank=True)
     credits = models.BigIntegerField()
     reason = models.CharField(max_length=200)

@@ -55,7 +55,9 @@ def _char_text(text: str) -> str:
 def vectorize(texts: list[str]) -> sparse.csr_matrix:
     """Rows are L2-normalised: a dot product is a cosine similarity."""
     words = TfidfVectorizer(analyzer=content_words, ngram_range=(1, 1), sublinear_tf=True)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text, sublinear_tf=True)
+    chars = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text, sublinear_tf=True
+    )
     try:
         w = words.fit_transform(texts)
     except ValueError:  # no content words at all
@@ -78,11 +80,15 @@ def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[s
         return indices[0]
     sub = vectors[indices]
     sims = np.asarray((sub @ sub.T).sum(axis=1)).ravel()
-    best = max(range(len(indices)), key=lambda i: (round(float(sims[i]), 6), -len(texts[indices[i]])))
+    best = max(
+        range(len(indices)), key=lambda i: (round(float(sims[i]), 6), -len(texts[indices[i]]))
+    )
     return indices[best]
 
 
-def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> list[ClusterAssignment]:
+def cluster_keywords(
+    keywords: list[KeywordIn], existing: list[ClusterRef]
+) -> list[ClusterAssignment]:
     if not keywords:
         return []
     texts = [k.keyword for k in keywords]
@@ -98,9 +104,10 @@ def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> l
     assignments: list[ClusterAssignment] = []
     unassigned = list(range(len(texts)))
     if existing:
-        member_vecs = vectors[len(texts):]
+        member_vecs = vectors[len(texts) :]
         owner_matrix = sparse.csr_matrix(
-            (np.ones(len(owners)), (owners, np.arange(len(owners)))), shape=(len(existing), len(owners))
+            (np.ones(len(owners)), (owners, np.arange(len(owners)))),
+            shape=(len(existing), len(owners)),
         )
         centroids = normalize(owner_matrix @ member_vecs)
         sims = (kw_vecs @ centroids.T).toarray()
@@ -114,7 +121,9 @@ def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> l
                 unassigned.append(i)
         for ci, members in joined.items():
             assignments.append(
-                ClusterAssignment(keyword_ids=[keywords[i].id for i in members], cluster_id=existing[ci].id)
+                ClusterAssignment(
+                    keyword_ids=[keywords[i].id for i in members], cluster_id=existing[ci].id
+                )
             )
 
     if len(unassigned) == 1:
@@ -123,7 +132,10 @@ def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> l
         sub = kw_vecs[unassigned]
         distances = np.clip(1.0 - (sub @ sub.T).toarray(), 0.0, 2.0)
         labels = AgglomerativeClustering(
-            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=DISTANCE_THRESHOLD
+            n_clusters=None,
+            metric="precomputed",
+            linkage="average",
+            distance_threshold=DISTANCE_THRESHOLD,
         ).fit_predict(distances)
         by_label: dict[int, list[int]] = {}
         for pos, label in enumerate(labels):
@@ -133,5 +145,7 @@ def cluster_keywords(keywords: list[KeywordIn], existing: list[ClusterRef]) -> l
         groups = []
     for members in groups:
         head = representative(members, kw_vecs, texts)
-        assignments.append(ClusterAssignment(keyword_ids=[keywords[i].id for i in members], name=texts[head]))
+        assignments.append(
+            ClusterAssignment(keyword_ids=[keywords[i].id for i in members], name=texts[head])
+        )
     return assignments

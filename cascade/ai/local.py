@@ -52,7 +52,12 @@ def titlecase(text: str) -> str:
 
 def topic_of(name: str) -> str:
     """The subject of a cluster name, without the question words around it."""
-    text = re.sub(r"^(how to|how do i|how do you|what is|what are|why is|why do|when to|best|top)\s+", "", name.strip(), flags=re.I)
+    text = re.sub(
+        r"^(how to|how do i|how do you|what is|what are|why is|why do|when to|best|top)\s+",
+        "",
+        name.strip(),
+        flags=re.I,
+    )
     return text.rstrip("?") or name
 
 
@@ -67,25 +72,90 @@ def choose_structures(keywords: list[str], count: int) -> list[str]:
         ranked.append(Structure.LISTICLE)
     if re.search(r"\b(what|why|when|can|does|is)\b", text) or "?" in text:
         ranked.append(Structure.FAQ)
-    for fallback in (Structure.GUIDE, Structure.HOW_TO, Structure.LISTICLE, Structure.FAQ, Structure.COMPARISON):
+    for fallback in (
+        Structure.GUIDE,
+        Structure.HOW_TO,
+        Structure.LISTICLE,
+        Structure.FAQ,
+        Structure.COMPARISON,
+    ):
         if fallback not in ranked:
             ranked.append(fallback)
     return [str(s) for s in ranked[:count]] + [str(Structure.GUIDE)] * max(0, count - len(ranked))
 
 
 TITLES = {
-    Structure.GUIDE: ["The Complete Guide to {T}", "{T}: Everything You Need to Know", "A Beginner's Guide to {T}"],
-    Structure.HOW_TO: ["How to Get {T} Right: A Step-by-Step Guide", "{T} Made Simple: How to Do It Yourself", "How to Master {T} at Home"],
-    Structure.LISTICLE: ["{n} Best Ideas for {T}", "{n} Things to Know About {T}", "{n} Expert Tips for {T}"],
-    Structure.COMPARISON: ["{T}: Comparing Your Options", "Choosing {T}: Pros, Cons and Alternatives", "{T} Compared: Which Is Right for You?"],
-    Structure.FAQ: ["{T}: Your Questions Answered", "{T} FAQ: What People Ask Most", "Common Questions About {T}"],
+    Structure.GUIDE: [
+        "The Complete Guide to {T}",
+        "{T}: Everything You Need to Know",
+        "A Beginner's Guide to {T}",
+    ],
+    Structure.HOW_TO: [
+        "How to Get {T} Right: A Step-by-Step Guide",
+        "{T} Made Simple: How to Do It Yourself",
+        "How to Master {T} at Home",
+    ],
+    Structure.LISTICLE: [
+        "{n} Best Ideas for {T}",
+        "{n} Things to Know About {T}",
+        "{n} Expert Tips for {T}",
+    ],
+    Structure.COMPARISON: [
+        "{T}: Comparing Your Options",
+        "Choosing {T}: Pros, Cons and Alternatives",
+        "{T} Compared: Which Is Right for You?",
+    ],
+    Structure.FAQ: [
+        "{T}: Your Questions Answered",
+        "{T} FAQ: What People Ask Most",
+        "Common Questions About {T}",
+    ],
 }
 OUTLINES = {
-    Structure.GUIDE: ["What {t} means", "Why {t} matters", "Getting started with {t}", "Tools and materials", "Common mistakes to avoid", "Caring for results over time", "Costs and budgeting", "Next steps"],
-    Structure.HOW_TO: ["What you will need", "Preparing for {t}", "Step 1: plan the work", "Step 2: do the work", "Step 3: check the result", "Troubleshooting {t}", "Keeping it in good shape"],
-    Structure.LISTICLE: ["How we chose these", "Option 1: the classic approach", "Option 2: the budget pick", "Option 3: the low-effort choice", "Option 4: the long-term investment", "Option 5: the creative twist", "How to pick the right one"],
-    Structure.COMPARISON: ["The options at a glance", "How they compare on cost", "How they compare on effort", "Durability and upkeep", "Which suits small spaces", "Our verdict on {t}"],
-    Structure.FAQ: ["What is {t}?", "How much does {t} cost?", "How long does {t} take?", "Can beginners handle {t}?", "What are the most common problems?", "Where to learn more about {t}"],
+    Structure.GUIDE: [
+        "What {t} means",
+        "Why {t} matters",
+        "Getting started with {t}",
+        "Tools and materials",
+        "Common mistakes to avoid",
+        "Caring for results over time",
+        "Costs and budgeting",
+        "Next steps",
+    ],
+    Structure.HOW_TO: [
+        "What you will need",
+        "Preparing for {t}",
+        "Step 1: plan the work",
+        "Step 2: do the work",
+        "Step 3: check the result",
+        "Troubleshooting {t}",
+        "Keeping it in good shape",
+    ],
+    Structure.LISTICLE: [
+        "How we chose these",
+        "Option 1: the classic approach",
+        "Option 2: the budget pick",
+        "Option 3: the low-effort choice",
+        "Option 4: the long-term investment",
+        "Option 5: the creative twist",
+        "How to pick the right one",
+    ],
+    Structure.COMPARISON: [
+        "The options at a glance",
+        "How they compare on cost",
+        "How they compare on effort",
+        "Durability and upkeep",
+        "Which suits small spaces",
+        "Our verdict on {t}",
+    ],
+    Structure.FAQ: [
+        "What is {t}?",
+        "How much does {t} cost?",
+        "How long does {t} take?",
+        "Can beginners handle {t}?",
+        "What are the most common problems?",
+        "Where to learn more about {t}",
+    ],
 }
 SENTENCES = [
     "When it comes to {k}, small details decide whether the result lasts.",
@@ -120,10 +190,14 @@ class LocalProvider:
     label = "Offline drafts"
     is_offline = True
 
-    def cluster_keywords(self, keywords: list[KeywordIn], existing: list[ClusterRef]) -> list[ClusterAssignment]:
+    def cluster_keywords(
+        self, keywords: list[KeywordIn], existing: list[ClusterRef]
+    ) -> list[ClusterAssignment]:
         return clustering.cluster_keywords(keywords, existing)
 
-    def generate_ideas(self, cluster: ClusterIn, count: int, taken_titles: set[str]) -> list[IdeaOut]:
+    def generate_ideas(
+        self, cluster: ClusterIn, count: int, taken_titles: set[str]
+    ) -> list[IdeaOut]:
         words = [k.keyword for k in cluster.keywords] or [cluster.name]
         topic = titlecase(topic_of(cluster.name))
         ideas: list[IdeaOut] = []
@@ -133,10 +207,13 @@ class LocalProvider:
             title = self._unique_title(templates, i, topic, taken)
             taken.add(normalize(title))
             outline = [
-                s.format(t=topic.lower()) for s in OUTLINES[Structure(structure)][: 5 + (len(words) + i) % 4]
+                s.format(t=topic.lower())
+                for s in OUTLINES[Structure(structure)][: 5 + (len(words) + i) % 4]
             ]
             targets = sorted(words, key=len)[:5]
-            ideas.append(IdeaOut(title=title, outline=outline, target_keywords=targets, structure=structure))
+            ideas.append(
+                IdeaOut(title=title, outline=outline, target_keywords=targets, structure=structure)
+            )
         return ideas
 
     @staticmethod
@@ -161,7 +238,9 @@ class LocalProvider:
         keywords = brief.target_keywords or [brief.title]
         topic = brief.title
         sections = list(brief.outline) or ["Overview"]
-        blocks: list[tuple[str | None, int]] = [(None, 0)] + [(s, 0) for s in sections] + [("Conclusion", 0)]
+        blocks: list[tuple[str | None, int]] = (
+            [(None, 0)] + [(s, 0) for s in sections] + [("Conclusion", 0)]
+        )
         budget = brief.target_words
         per_block = max(40, budget // len(blocks))
         parts: list[str] = [f"<h1>{_esc(brief.title)}</h1>"]
@@ -199,14 +278,29 @@ class LocalProvider:
             f"{brief.title}: practical advice on {', '.join(keywords[:3])}, with steps, costs and common mistakes.",
             160,
         )
-        return ArticleOut(html=html, meta_title=meta_title, meta_description=meta_description, word_count=count_words(html))
+        return ArticleOut(
+            html=html,
+            meta_title=meta_title,
+            meta_description=meta_description,
+            word_count=count_words(html),
+        )
 
     def image_prompts(self, title: str, outline: list[str], in_article: int) -> list[PromptOut]:
-        prompts = [PromptOut("featured", f"Editorial photograph for '{title}': bright natural light, inviting, no text")]
+        prompts = [
+            PromptOut(
+                "featured",
+                f"Editorial photograph for '{title}': bright natural light, inviting, no text",
+            )
+        ]
         sections = [s for s in outline if s.lower() not in {"conclusion"}] or [title]
         for i in range(in_article):
             section = sections[(i * max(1, len(sections) // max(1, in_article))) % len(sections)]
-            prompts.append(PromptOut("in_article", f"Illustration of '{section}' for the article '{title}', clean and informative"))
+            prompts.append(
+                PromptOut(
+                    "in_article",
+                    f"Illustration of '{section}' for the article '{title}', clean and informative",
+                )
+            )
         return prompts
 
     def render_image(self, prompt: str, width: int, height: int) -> bytes:
@@ -224,14 +318,24 @@ class LocalProvider:
             r = rng.randint(height // 10, height // 3)
             x, y = rng.randint(0, width), rng.randint(0, height)
             shade = tuple(min(255, c + 40) for c in top)
-            draw.ellipse([(x - r, y - r), (x + r, y + r)], outline=shade, width=max(1, width // 300))
+            draw.ellipse(
+                [(x - r, y - r), (x + r, y + r)], outline=shade, width=max(1, width // 300)
+            )
         font_size = max(10, width // 28)
         try:
             font = ImageFont.load_default(size=font_size)
         except TypeError:  # Pillow built without FreeType
             font = ImageFont.load_default()
-        label = textwrap.fill(prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1)))
-        draw.multiline_text((width // 16, height // 2 - font_size), label, fill=(255, 255, 255), font=font, spacing=6)
+        label = textwrap.fill(
+            prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1))
+        )
+        draw.multiline_text(
+            (width // 16, height // 2 - font_size),
+            label,
+            fill=(255, 255, 255),
+            font=font,
+            spacing=6,
+        )
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=False)
         return out.getvalue()

@@ -1,19 +1,44 @@
 from django.contrib import admin
 
-from cascade.automation.models import AutomationConfig, AutomationRun, RunEvent, RunItem, RunStage, StageTiming
+from cascade.automation.models import (
+    AutomationConfig,
+    AutomationRun,
+    RunEvent,
+    RunItem,
+    RunStage,
+    StageTiming,
+)
 
 
 class RunStageInline(admin.TabularInline):
     model = RunStage
     extra = 0
-    fields = ["number", "status", "input_count", "processed_count", "failed_count", "in_progress_count",
-              "output_count", "credits_used", "started_at", "finished_at"]
+    fields = [
+        "number",
+        "status",
+        "input_count",
+        "processed_count",
+        "failed_count",
+        "in_progress_count",
+        "output_count",
+        "credits_used",
+        "started_at",
+        "finished_at",
+    ]
     readonly_fields = fields
 
 
 @admin.register(AutomationRun)
 class AutomationRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "site", "status", "pause_reason", "current_stage", "credits_used", "created_at"]
+    list_display = [
+        "id",
+        "site",
+        "status",
+        "pause_reason",
+        "current_stage",
+        "credits_used",
+        "created_at",
+    ]
     list_filter = ["status", "trigger"]
     inlines = [RunStageInline]
 

@@ -126,23 +126,32 @@ def current_processing(request: HttpRequest, q: Query[SiteQuery]):
 @router.get("history/")
 def history(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
-    runs = AutomationRun.objects.filter(site=site).order_by("-created_at").prefetch_related("stages")[:20]
+    runs = (
+        AutomationRun.objects.filter(site=site)
+        .order_by("-created_at")
+        .prefetch_related("stages")[:20]
+    )
     items = []
     for run in runs:
         stages = list(run.stages.all())
-        items.append({
-            "run_id": run.run_id,
-            "status": run.status,
-            "trigger": run.trigger,
-            "created_at": progress._iso(run.created_at),
-            "started_at": progress._iso(run.started_at),
-            "finished_at": progress._iso(run.finished_at),
-            "items_processed": sum(s.processed_count for s in stages),
-            "items_failed": sum(s.failed_count for s in stages),
-            "credits_used": run.credits_used,
-            "duration_seconds": round(progress._elapsed(run.started_at, run.finished_at, run.paused_seconds))
-            if run.finished_at else None,
-        })
+        items.append(
+            {
+                "run_id": run.run_id,
+                "status": run.status,
+                "trigger": run.trigger,
+                "created_at": progress._iso(run.created_at),
+                "started_at": progress._iso(run.started_at),
+                "finished_at": progress._iso(run.finished_at),
+                "items_processed": sum(s.processed_count for s in stages),
+                "items_failed": sum(s.failed_count for s in stages),
+                "credits_used": run.credits_used,
+                "duration_seconds": round(
+                    progress._elapsed(run.started_at, run.finished_at, run.paused_seconds)
+                )
+                if run.finished_at
+                else None,
+            }
+        )
     return {"count": len(items), "items": items}
 
 
@@ -150,9 +159,19 @@ def history(request: HttpRequest, q: Query[SiteQuery]):
 def logs(request: HttpRequest, q: Query[RunQuery], paging: Query[PageQuery]):
     run = _run(site_for(request, q.site_id), q.run_id)
     events = RunEvent.objects.filter(run=run).order_by("-id")
-    return page(events, paging.limit, paging.offset, lambda e: {
-        "id": e.id, "at": progress._iso(e.at), "kind": e.kind, "stage": e.stage, "item_id": e.item_id,
-        "message": e.message})
+    return page(
+        events,
+        paging.limit,
+        paging.offset,
+        lambda e: {
+            "id": e.id,
+            "at": progress._iso(e.at),
+            "kind": e.kind,
+            "stage": e.stage,
+            "item_id": e.item_id,
+            "message": e.message,
+        },
+    )
 
 
 class ConfigIn(Schema):
@@ -187,7 +206,13 @@ def put_config(request: HttpRequest, q: Query[SiteQuery], payload: ConfigIn):
     site = site_for(request, q.site_id, operate=True)
     # Only the fields the client sent change; explicit nulls clear the optional limits.
     values = payload.model_dump(exclude_unset=True)
-    for field in ("stages_enabled", "batch_sizes", "ideas_per_cluster", "images_per_content", "target_words"):
+    for field in (
+        "stages_enabled",
+        "batch_sizes",
+        "ideas_per_cluster",
+        "images_per_content",
+        "target_words",
+    ):
         if field in values and values[field] is None:
             raise HttpError(422, f"{field}: may not be null")
     return run_config.save(site, values)

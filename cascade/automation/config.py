@@ -43,7 +43,9 @@ def load(site: Site | int) -> dict[str, Any]:
 
 
 def save(site: Site, values: dict[str, Any]) -> dict[str, Any]:
-    config, _ = AutomationConfig.objects.get_or_create(site=site, defaults={"stages_enabled": [True] * 7})
+    config, _ = AutomationConfig.objects.get_or_create(
+        site=site, defaults={"stages_enabled": [True] * 7}
+    )
     for field, value in values.items():
         if field == "batch_sizes":
             value = {str(k): int(v) for k, v in value.items()}

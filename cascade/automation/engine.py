@@ -47,13 +47,22 @@ from cascade.automation.models import (
     StageTiming,
     Trigger,
 )
-from cascade.automation.stages import NUMBERS, STAGES, Stage, StageContext, StageError, batch_size, pending_counts
+from cascade.automation.stages import (
+    NUMBERS,
+    STAGES,
+    Stage,
+    StageContext,
+    StageError,
+    batch_size,
+    pending_counts,
+)
 
 log = logging.getLogger("cascade.engine")
 INTERVAL_WINDOW = 20  # item completions the ETA looks back over
 
 
 # --- errors the API maps to status codes ------------------------------------------------------
+
 
 class EngineRefusal(Exception):
     status = 409
@@ -111,8 +120,12 @@ def _bump(run: AutomationRun) -> None:
     run.version = F("version") + 1
 
 
-def _event(run_id: Any, kind: str, message: str = "", stage: int | None = None, item_id: int | None = None) -> None:
-    RunEvent.objects.create(run_id=run_id, kind=kind, message=message[:2000], stage=stage, item_id=item_id)
+def _event(
+    run_id: Any, kind: str, message: str = "", stage: int | None = None, item_id: int | None = None
+) -> None:
+    RunEvent.objects.create(
+        run_id=run_id, kind=kind, message=message[:2000], stage=stage, item_id=item_id
+    )
 
 
 def _locked(run_id: Any) -> AutomationRun:
@@ -129,8 +142,14 @@ def worker_name() -> str:
 
 # --- starting and steering runs -----------------------------------------------------------------
 
-def start_run(site: Site, *, trigger: str = Trigger.MANUAL, retry_of: AutomationRun | None = None,
-              only_ids: dict[str, list[int]] | None = None) -> AutomationRun:
+
+def start_run(
+    site: Site,
+    *,
+    trigger: str = Trigger.MANUAL,
+    retry_of: AutomationRun | None = None,
+    only_ids: dict[str, list[int]] | None = None,
+) -> AutomationRun:
     """Create a queued run for the site: 409 if one is active, 422 if nothing waits, 402 if the
     account cannot pay for the first batch."""
     active = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
@@ -139,7 +158,10 @@ def start_run(site: Site, *, trigger: str = Trigger.MANUAL, retry_of: Automation
     cfg = run_config.load(site)
     pending = pending_counts(site.pk) if not only_ids else _restricted_counts(site.pk, only_ids)
     cap = cfg["max_items_per_stage"]
-    initial = {n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0 for n, c in pending.items()}
+    initial = {
+        n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
+        for n, c in pending.items()
+    }
     first = next((n for n in NUMBERS if initial[n] > 0), None)
     if first is None:
         raise NothingToProcess("Nothing to process: every enabled stage's queue is empty.")
@@ -148,7 +170,8 @@ def start_run(site: Site, *, trigger: str = Trigger.MANUAL, retry_of: Automation
     if need > balance:
         raise InsufficientCredits(
             f"Not enough credits: about {need} needed for the first batch, {balance} left.",
-            needed=need, balance=balance,
+            needed=need,
+            balance=balance,
         )
     snapshot = {f"stage_{n}_initial": initial[n] for n in NUMBERS}
     snapshot["total_initial_items"] = sum(initial.values())
@@ -156,9 +179,15 @@ def start_run(site: Site, *, trigger: str = Trigger.MANUAL, retry_of: Automation
     try:
         with transaction.atomic():
             run = AutomationRun.objects.create(
-                site=site, status=RunStatus.QUEUED, trigger=trigger, retry_of=retry_of,
-                initial_snapshot=snapshot, config=cfg, expected_seconds=expected,
-                has_history=has_history, only_ids=only_ids or {},
+                site=site,
+                status=RunStatus.QUEUED,
+                trigger=trigger,
+                retry_of=retry_of,
+                initial_snapshot=snapshot,
+                config=cfg,
+                expected_seconds=expected,
+                has_history=has_history,
+                only_ids=only_ids or {},
             )
             RunStage.objects.bulk_create([RunStage(run=run, number=n) for n in NUMBERS])
             _event(run.pk, EventKind.RUN_QUEUED, f"Run queued ({trigger}).")
@@ -191,7 +220,11 @@ def pause_run(run_id: Any, reason: str = PauseReason.USER, message: str = "") ->
         run.pause_reason, run.status_message = reason, message[:500]
         if in_flight:
             run.status = RunStatus.PAUSING
-            _event(run.pk, EventKind.PAUSING, f"Pausing ({reason}): finishing {in_flight} items. {message}".strip())
+            _event(
+                run.pk,
+                EventKind.PAUSING,
+                f"Pausing ({reason}): finishing {in_flight} items. {message}".strip(),
+            )
         else:
             run.status, run.paused_at = RunStatus.PAUSED, timezone.now()
             _event(run.pk, EventKind.PAUSED, f"Paused ({reason}). {message}".strip())
@@ -216,7 +249,9 @@ def resume_run(run_id: Any) -> AutomationRun:
             if run.current_stage:
                 # Shift the stage's clock so paused time counts neither in its duration nor in
                 # the interval before its next completion.
-                RunStage.objects.filter(run=run, number=run.current_stage, status=StageStatus.ACTIVE).update(
+                RunStage.objects.filter(
+                    run=run, number=run.current_stage, status=StageStatus.ACTIVE
+                ).update(
                     paused_seconds=F("paused_seconds") + gap,
                     last_completion_at=F("last_completion_at") + timedelta(seconds=gap),
                 )
@@ -225,7 +260,15 @@ def resume_run(run_id: Any) -> AutomationRun:
         run.consecutive_failures = 0
         _event(run.pk, EventKind.RESUMED, "Resumed.")
         _bump(run)
-        _save_run(run, "status", "pause_reason", "status_message", "paused_at", "paused_seconds", "consecutive_failures")
+        _save_run(
+            run,
+            "status",
+            "pause_reason",
+            "status_message",
+            "paused_at",
+            "paused_seconds",
+            "consecutive_failures",
+        )
         _announce(run.pk)
     run.refresh_from_db()
     return run
@@ -255,9 +298,13 @@ def retry_failed(run_id: Any) -> AutomationRun:
     """Put a finished run's failed items back through their stages, as a new run."""
     run = AutomationRun.objects.select_related("site").get(pk=run_id)
     if not run.is_finished:
-        raise InvalidTransition("Failed items can be retried once the run has finished.", run_id=run.run_id)
+        raise InvalidTransition(
+            "Failed items can be retried once the run has finished.", run_id=run.run_id
+        )
     failed: dict[int, list[int]] = {}
-    for stage, object_id in RunItem.objects.filter(run=run, state=ItemState.FAILED).values_list("stage", "object_id"):
+    for stage, object_id in RunItem.objects.filter(run=run, state=ItemState.FAILED).values_list(
+        "stage", "object_id"
+    ):
         failed.setdefault(stage, []).append(object_id)
     if not failed:
         raise NothingToProcess("This run has no failed items to retry.")
@@ -269,7 +316,9 @@ def retry_failed(run_id: Any) -> AutomationRun:
 
 def resume_runs_waiting_for_credits(account_id: int) -> None:
     waiting = AutomationRun.objects.filter(
-        site__account_id=account_id, status=RunStatus.PAUSED, pause_reason=PauseReason.INSUFFICIENT_CREDITS
+        site__account_id=account_id,
+        status=RunStatus.PAUSED,
+        pause_reason=PauseReason.INSUFFICIENT_CREDITS,
     ).values_list("pk", flat=True)
     for run_id in list(waiting):
         try:
@@ -282,7 +331,9 @@ def _in_flight(run: AutomationRun) -> int:
     if not run.current_stage:
         return 0
     return (
-        RunStage.objects.filter(run=run, number=run.current_stage).values_list("in_progress_count", flat=True).first()
+        RunStage.objects.filter(run=run, number=run.current_stage)
+        .values_list("in_progress_count", flat=True)
+        .first()
         or 0
     )
 
@@ -306,13 +357,16 @@ def _settle(run: AutomationRun, in_progress: int) -> None:
         return
     if run.status == RunStatus.PAUSING:
         run.status, run.paused_at = RunStatus.PAUSED, timezone.now()
-        _event(run.pk, EventKind.PAUSED, f"Paused ({run.pause_reason}). {run.status_message}".strip())
+        _event(
+            run.pk, EventKind.PAUSED, f"Paused ({run.pause_reason}). {run.status_message}".strip()
+        )
         _save_run(run, "status", "paused_at")
     elif run.status == RunStatus.CANCELLING:
         _finish_cancelled(run)
 
 
 # --- the worker's unit of work ---------------------------------------------------------------
+
 
 def work_once(worker: str | None = None) -> bool:
     """Do one piece of work on any run that needs it; False when there was nothing to do."""
@@ -366,7 +420,12 @@ def _activate_from(run: AutomationRun, first: int) -> None:
         row.status, row.started_at, row.last_completion_at = StageStatus.ACTIVE, now, now
         row.save(update_fields=["status", "started_at", "last_completion_at", "input_count"])
         run.current_stage = n
-        _event(run.pk, EventKind.STAGE_STARTED, f"Stage {n} started with {row.input_count} items.", stage=n)
+        _event(
+            run.pk,
+            EventKind.STAGE_STARTED,
+            f"Stage {n} started with {row.input_count} items.",
+            stage=n,
+        )
         return
     run.status, run.finished_at, run.percentage_hwm = RunStatus.COMPLETED, now, 100
     _event(run.pk, EventKind.COMPLETED, "Run completed.")
@@ -380,7 +439,9 @@ def _freeze_queue(run: AutomationRun, row: RunStage) -> int:
     only = (run.only_ids or {}).get(str(row.number))
     if only is not None:
         queue = queue.filter(id__in=only)
-    queue = queue.exclude(id__in=RunItem.objects.filter(run=run, stage=row.number).values("object_id"))
+    queue = queue.exclude(
+        id__in=RunItem.objects.filter(run=run, stage=row.number).values("object_id")
+    )
     cap = run.config.get("max_items_per_stage")
     if cap:
         room = cap - row.input_count
@@ -390,8 +451,13 @@ def _freeze_queue(run: AutomationRun, row: RunStage) -> int:
     rows = list(stage.titles(queue))
     RunItem.objects.bulk_create(
         [
-            RunItem(run=run, stage=row.number, object_id=object_id, title=(title or "")[:300],
-                    position=row.input_count + i)
+            RunItem(
+                run=run,
+                stage=row.number,
+                object_id=object_id,
+                title=(title or "")[:300],
+                position=row.input_count + i,
+            )
             for i, (object_id, title) in enumerate(rows)
         ],
         batch_size=2000,
@@ -419,8 +485,12 @@ def advance_if_stage_done(run_id: Any) -> bool:
         now = timezone.now()
         row.status, row.finished_at = StageStatus.COMPLETED, now
         row.save(update_fields=["status", "finished_at"])
-        _event(run.pk, EventKind.STAGE_FINISHED,
-               f"Stage {row.number} finished: {row.processed_count} done, {row.failed_count} failed.", stage=row.number)
+        _event(
+            run.pk,
+            EventKind.STAGE_FINISHED,
+            f"Stage {row.number} finished: {row.processed_count} done, {row.failed_count} failed.",
+            stage=row.number,
+        )
         _record_timing(run, row)
         _activate_from(run, row.number + 1)
         _bump(run)
@@ -432,11 +502,13 @@ def advance_if_stage_done(run_id: Any) -> bool:
 def _record_timing(run: AutomationRun, row: RunStage) -> None:
     if row.recent_intervals:
         seconds = sum(row.recent_intervals) / len(row.recent_intervals)
-        StageTiming.objects.update_or_create(site_id=run.site_id, stage=row.number,
-                                             defaults={"seconds_per_item": seconds})
+        StageTiming.objects.update_or_create(
+            site_id=run.site_id, stage=row.number, defaults={"seconds_per_item": seconds}
+        )
 
 
 # --- claiming -----------------------------------------------------------------------------------
+
 
 class Claim:
     def __init__(self, run_id: Any, stage: int, token: str, items: list[RunItem]) -> None:
@@ -464,13 +536,18 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
             return None
         token = uuid.uuid4().hex
         claimed = RunItem.objects.filter(pk__in=ids, state=ItemState.QUEUED).update(
-            state=ItemState.PROCESSING, worker=worker[:120], claim_token=token, started_at=now,
+            state=ItemState.PROCESSING,
+            worker=worker[:120],
+            claim_token=token,
+            started_at=now,
             claim_expires_at=now + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT),
             attempts=F("attempts") + 1,
         )
         if not claimed:
             return None
-        RunStage.objects.filter(run=run, number=stage).update(in_progress_count=F("in_progress_count") + claimed)
+        RunStage.objects.filter(run=run, number=stage).update(
+            in_progress_count=F("in_progress_count") + claimed
+        )
         _bump(run)
         _save_run(run)
         _announce(run.pk)
@@ -488,7 +565,8 @@ def keep_claims_fresh(token: str) -> Iterator[None]:
         try:
             while not stop.wait(period):
                 RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING).update(
-                    claim_expires_at=timezone.now() + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
+                    claim_expires_at=timezone.now()
+                    + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
                 )
         except Exception:
             log.exception("claim heartbeat failed")
@@ -506,10 +584,17 @@ def keep_claims_fresh(token: str) -> Iterator[None]:
 
 # --- processing ---------------------------------------------------------------------------------
 
+
 def _context(run: AutomationRun) -> StageContext:
     site = run.site
-    return StageContext(site_id=site.pk, site_tone=site.tone, site_audience=site.audience,
-                        site_language=site.language, config=run.config, provider=get_provider())
+    return StageContext(
+        site_id=site.pk,
+        site_tone=site.tone,
+        site_audience=site.audience,
+        site_language=site.language,
+        config=run.config,
+        provider=get_provider(),
+    )
 
 
 def process_claim(claim: Claim) -> None:
@@ -519,13 +604,17 @@ def process_claim(claim: Claim) -> None:
     groups = [claim.items] if stage.together else [[item] for item in claim.items]
     with keep_claims_fresh(claim.token):
         for i, group in enumerate(groups):
-            status = AutomationRun.objects.filter(pk=claim.run_id).values_list("status", flat=True).first()
+            status = (
+                AutomationRun.objects.filter(pk=claim.run_id)
+                .values_list("status", flat=True)
+                .first()
+            )
             if status != RunStatus.RUNNING:
                 # Pause and cancel take effect at item boundaries: what has not started goes back.
                 _release([it for g in groups[i:] for it in g], claim.token)
                 return
             if not _process_group(run, ctx, stage, claim.token, group):
-                _release([it for g in groups[i + 1:] for it in g], claim.token)
+                _release([it for g in groups[i + 1 :] for it in g], claim.token)
                 return
 
 
@@ -535,7 +624,9 @@ def _simulate_latency(stage: int, count: int, provider: Any) -> None:
         time.sleep(seconds)
 
 
-def _process_group(run: AutomationRun, ctx: StageContext, stage: Stage, token: str, group: list[RunItem]) -> bool:
+def _process_group(
+    run: AutomationRun, ctx: StageContext, stage: Stage, token: str, group: list[RunItem]
+) -> bool:
     """Process one unit (an item, or a whole batch for batch stages). False: stop this claim."""
     objects = stage.load([it.object_id for it in group])
     found = {o.pk for o in objects}
@@ -549,8 +640,11 @@ def _process_group(run: AutomationRun, ctx: StageContext, stage: Stage, token: s
     if not _reserve(run, stage.number, token, group, cost):
         _release(group, token)
         limit = run.config.get("max_credits_per_run")
-        message = (f"The run reached its limit of {limit} credits." if _over_run_limit(run, cost)
-                   else f"Not enough credits: {cost} needed for the next item.")
+        message = (
+            f"The run reached its limit of {limit} credits."
+            if _over_run_limit(run, cost)
+            else f"Not enough credits: {cost} needed for the next item."
+        )
         try:
             pause_run(run.pk, PauseReason.INSUFFICIENT_CREDITS, message)
         except InvalidTransition:
@@ -573,7 +667,10 @@ def _process_group(run: AutomationRun, ctx: StageContext, stage: Stage, token: s
         if not isinstance(exc, StageError):
             log.info("stage %s item failed: %s", stage.number, message)
         if _fail(run, stage, token, group, message, final=False):
-            _pause_for_provider(run, f"The AI provider failed {settings.CASCADE_PROVIDER_FAILURE_LIMIT} times in a row; last error: {message}")
+            _pause_for_provider(
+                run,
+                f"The AI provider failed {settings.CASCADE_PROVIDER_FAILURE_LIMIT} times in a row; last error: {message}",
+            )
             return False
     return True
 
@@ -583,7 +680,11 @@ def _over_run_limit(run: AutomationRun, cost: int) -> bool:
     if not limit:
         return False
     used = AutomationRun.objects.filter(pk=run.pk).values_list("credits_used", flat=True).get()
-    reserved = sum(RunItem.objects.filter(run=run, state=ItemState.PROCESSING).values_list("reserved_credits", flat=True))
+    reserved = sum(
+        RunItem.objects.filter(run=run, state=ItemState.PROCESSING).values_list(
+            "reserved_credits", flat=True
+        )
+    )
     return used + reserved + cost > limit
 
 
@@ -600,38 +701,67 @@ def _reserve(run: AutomationRun, stage: int, token: str, group: list[RunItem], c
     return True
 
 
-def _commit(run: AutomationRun, ctx: StageContext, stage: Stage, token: str, group: list[RunItem],
-            objects: list[Any], result: Any) -> None:
+def _commit(
+    run: AutomationRun,
+    ctx: StageContext,
+    stage: Stage,
+    token: str,
+    group: list[RunItem],
+    objects: list[Any],
+    result: Any,
+) -> None:
     """Outputs, done marks, counters, credits and version in one transaction."""
     ids = [it.pk for it in group]
     now = timezone.now()
     with transaction.atomic():
         locked = _locked(run.pk)
         reserved = sum(
-            RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING).values_list(
-                "reserved_credits", flat=True)
+            RunItem.objects.filter(
+                pk__in=ids, claim_token=token, state=ItemState.PROCESSING
+            ).values_list("reserved_credits", flat=True)
         )
-        done = RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING).update(
-            state=ItemState.DONE, finished_at=now, claim_token="", claim_expires_at=None, reserved_credits=0
+        done = RunItem.objects.filter(
+            pk__in=ids, claim_token=token, state=ItemState.PROCESSING
+        ).update(
+            state=ItemState.DONE,
+            finished_at=now,
+            claim_token="",
+            claim_expires_at=None,
+            reserved_credits=0,
         )
         if done != len(ids):
             raise LostClaim(token)
         applied = stage.apply(ctx, objects, result)
         charged = credits.settle(run.site.account_id, reserved, applied.credits)
         if charged:
-            LedgerEntry.objects.create(account_id=run.site.account_id, run_id=run.pk, stage=stage.number,
-                                       credits=charged, reason=f"{stage.name}: {len(ids)} item(s)")
+            LedgerEntry.objects.create(
+                account_id=run.site.account_id,
+                run_id=run.pk,
+                stage=stage.number,
+                credits=charged,
+                reason=f"{stage.name}: {len(ids)} item(s)",
+            )
         row = RunStage.objects.select_for_update().get(run_id=run.pk, number=stage.number)
         since = row.last_completion_at or row.started_at or now
         interval = max(0.0, (now - since).total_seconds()) / len(ids)
-        row.recent_intervals = (list(row.recent_intervals) + [round(interval, 4)])[-INTERVAL_WINDOW:]
+        row.recent_intervals = (list(row.recent_intervals) + [round(interval, 4)])[
+            -INTERVAL_WINDOW:
+        ]
         row.last_completion_at = now
         row.processed_count += len(ids)
         row.in_progress_count -= len(ids)
         row.output_count += applied.outputs
         row.credits_used += charged
-        row.save(update_fields=["recent_intervals", "last_completion_at", "processed_count", "in_progress_count",
-                                "output_count", "credits_used"])
+        row.save(
+            update_fields=[
+                "recent_intervals",
+                "last_completion_at",
+                "processed_count",
+                "in_progress_count",
+                "output_count",
+                "credits_used",
+            ]
+        )
         locked.credits_used += charged
         locked.consecutive_failures = 0
         _bump(locked)
@@ -650,11 +780,22 @@ def _release(items: list[RunItem], token: str) -> None:
         run = _locked(items[0].run_id)
         mine = RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING)
         refund = sum(mine.values_list("reserved_credits", flat=True))
-        released = mine.update(state=ItemState.QUEUED, claim_token="", worker="", claim_expires_at=None,
-                               reserved_credits=0, attempts=Greatest(F("attempts") - 1, 0))
+        released = mine.update(
+            state=ItemState.QUEUED,
+            claim_token="",
+            worker="",
+            claim_expires_at=None,
+            reserved_credits=0,
+            attempts=Greatest(F("attempts") - 1, 0),
+        )
         if not released:
             return
-        credits.give_back(AutomationRun.objects.filter(pk=run.pk).values_list("site__account_id", flat=True).get(), refund)
+        credits.give_back(
+            AutomationRun.objects.filter(pk=run.pk)
+            .values_list("site__account_id", flat=True)
+            .get(),
+            refund,
+        )
         row = RunStage.objects.select_for_update().get(run=run, number=items[0].stage)
         row.in_progress_count -= released
         row.save(update_fields=["in_progress_count"])
@@ -665,7 +806,9 @@ def _release(items: list[RunItem], token: str) -> None:
         _announce(run.pk)
 
 
-def _fail(run: AutomationRun, stage: Stage, token: str, group: list[RunItem], message: str, *, final: bool) -> bool:
+def _fail(
+    run: AutomationRun, stage: Stage, token: str, group: list[RunItem], message: str, *, final: bool
+) -> bool:
     """Record a failed attempt. The item is retried with backoff, or failed for good after its
     last attempt. Returns True when the provider has now failed too many times in a row."""
     ids = [it.pk for it in group]
@@ -673,7 +816,9 @@ def _fail(run: AutomationRun, stage: Stage, token: str, group: list[RunItem], me
     too_many = False
     with transaction.atomic():
         locked = _locked(run.pk)
-        mine = list(RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING))
+        mine = list(
+            RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING)
+        )
         if not mine:
             return False
         credits.give_back(run.site.account_id, sum(it.reserved_credits for it in mine))
@@ -689,19 +834,44 @@ def _fail(run: AutomationRun, stage: Stage, token: str, group: list[RunItem], me
             if final or (attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence and not too_many):
                 item.state, item.finished_at = ItemState.FAILED, now
                 failed += 1
-                _event(run.pk, EventKind.ITEM_FAILED, f"{item.title}: {message}", stage=stage.number, item_id=item.object_id)
+                _event(
+                    run.pk,
+                    EventKind.ITEM_FAILED,
+                    f"{item.title}: {message}",
+                    stage=stage.number,
+                    item_id=item.object_id,
+                )
             else:
-                delay = settings.CASCADE_RETRY_BACKOFF * (2 ** max(0, attempts - 1)) * (0.5 + random.random())
+                delay = (
+                    settings.CASCADE_RETRY_BACKOFF
+                    * (2 ** max(0, attempts - 1))
+                    * (0.5 + random.random())
+                )
                 item.state, item.not_before = ItemState.QUEUED, now + timedelta(seconds=delay)
                 if too_many:
                     item.attempts = 0  # the provider's outage is not the item's fault
-                _event(run.pk, EventKind.ITEM_RETRIED,
-                       f"{item.title}: attempt {attempts} failed ({message}); retrying.",
-                       stage=stage.number, item_id=item.object_id)
+                _event(
+                    run.pk,
+                    EventKind.ITEM_RETRIED,
+                    f"{item.title}: attempt {attempts} failed ({message}); retrying.",
+                    stage=stage.number,
+                    item_id=item.object_id,
+                )
             item.last_error, item.last_error_at = message[:2000], now
             item.claim_token, item.claim_expires_at, item.reserved_credits = "", None, 0
-            item.save(update_fields=["state", "finished_at", "not_before", "attempts", "last_error", "last_error_at",
-                                     "claim_token", "claim_expires_at", "reserved_credits"])
+            item.save(
+                update_fields=[
+                    "state",
+                    "finished_at",
+                    "not_before",
+                    "attempts",
+                    "last_error",
+                    "last_error_at",
+                    "claim_token",
+                    "claim_expires_at",
+                    "reserved_credits",
+                ]
+            )
         row = RunStage.objects.select_for_update().get(run=locked, number=stage.number)
         row.in_progress_count -= len(mine)
         row.failed_count += failed
@@ -739,7 +909,8 @@ def reclaim_expired(force: bool = False) -> int:
     now = timezone.now()
     stale = (
         RunItem.objects.filter(state=ItemState.PROCESSING, claim_expires_at__lt=now)
-        .values_list("claim_token", flat=True).distinct()[:100]
+        .values_list("claim_token", flat=True)
+        .distinct()[:100]
     )
     return sum(_reclaim_token(token, now) for token in list(stale))
 
@@ -749,8 +920,9 @@ def release_orphans() -> int:
     once instead of after the claim timeout."""
     host = socket.gethostname()
     tokens = set()
-    for token, worker in RunItem.objects.filter(state=ItemState.PROCESSING, worker__startswith=host + ":").values_list(
-            "claim_token", "worker"):
+    for token, worker in RunItem.objects.filter(
+        state=ItemState.PROCESSING, worker__startswith=host + ":"
+    ).values_list("claim_token", "worker"):
         try:
             pid = int(worker.split(":")[1])
         except (IndexError, ValueError):
@@ -772,7 +944,11 @@ def _pid_alive(pid: int) -> bool:
 
 def _reclaim_token(token: str, expired_before: datetime | None) -> int:
     with transaction.atomic():
-        first = RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING).values("run_id", "stage").first()
+        first = (
+            RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
+            .values("run_id", "stage")
+            .first()
+        )
         if first is None:
             return 0
         run = _locked(first["run_id"])
@@ -780,16 +956,26 @@ def _reclaim_token(token: str, expired_before: datetime | None) -> int:
         if expired_before is not None:
             mine = mine.filter(claim_expires_at__lt=expired_before)
         refund = sum(mine.values_list("reserved_credits", flat=True))
-        taken = mine.update(state=ItemState.QUEUED, claim_token="", worker="", claim_expires_at=None,
-                            reserved_credits=0, attempts=Greatest(F("attempts") - 1, 0))
+        taken = mine.update(
+            state=ItemState.QUEUED,
+            claim_token="",
+            worker="",
+            claim_expires_at=None,
+            reserved_credits=0,
+            attempts=Greatest(F("attempts") - 1, 0),
+        )
         if not taken:
             return 0
         credits.give_back(run.site.account_id, refund)
         row = RunStage.objects.select_for_update().get(run=run, number=first["stage"])
         row.in_progress_count -= taken
         row.save(update_fields=["in_progress_count"])
-        _event(run.pk, EventKind.ITEM_RECLAIMED, f"{taken} item(s) taken back from a worker that stopped.",
-               stage=first["stage"])
+        _event(
+            run.pk,
+            EventKind.ITEM_RECLAIMED,
+            f"{taken} item(s) taken back from a worker that stopped.",
+            stage=first["stage"],
+        )
         _bump(run)
         _save_run(run)
         run.refresh_from_db(fields=["version"])
@@ -813,5 +999,3 @@ def run_until_idle(worker: str | None = None, timeout: float = 600.0) -> None:
         idle_since = idle_since or time.monotonic()
         time.sleep(0.05)
     raise TimeoutError("runs did not finish in time")
-
-

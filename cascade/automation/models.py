@@ -21,7 +21,9 @@ class RunStatus(models.TextChoices):
 
 
 # Statuses in which a run holds its site: the database allows one such run per site.
-ACTIVE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED, RunStatus.CANCELLING})
+ACTIVE = frozenset(
+    {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED, RunStatus.CANCELLING}
+)
 # Statuses a run never leaves.
 FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED})
 # Statuses in which items may be in flight and the engine must keep working on the run.
@@ -44,10 +46,15 @@ class AutomationRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    pause_reason = models.CharField(max_length=24, choices=PauseReason.choices, null=True, blank=True)
+    # null, not "": the contract's snapshot says `"pause_reason": null` for a run that is not paused
+    pause_reason = models.CharField(  # noqa: DJ001
+        max_length=24, choices=PauseReason.choices, null=True, blank=True
+    )
     status_message = models.CharField(max_length=500, blank=True)
     trigger = models.CharField(max_length=12, choices=Trigger.choices, default=Trigger.MANUAL)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
     current_stage = models.PositiveSmallIntegerField(null=True, blank=True)
     # Increases with every change of the run's progress; readers drop snapshots older than theirs.
     version = models.BigIntegerField(default=1)
@@ -112,7 +119,9 @@ class RunStage(models.Model):
 
     run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="stages")
     number = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=10, choices=StageStatus.choices, default=StageStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=StageStatus.choices, default=StageStatus.PENDING
+    )
     input_count = models.PositiveIntegerField(default=0)
     processed_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
@@ -169,7 +178,11 @@ class RunItem(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "stage", "object_id"], name="item_once_per_stage")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "stage", "object_id"], name="item_once_per_stage"
+            )
+        ]
         indexes = [
             models.Index(fields=["run", "stage", "state", "position"]),
             models.Index(fields=["state", "claim_expires_at"]),
@@ -240,7 +253,12 @@ class StageTiming(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["site", "stage"], name="one_timing_per_stage")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "stage"], name="one_timing_per_stage")
+        ]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage} of {self.site}: {self.seconds_per_item:.2f} s per item"
 
 
 class WorkerBeat(models.Model):

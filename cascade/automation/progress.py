@@ -31,6 +31,7 @@ NOT_STARTED = frozenset({StageStatus.PENDING})
 
 # --- expectations ---------------------------------------------------------------------------------
 
+
 def default_seconds(number: int) -> float:
     """Expected wall seconds per item of a stage with nothing measured yet."""
     threads = max(1, settings.CASCADE_WORKER_THREADS)
@@ -39,13 +40,19 @@ def default_seconds(number: int) -> float:
 
 def expected_seconds(site_id: int) -> tuple[dict[str, float], bool]:
     """Seconds per item by stage for a new run: earlier runs of the site, else defaults."""
-    measured = dict(StageTiming.objects.filter(site_id=site_id).values_list("stage", "seconds_per_item"))
+    measured = dict(
+        StageTiming.objects.filter(site_id=site_id).values_list("stage", "seconds_per_item")
+    )
     seconds = {str(n): round(max(1e-4, measured.get(n, default_seconds(n))), 5) for n in NUMBERS}
     return seconds, bool(measured)
 
 
-def estimate_totals(known: dict[int, int | None], initial: dict[int, int], config: dict[str, Any],
-                    kw_per_cluster: float = KEYWORDS_PER_CLUSTER) -> dict[int, int]:
+def estimate_totals(
+    known: dict[int, int | None],
+    initial: dict[int, int],
+    config: dict[str, Any],
+    kw_per_cluster: float = KEYWORDS_PER_CLUSTER,
+) -> dict[int, int]:
     """Each stage's total: its real input once started (`known`), else what waits now plus what
     the stage before it is expected to pass on."""
     enabled = config["stages_enabled"]
@@ -109,6 +116,7 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
 
 
 # --- the snapshot -----------------------------------------------------------------------------------
+
 
 def latest_run(site_id: int) -> AutomationRun | None:
     return AutomationRun.objects.filter(site_id=site_id).order_by("-created_at").first()
@@ -178,30 +186,42 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     now = timezone.now()
     paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
     clock_end = run.finished_at or (run.paused_at if paused_now else now)
-    active = next((s for s in stages if s.number == run.current_stage and s.status == StageStatus.ACTIVE), None)
+    active = next(
+        (s for s in stages if s.number == run.current_stage and s.status == StageStatus.ACTIVE),
+        None,
+    )
 
     processing: list[dict[str, Any]] = []
     up_next: list[dict[str, Any]] = []
     if active is not None and run.status not in FINISHED:
         processing = [
             {"id": oid, "title": title}
-            for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.PROCESSING)
-            .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
+            for oid, title in RunItem.objects.filter(
+                run_id=run.pk, stage=active.number, state=ItemState.PROCESSING
+            )
+            .order_by("position")
+            .values_list("object_id", "title")[:SHOWN_ITEMS]
         ]
         busy = {item["id"] for item in processing}
         # Read a moment later than `processing`: an item may have moved meanwhile, so the two
         # lists are kept disjoint here rather than trusted to be.
         up_next = [
             {"id": oid, "title": title}
-            for oid, title in RunItem.objects.filter(run_id=run.pk, stage=active.number, state=ItemState.QUEUED)
-            .order_by("position").values_list("object_id", "title")[:SHOWN_ITEMS]
+            for oid, title in RunItem.objects.filter(
+                run_id=run.pk, stage=active.number, state=ItemState.QUEUED
+            )
+            .order_by("position")
+            .values_list("object_id", "title")[:SHOWN_ITEMS]
             if oid not in busy
         ]
     errors = [
         {"stage": stage, "item_id": oid, "title": title, "message": message, "at": _iso(at)}
-        for stage, oid, title, message, at in RunItem.objects.filter(run_id=run.pk, last_error_at__isnull=False)
-        .exclude(state=ItemState.DONE).order_by("-last_error_at").values_list(
-            "stage", "object_id", "title", "last_error", "last_error_at")[:SHOWN_ERRORS]
+        for stage, oid, title, message, at in RunItem.objects.filter(
+            run_id=run.pk, last_error_at__isnull=False
+        )
+        .exclude(state=ItemState.DONE)
+        .order_by("-last_error_at")
+        .values_list("stage", "object_id", "title", "last_error", "last_error_at")[:SHOWN_ERRORS]
     ]
 
     stage_docs = []
@@ -211,25 +231,31 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
         settled = s.processed_count + s.failed_count
         stage_end = s.finished_at or (clock_end if s.started_at else None)
         stage_paused = s.paused_seconds
-        stage_docs.append({
-            "number": s.number,
-            "name": spec.name,
-            "status": s.status,
-            "input_count": s.input_count,
-            "processed_count": s.processed_count,
-            "failed_count": s.failed_count,
-            "in_progress_count": s.in_progress_count,
-            "remaining_count": s.input_count - settled,
-            "output_count": s.output_count,
-            "output_label": spec.output_label,
-            "progress_percentage": (100 * settled // s.input_count) if s.input_count else (100 if finished else 0),
-            "credits_used": s.credits_used,
-            "duration_seconds": round(_elapsed(s.started_at, stage_end, stage_paused), 1) if s.started_at else 0.0,
-            "started_at": _iso(s.started_at),
-            "finished_at": _iso(s.finished_at),
-            "currently_processing": processing if s is active else [],
-            "up_next": up_next if s is active else [],
-        })
+        stage_docs.append(
+            {
+                "number": s.number,
+                "name": spec.name,
+                "status": s.status,
+                "input_count": s.input_count,
+                "processed_count": s.processed_count,
+                "failed_count": s.failed_count,
+                "in_progress_count": s.in_progress_count,
+                "remaining_count": s.input_count - settled,
+                "output_count": s.output_count,
+                "output_label": spec.output_label,
+                "progress_percentage": (100 * settled // s.input_count)
+                if s.input_count
+                else (100 if finished else 0),
+                "credits_used": s.credits_used,
+                "duration_seconds": round(_elapsed(s.started_at, stage_end, stage_paused), 1)
+                if s.started_at
+                else 0.0,
+                "started_at": _iso(s.started_at),
+                "finished_at": _iso(s.finished_at),
+                "currently_processing": processing if s is active else [],
+                "up_next": up_next if s is active else [],
+            }
+        )
 
     global_progress = _global(run, stages, active)
     _keep_high_water_mark(run, global_progress)
@@ -262,8 +288,10 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
 
 def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None) -> dict[str, Any]:
     initial = {n: int(run.initial_snapshot.get(f"stage_{n}_initial", 0)) for n in NUMBERS}
-    known = {s.number: (s.input_count if s.status not in NOT_STARTED or run.status in FINISHED else None)
-             for s in stages}
+    known = {
+        s.number: (s.input_count if s.status not in NOT_STARTED or run.status in FINISHED else None)
+        for s in stages
+    }
     first = next((s for s in stages if s.number == 1), None)
     ratio = KEYWORDS_PER_CLUSTER
     if first is not None and first.processed_count >= 20 and first.output_count:
@@ -273,7 +301,10 @@ def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None)
     weights = {n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in NUMBERS}
     completed = sum(s.processed_count for s in stages)
     failed = sum(s.failed_count for s in stages)
-    settled = {n: (by_number[n].processed_count + by_number[n].failed_count) if n in by_number else 0 for n in NUMBERS}
+    settled = {
+        n: (by_number[n].processed_count + by_number[n].failed_count) if n in by_number else 0
+        for n in NUMBERS
+    }
     total_work = sum(totals[n] * weights[n] for n in NUMBERS)
     done_work = sum(min(settled[n], totals[n]) * weights[n] for n in NUMBERS)
     if run.status == RunStatus.COMPLETED:
@@ -288,7 +319,9 @@ def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None)
         per_item = dict(weights)
         if active is not None and len(active.recent_intervals) >= 3:
             per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
-        remaining_seconds = round(sum(max(0, totals[n] - settled[n]) * per_item[n] for n in NUMBERS))
+        remaining_seconds = round(
+            sum(max(0, totals[n] - settled[n]) * per_item[n] for n in NUMBERS)
+        )
     return {
         "total_items": sum(totals.values()),
         "completed_items": completed,
@@ -305,7 +338,9 @@ def _keep_high_water_mark(run: AutomationRun, global_progress: dict[str, Any]) -
     # sees a lower one even when a stage's real input replaces a larger estimate.
     shown = global_progress["percentage"]
     if shown > run.percentage_hwm and run.status != RunStatus.COMPLETED:
-        AutomationRun.objects.filter(pk=run.pk, percentage_hwm__lt=shown).update(percentage_hwm=shown)
+        AutomationRun.objects.filter(pk=run.pk, percentage_hwm__lt=shown).update(
+            percentage_hwm=shown
+        )
         run.percentage_hwm = shown
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Concat
-from django.db.models import Value
 
+from cascade.ai import clustering
 from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn
 from cascade.planner.models import (
     Cluster,
@@ -30,7 +30,6 @@ from cascade.planner.models import (
     KeywordStatus,
     normalize,
 )
-from cascade.ai import clustering
 from cascade.writer.models import (
     IMAGE_SIZES,
     Content,
@@ -110,6 +109,7 @@ def _expect(updated: int, wanted: int, what: str) -> None:
 
 # --- 1. Keywords → Clusters --------------------------------------------------------------------
 
+
 def keyword_queue(site_id: int) -> QuerySet:
     return Keyword.objects.filter(
         site_id=site_id, status=KeywordStatus.NEW, cluster__isnull=True, disabled=False
@@ -123,7 +123,9 @@ def cluster_cost(ctx: StageContext, keywords: list[Keyword]) -> int:
 def cluster_process(ctx: StageContext, keywords: list[Keyword]):
     existing = [
         ClusterRef(id=c["id"], name=c["name"], signature=c["signature"])
-        for c in Cluster.objects.filter(site_id=ctx.site_id, disabled=False).values("id", "name", "signature")
+        for c in Cluster.objects.filter(site_id=ctx.site_id, disabled=False).values(
+            "id", "name", "signature"
+        )
     ]
     batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
     return ctx.provider.cluster_keywords(batch, existing)
@@ -142,14 +144,21 @@ def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments) -> Ap
         if cluster is None:
             name = (a.name or text_of[a.keyword_ids[0]])[:200]
             # Another batch of the same stage may have created this cluster meanwhile: join it.
-            cluster = Cluster.objects.filter(site_id=ctx.site_id, normalized=normalize(name)).first()
+            cluster = Cluster.objects.filter(
+                site_id=ctx.site_id, normalized=normalize(name)
+            ).first()
             if cluster is None:
                 cluster = Cluster.objects.create(
-                    site_id=ctx.site_id, name=name, normalized=normalize(name), status=ClusterStatus.NEW
+                    site_id=ctx.site_id,
+                    name=name,
+                    normalized=normalize(name),
+                    status=ClusterStatus.NEW,
                 )
                 created += 1
         members = clustering.signature_members(cluster.signature)
-        extra = [text_of[kid] for kid in a.keyword_ids][: max(0, clustering.SIGNATURE_SIZE - len(members))]
+        extra = [text_of[kid] for kid in a.keyword_ids][
+            : max(0, clustering.SIGNATURE_SIZE - len(members))
+        ]
         updated = Keyword.objects.filter(
             id__in=a.keyword_ids, status=KeywordStatus.NEW, cluster__isnull=True
         ).update(cluster=cluster, status=KeywordStatus.MAPPED)
@@ -163,21 +172,26 @@ def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments) -> Ap
 
 # --- 2. Clusters → Ideas -----------------------------------------------------------------------
 
+
 def cluster_row_queue(site_id: int) -> QuerySet:
-    return Cluster.objects.filter(site_id=site_id, status=ClusterStatus.NEW, disabled=False).order_by("id")
+    return Cluster.objects.filter(
+        site_id=site_id, status=ClusterStatus.NEW, disabled=False
+    ).order_by("id")
 
 
 def ideas_process(ctx: StageContext, clusters: list[Cluster]):
     (cluster,) = clusters
     keywords = [
         KeywordIn(k["id"], k["keyword"], k["intent"], k["volume"])
-        for k in cluster.keywords.order_by("-volume", "id").values("id", "keyword", "intent", "volume")[:40]
+        for k in cluster.keywords.order_by("-volume", "id").values(
+            "id", "keyword", "intent", "volume"
+        )[:40]
     ]
     stem = normalize(cluster.name)[:40]
     taken = set(
-        ContentIdea.objects.filter(site_id=ctx.site_id, normalized_title__contains=stem).values_list(
-            "normalized_title", flat=True
-        )
+        ContentIdea.objects.filter(
+            site_id=ctx.site_id, normalized_title__contains=stem
+        ).values_list("normalized_title", flat=True)
     )
     return ctx.provider.generate_ideas(
         ClusterIn(cluster.id, cluster.name, keywords), int(ctx.config["ideas_per_cluster"]), taken
@@ -186,7 +200,9 @@ def ideas_process(ctx: StageContext, clusters: list[Cluster]):
 
 def _unique_title(site_id: int, title: str) -> str:
     candidate, n = title[:290], 2
-    while ContentIdea.objects.filter(site_id=site_id, normalized_title=normalize(candidate)).exists():
+    while ContentIdea.objects.filter(
+        site_id=site_id, normalized_title=normalize(candidate)
+    ).exists():
         candidate = f"{title[:280]} ({n})"
         n += 1
     return candidate
@@ -205,12 +221,15 @@ def ideas_apply(ctx: StageContext, clusters: list[Cluster], ideas) -> Applied:
             target_keywords=list(idea.target_keywords),
             structure=idea.structure,
         )
-    updated = Cluster.objects.filter(pk=cluster.pk, status=ClusterStatus.NEW).update(status=ClusterStatus.MAPPED)
+    updated = Cluster.objects.filter(pk=cluster.pk, status=ClusterStatus.NEW).update(
+        status=ClusterStatus.MAPPED
+    )
     _expect(updated, 1, "cluster")
     return Applied(outputs=len(ideas), credits=CREDIT_COSTS["per_cluster"])
 
 
 # --- 3. Ideas → Tasks --------------------------------------------------------------------------
+
 
 def idea_queue(site_id: int) -> QuerySet:
     return ContentIdea.objects.filter(site_id=site_id, status=IdeaStatus.NEW).order_by("id")
@@ -219,16 +238,26 @@ def idea_queue(site_id: int) -> QuerySet:
 def tasks_apply(ctx: StageContext, ideas: list[ContentIdea], _result) -> Applied:
     target = int(ctx.config["target_words"])
     Task.objects.bulk_create(
-        [Task(site_id=ctx.site_id, idea=i, title=i.title, target_words=target, status=TaskStatus.QUEUED) for i in ideas]
+        [
+            Task(
+                site_id=ctx.site_id,
+                idea=i,
+                title=i.title,
+                target_words=target,
+                status=TaskStatus.QUEUED,
+            )
+            for i in ideas
+        ]
     )
-    updated = ContentIdea.objects.filter(id__in=[i.id for i in ideas], status=IdeaStatus.NEW).update(
-        status=IdeaStatus.QUEUED
-    )
+    updated = ContentIdea.objects.filter(
+        id__in=[i.id for i in ideas], status=IdeaStatus.NEW
+    ).update(status=IdeaStatus.QUEUED)
     _expect(updated, len(ideas), "ideas")
     return Applied(outputs=len(ideas), credits=0)
 
 
 # --- 4. Tasks → Content ------------------------------------------------------------------------
+
 
 def task_queue(site_id: int) -> QuerySet:
     return Task.objects.filter(site_id=site_id, status=TaskStatus.QUEUED).order_by("id")
@@ -274,7 +303,11 @@ def article_apply(ctx: StageContext, tasks: list[Task], article) -> Applied:
         provider=getattr(ctx.provider, "name", ""),
     )
     _expect(
-        Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(status=TaskStatus.COMPLETED), 1, "task"
+        Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
+            status=TaskStatus.COMPLETED
+        ),
+        1,
+        "task",
     )
     ContentIdea.objects.filter(pk=task.idea_id).update(status=IdeaStatus.COMPLETED)
     return Applied(outputs=1, credits=_words_cost(article.word_count))
@@ -282,9 +315,14 @@ def article_apply(ctx: StageContext, tasks: list[Task], article) -> Applied:
 
 # --- 5. Content → Image prompts ----------------------------------------------------------------
 
+
 def prompt_queue(site_id: int) -> QuerySet:
     has_images = Exists(Image.objects.filter(content_id=OuterRef("pk")))
-    return Content.objects.filter(site_id=site_id, status=ContentStatus.DRAFT).filter(~has_images).order_by("id")
+    return (
+        Content.objects.filter(site_id=site_id, status=ContentStatus.DRAFT)
+        .filter(~has_images)
+        .order_by("id")
+    )
 
 
 def prompts_process(ctx: StageContext, contents: list[Content]):
@@ -308,12 +346,15 @@ def prompts_apply(ctx: StageContext, contents: list[Content], prompts) -> Applie
 
 # --- 6. Image prompts → Images -----------------------------------------------------------------
 
+
 def image_queue(site_id: int) -> QuerySet:
     return Image.objects.filter(site_id=site_id, status=ImageStatus.PENDING).order_by("id")
 
 
 def image_titles(qs: QuerySet):
-    return qs.annotate(label=Concat(F("content__title"), Value(" · "), F("kind"))).values_list("id", "label")
+    return qs.annotate(label=Concat(F("content__title"), Value(" · "), F("kind"))).values_list(
+        "id", "label"
+    )
 
 
 def image_process(ctx: StageContext, images: list[Image]):
@@ -345,6 +386,7 @@ def image_apply(ctx: StageContext, images: list[Image], result) -> Applied:
 
 # --- 7. Review gate ----------------------------------------------------------------------------
 
+
 def review_queue(site_id: int) -> QuerySet:
     images = Image.objects.filter(content_id=OuterRef("pk"))
     return (
@@ -357,7 +399,9 @@ def review_queue(site_id: int) -> QuerySet:
 
 def review_apply(ctx: StageContext, contents: list[Content], _result) -> Applied:
     ids = [c.id for c in contents]
-    updated = Content.objects.filter(id__in=ids, status=ContentStatus.DRAFT).update(status=ContentStatus.REVIEW)
+    updated = Content.objects.filter(id__in=ids, status=ContentStatus.DRAFT).update(
+        status=ContentStatus.REVIEW
+    )
     _expect(updated, len(ids), "content")
     return Applied(outputs=len(ids), credits=0)
 
@@ -371,22 +415,113 @@ def _nothing(ctx: StageContext, items: list[Any]) -> None:
 
 
 STAGES: dict[int, Stage] = {
-    1: Stage(1, "Keywords → Clusters", "clusters", True, 100, True, 0.01, keyword_queue, _values("keyword"),
-             _by_id(Keyword), cluster_cost, cluster_process, cluster_apply),
-    2: Stage(2, "Clusters → Ideas", "ideas", True, 4, False, 0.02, cluster_row_queue, _values("name"),
-             _by_id(Cluster), lambda ctx, items: CREDIT_COSTS["per_cluster"] * len(items), ideas_process, ideas_apply),
-    3: Stage(3, "Ideas → Tasks", "tasks", False, 100, True, 0.003, idea_queue, _values("title"),
-             _by_id(ContentIdea), _free, _nothing, tasks_apply),
-    4: Stage(4, "Tasks → Content", "articles", True, 2, False, 0.05, task_queue, _values("title"),
-             lambda ids: list(Task.objects.filter(id__in=ids).select_related("idea").order_by("id")),
-             article_cost, article_process, article_apply),
-    5: Stage(5, "Content → Image Prompts", "image prompts", True, 10, False, 0.01, prompt_queue, _values("title"),
-             lambda ids: list(Content.objects.filter(id__in=ids).select_related("task__idea").order_by("id")),
-             lambda ctx, items: CREDIT_COSTS["per_content_prompts"] * len(items), prompts_process, prompts_apply),
-    6: Stage(6, "Image Prompts → Images", "images", True, 4, False, 0.05, image_queue, image_titles,
-             _by_id(Image), lambda ctx, items: CREDIT_COSTS["per_image"] * len(items), image_process, image_apply),
-    7: Stage(7, "Review gate", "articles ready for review", False, 100, True, 0.003, review_queue, _values("title"),
-             _by_id(Content), _free, _nothing, review_apply),
+    1: Stage(
+        1,
+        "Keywords → Clusters",
+        "clusters",
+        True,
+        100,
+        True,
+        0.01,
+        keyword_queue,
+        _values("keyword"),
+        _by_id(Keyword),
+        cluster_cost,
+        cluster_process,
+        cluster_apply,
+    ),
+    2: Stage(
+        2,
+        "Clusters → Ideas",
+        "ideas",
+        True,
+        4,
+        False,
+        0.02,
+        cluster_row_queue,
+        _values("name"),
+        _by_id(Cluster),
+        lambda ctx, items: CREDIT_COSTS["per_cluster"] * len(items),
+        ideas_process,
+        ideas_apply,
+    ),
+    3: Stage(
+        3,
+        "Ideas → Tasks",
+        "tasks",
+        False,
+        100,
+        True,
+        0.003,
+        idea_queue,
+        _values("title"),
+        _by_id(ContentIdea),
+        _free,
+        _nothing,
+        tasks_apply,
+    ),
+    4: Stage(
+        4,
+        "Tasks → Content",
+        "articles",
+        True,
+        2,
+        False,
+        0.05,
+        task_queue,
+        _values("title"),
+        lambda ids: list(Task.objects.filter(id__in=ids).select_related("idea").order_by("id")),
+        article_cost,
+        article_process,
+        article_apply,
+    ),
+    5: Stage(
+        5,
+        "Content → Image Prompts",
+        "image prompts",
+        True,
+        10,
+        False,
+        0.01,
+        prompt_queue,
+        _values("title"),
+        lambda ids: list(
+            Content.objects.filter(id__in=ids).select_related("task__idea").order_by("id")
+        ),
+        lambda ctx, items: CREDIT_COSTS["per_content_prompts"] * len(items),
+        prompts_process,
+        prompts_apply,
+    ),
+    6: Stage(
+        6,
+        "Image Prompts → Images",
+        "images",
+        True,
+        4,
+        False,
+        0.05,
+        image_queue,
+        image_titles,
+        _by_id(Image),
+        lambda ctx, items: CREDIT_COSTS["per_image"] * len(items),
+        image_process,
+        image_apply,
+    ),
+    7: Stage(
+        7,
+        "Review gate",
+        "articles ready for review",
+        False,
+        100,
+        True,
+        0.003,
+        review_queue,
+        _values("title"),
+        _by_id(Content),
+        _free,
+        _nothing,
+        review_apply,
+    ),
 }
 NUMBERS = tuple(STAGES)
 

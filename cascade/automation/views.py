@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.views.static import serve
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
+from django.views.static import serve
 
 
 @require_GET

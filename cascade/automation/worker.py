@@ -64,7 +64,9 @@ class EmbeddedWorker:
         name = engine.worker_name().rsplit(":", 1)[0]
         while not self._stop.is_set():
             try:
-                WorkerBeat.objects.update_or_create(name=name, defaults={"kind": "embedded", "seen_at": timezone.now()})
+                WorkerBeat.objects.update_or_create(
+                    name=name, defaults={"kind": "embedded", "seen_at": timezone.now()}
+                )
             except Exception:
                 log.exception("worker heartbeat failed")
             finally:

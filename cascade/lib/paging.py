@@ -23,4 +23,4 @@ def page(qs: QuerySet, limit: int, offset: int, row: Callable[[Any], dict]) -> d
         raise HttpError(422, f"limit: must be between 1 and {MAX_LIMIT}")
     if offset < 0:
         raise HttpError(422, "offset: must be 0 or more")
-    return {"count": qs.count(), "items": [row(obj) for obj in qs[offset: offset + limit]]}
+    return {"count": qs.count(), "items": [row(obj) for obj in qs[offset : offset + limit]]}

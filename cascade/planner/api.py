@@ -9,7 +9,14 @@ from ninja.errors import HttpError
 from cascade.accounts.access import site_for
 from cascade.lib.paging import PageQuery, page
 from cascade.planner.importing import ImportRefused, import_rows, rows_from_csv
-from cascade.planner.models import Cluster, ClusterStatus, ContentIdea, IdeaStatus, Keyword, KeywordStatus
+from cascade.planner.models import (
+    Cluster,
+    ClusterStatus,
+    ContentIdea,
+    IdeaStatus,
+    Keyword,
+    KeywordStatus,
+)
 
 router = Router()
 
@@ -27,7 +34,9 @@ def _status(value: str | None, allowed: type) -> str | None:
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/json": {"schema": {"type": "object", "properties": {"keywords": {"type": "array"}}}},
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"keywords": {"type": "array"}}}
+                },
                 "text/csv": {"schema": {"type": "string"}},
             }
         }
@@ -43,41 +52,82 @@ def import_keywords(request: HttpRequest, site_id: int):
         try:
             payload = json.loads(request.body or b"null")
         except (UnicodeDecodeError, ValueError):
-            raise HttpError(422, "body: expected JSON {\"keywords\": [...]} or text/csv with a header row") from None
+            raise HttpError(
+                422, 'body: expected JSON {"keywords": [...]} or text/csv with a header row'
+            ) from None
         if not isinstance(payload, dict) or not isinstance(payload.get("keywords"), list):
-            raise HttpError(422, "keywords: expected a list of {\"keyword\": ...} objects")
+            raise HttpError(422, 'keywords: expected a list of {"keyword": ...} objects')
         return import_rows(site, payload["keywords"]).as_dict()
     except ImportRefused as exc:
         raise HttpError(422, str(exc)) from None
 
 
 @router.get("{int:site_id}/keywords/")
-def list_keywords(request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None):
+def list_keywords(
+    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
+):
     site = site_for(request, site_id)
     qs = Keyword.objects.filter(site=site).order_by("id")
     if _status(status, KeywordStatus):
         qs = qs.filter(status=status)
-    return page(qs, paging.limit, paging.offset, lambda k: {
-        "id": k.id, "keyword": k.keyword, "status": k.status, "cluster_id": k.cluster_id,
-        "volume": k.volume, "difficulty": k.difficulty, "intent": k.intent, "disabled": k.disabled})
+    return page(
+        qs,
+        paging.limit,
+        paging.offset,
+        lambda k: {
+            "id": k.id,
+            "keyword": k.keyword,
+            "status": k.status,
+            "cluster_id": k.cluster_id,
+            "volume": k.volume,
+            "difficulty": k.difficulty,
+            "intent": k.intent,
+            "disabled": k.disabled,
+        },
+    )
 
 
 @router.get("{int:site_id}/clusters/")
-def list_clusters(request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None):
+def list_clusters(
+    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
+):
     site = site_for(request, site_id)
     qs = Cluster.objects.filter(site=site).order_by("id")
     if _status(status, ClusterStatus):
         qs = qs.filter(status=status)
-    return page(qs, paging.limit, paging.offset, lambda c: {
-        "id": c.id, "name": c.name, "status": c.status, "keyword_count": c.keyword_count, "disabled": c.disabled})
+    return page(
+        qs,
+        paging.limit,
+        paging.offset,
+        lambda c: {
+            "id": c.id,
+            "name": c.name,
+            "status": c.status,
+            "keyword_count": c.keyword_count,
+            "disabled": c.disabled,
+        },
+    )
 
 
 @router.get("{int:site_id}/ideas/")
-def list_ideas(request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None):
+def list_ideas(
+    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
+):
     site = site_for(request, site_id)
     qs = ContentIdea.objects.filter(site=site).order_by("id")
     if _status(status, IdeaStatus):
         qs = qs.filter(status=status)
-    return page(qs, paging.limit, paging.offset, lambda i: {
-        "id": i.id, "title": i.title, "cluster_id": i.cluster_id, "status": i.status, "structure": i.structure,
-        "outline": i.outline, "target_keywords": i.target_keywords})
+    return page(
+        qs,
+        paging.limit,
+        paging.offset,
+        lambda i: {
+            "id": i.id,
+            "title": i.title,
+            "cluster_id": i.cluster_id,
+            "status": i.status,
+            "structure": i.structure,
+            "outline": i.outline,
+            "target_keywords": i.target_keywords,
+        },
+    )

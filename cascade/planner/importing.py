@@ -66,7 +66,9 @@ def clean_row(raw: Any) -> tuple[str, dict[str, Any]]:
     if not keyword:
         raise ValueError("keyword is empty")
     if len(keyword) > MAX_KEYWORD_LENGTH:
-        raise ValueError(f"keyword is too long ({len(keyword)} characters; at most {MAX_KEYWORD_LENGTH})")
+        raise ValueError(
+            f"keyword is too long ({len(keyword)} characters; at most {MAX_KEYWORD_LENGTH})"
+        )
     intent = raw.get("intent") or ""
     if not isinstance(intent, str):
         raise ValueError("intent must be text")
@@ -84,12 +86,16 @@ def rows_from_csv(data: bytes) -> list[dict[str, Any]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportRefused(f"The file is not UTF-8 text (bad byte at position {exc.start}).") from None
+        raise ImportRefused(
+            f"The file is not UTF-8 text (bad byte at position {exc.start})."
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportRefused("The CSV file is empty; it needs a header row with a 'keyword' column.") from None
+        raise ImportRefused(
+            "The CSV file is empty; it needs a header row with a 'keyword' column."
+        ) from None
     except csv.Error as exc:
         raise ImportRefused(f"The CSV file cannot be read: {exc}") from None
     columns = [h.strip().lower() for h in header]
@@ -113,7 +119,9 @@ def rows_from_csv(data: bytes) -> list[dict[str, Any]]:
 
 def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportResult:
     if len(rows) > MAX_ROWS:
-        raise ImportRefused(f"Too many rows ({len(rows)}+); import at most {MAX_ROWS:,} keywords per request.")
+        raise ImportRefused(
+            f"Too many rows ({len(rows)}+); import at most {MAX_ROWS:,} keywords per request."
+        )
     result = ImportResult()
     fresh: dict[str, Keyword] = {}
     for offset, raw in enumerate(rows):
@@ -121,7 +129,9 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
         try:
             keyword, fields = clean_row(raw)
         except ValueError as exc:
-            _reject(result, row_number, raw.get("keyword") if isinstance(raw, dict) else raw, str(exc))
+            _reject(
+                result, row_number, raw.get("keyword") if isinstance(raw, dict) else raw, str(exc)
+            )
             continue
         key = normalize(keyword)
         if key in fresh:
@@ -132,7 +142,9 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
     keys = list(fresh)
     for start in range(0, len(keys), 500):
         existing.update(
-            Keyword.objects.filter(site=site, normalized__in=keys[start: start + 500]).values_list("normalized", flat=True)
+            Keyword.objects.filter(site=site, normalized__in=keys[start : start + 500]).values_list(
+                "normalized", flat=True
+            )
         )
     new = [k for key, k in fresh.items() if key not in existing]
     result.duplicates += len(fresh) - len(new)

@@ -31,13 +31,19 @@ class Keyword(models.Model):
     volume = models.PositiveIntegerField(null=True, blank=True)
     difficulty = models.PositiveSmallIntegerField(null=True, blank=True)
     intent = models.CharField(max_length=20, choices=Intent.choices, blank=True)
-    status = models.CharField(max_length=10, choices=KeywordStatus.choices, default=KeywordStatus.NEW)
-    cluster = models.ForeignKey("Cluster", null=True, blank=True, on_delete=models.SET_NULL, related_name="keywords")
+    status = models.CharField(
+        max_length=10, choices=KeywordStatus.choices, default=KeywordStatus.NEW
+    )
+    cluster = models.ForeignKey(
+        "Cluster", null=True, blank=True, on_delete=models.SET_NULL, related_name="keywords"
+    )
     disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["site", "normalized"], name="keyword_unique_in_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "normalized"], name="keyword_unique_in_site")
+        ]
         indexes = [models.Index(fields=["site", "status", "disabled", "id"])]
 
     def __str__(self) -> str:
@@ -53,7 +59,9 @@ class Cluster(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="clusters")
     name = models.CharField(max_length=200)
     normalized = models.CharField(max_length=200)
-    status = models.CharField(max_length=10, choices=ClusterStatus.choices, default=ClusterStatus.NEW)
+    status = models.CharField(
+        max_length=10, choices=ClusterStatus.choices, default=ClusterStatus.NEW
+    )
     disabled = models.BooleanField(default=False)
     keyword_count = models.PositiveIntegerField(default=0)
     # A short text that stands for the cluster when new keywords are matched against it
@@ -62,7 +70,9 @@ class Cluster(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["site", "normalized"], name="cluster_unique_in_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "normalized"], name="cluster_unique_in_site")
+        ]
         indexes = [models.Index(fields=["site", "status", "disabled", "id"])]
 
     def __str__(self) -> str:
@@ -85,7 +95,9 @@ class Structure(models.TextChoices):
 
 class ContentIdea(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="ideas")
-    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="ideas")
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="ideas"
+    )
     title = models.CharField(max_length=300)
     normalized_title = models.CharField(max_length=300)
     outline = models.JSONField(default=list)
@@ -95,7 +107,11 @@ class ContentIdea(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["site", "normalized_title"], name="idea_title_unique_in_site")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "normalized_title"], name="idea_title_unique_in_site"
+            )
+        ]
         indexes = [models.Index(fields=["site", "status", "id"])]
 
     def __str__(self) -> str:

@@ -17,7 +17,9 @@ class TaskStatus(models.TextChoices):
 
 class Task(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="tasks")
-    idea = models.OneToOneField("planner.ContentIdea", on_delete=models.CASCADE, related_name="task")
+    idea = models.OneToOneField(
+        "planner.ContentIdea", on_delete=models.CASCADE, related_name="task"
+    )
     title = models.CharField(max_length=300)
     target_words = models.PositiveIntegerField(default=1200)
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
@@ -45,7 +47,9 @@ class Content(models.Model):
     meta_title = models.CharField(max_length=60)
     meta_description = models.CharField(max_length=160)
     word_count = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=ContentStatus.choices, default=ContentStatus.DRAFT)
+    status = models.CharField(
+        max_length=10, choices=ContentStatus.choices, default=ContentStatus.DRAFT
+    )
     is_offline_draft = models.BooleanField(default=False)
     provider = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -78,7 +82,9 @@ class Image(models.Model):
     kind = models.CharField(max_length=12, choices=ImageKind.choices)
     position = models.PositiveSmallIntegerField(default=0)
     prompt = models.TextField()
-    status = models.CharField(max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING
+    )
     file = models.CharField(max_length=300, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)

@@ -5,81 +5,188 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('normalized', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('new', 'New'), ('mapped', 'Mapped')], default='new', max_length=10)),
-                ('disabled', models.BooleanField(default=False)),
-                ('keyword_count', models.PositiveIntegerField(default=0)),
-                ('signature', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("normalized", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("new", "New"), ("mapped", "Mapped")], default="new", max_length=10
+                    ),
+                ),
+                ("disabled", models.BooleanField(default=False)),
+                ("keyword_count", models.PositiveIntegerField(default=0)),
+                ("signature", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clusters",
+                        to="accounts.site",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ContentIdea',
+            name="ContentIdea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('normalized_title', models.CharField(max_length=300)),
-                ('outline', models.JSONField(default=list)),
-                ('target_keywords', models.JSONField(default=list)),
-                ('structure', models.CharField(choices=[('guide', 'Guide'), ('how-to', 'How To'), ('listicle', 'Listicle'), ('comparison', 'Comparison'), ('faq', 'Faq')], default='guide', max_length=20)),
-                ('status', models.CharField(choices=[('new', 'New'), ('queued', 'Queued'), ('completed', 'Completed')], default='new', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('cluster', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='ideas', to='planner.cluster')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ideas', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("normalized_title", models.CharField(max_length=300)),
+                ("outline", models.JSONField(default=list)),
+                ("target_keywords", models.JSONField(default=list)),
+                (
+                    "structure",
+                    models.CharField(
+                        choices=[
+                            ("guide", "Guide"),
+                            ("how-to", "How To"),
+                            ("listicle", "Listicle"),
+                            ("comparison", "Comparison"),
+                            ("faq", "Faq"),
+                        ],
+                        default="guide",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("new", "New"), ("queued", "Queued"), ("completed", "Completed")],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="ideas",
+                        to="planner.cluster",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ideas",
+                        to="accounts.site",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Keyword',
+            name="Keyword",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('keyword', models.CharField(max_length=200)),
-                ('normalized', models.CharField(max_length=200)),
-                ('volume', models.PositiveIntegerField(blank=True, null=True)),
-                ('difficulty', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('intent', models.CharField(blank=True, choices=[('informational', 'Informational'), ('commercial', 'Commercial'), ('transactional', 'Transactional'), ('navigational', 'Navigational')], max_length=20)),
-                ('status', models.CharField(choices=[('new', 'New'), ('mapped', 'Mapped')], default='new', max_length=10)),
-                ('disabled', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('cluster', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='keywords', to='planner.cluster')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keywords', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("keyword", models.CharField(max_length=200)),
+                ("normalized", models.CharField(max_length=200)),
+                ("volume", models.PositiveIntegerField(blank=True, null=True)),
+                ("difficulty", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "intent",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("informational", "Informational"),
+                            ("commercial", "Commercial"),
+                            ("transactional", "Transactional"),
+                            ("navigational", "Navigational"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("new", "New"), ("mapped", "Mapped")], default="new", max_length=10
+                    ),
+                ),
+                ("disabled", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="keywords",
+                        to="planner.cluster",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keywords",
+                        to="accounts.site",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='cluster',
-            index=models.Index(fields=['site', 'status', 'disabled', 'id'], name='planner_clu_site_id_7e17cc_idx'),
+            model_name="cluster",
+            index=models.Index(
+                fields=["site", "status", "disabled", "id"], name="planner_clu_site_id_7e17cc_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cluster',
-            constraint=models.UniqueConstraint(fields=('site', 'normalized'), name='cluster_unique_in_site'),
+            model_name="cluster",
+            constraint=models.UniqueConstraint(
+                fields=("site", "normalized"), name="cluster_unique_in_site"
+            ),
         ),
         migrations.AddIndex(
-            model_name='contentidea',
-            index=models.Index(fields=['site', 'status', 'id'], name='planner_con_site_id_69b0a9_idx'),
+            model_name="contentidea",
+            index=models.Index(
+                fields=["site", "status", "id"], name="planner_con_site_id_69b0a9_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contentidea',
-            constraint=models.UniqueConstraint(fields=('site', 'normalized_title'), name='idea_title_unique_in_site'),
+            model_name="contentidea",
+            constraint=models.UniqueConstraint(
+                fields=("site", "normalized_title"), name="idea_title_unique_in_site"
+            ),
         ),
         migrations.AddIndex(
-            model_name='keyword',
-            index=models.Index(fields=['site', 'status', 'disabled', 'id'], name='planner_key_site_id_01eeea_idx'),
+            model_name="keyword",
+            index=models.Index(
+                fields=["site", "status", "disabled", "id"], name="planner_key_site_id_01eeea_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='keyword',
-            constraint=models.UniqueConstraint(fields=('site', 'normalized'), name='keyword_unique_in_site'),
+            model_name="keyword",
+            constraint=models.UniqueConstraint(
+                fields=("site", "normalized"), name="keyword_unique_in_site"
+            ),
         ),
     ]

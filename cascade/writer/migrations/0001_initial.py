@@ -5,72 +5,177 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('planner', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("planner", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('target_words', models.PositiveIntegerField(default=1200)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('in_progress', 'In Progress'), ('completed', 'Completed'), ('failed', 'Failed')], default='queued', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('idea', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='task', to='planner.contentidea')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("target_words", models.PositiveIntegerField(default=1200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("in_progress", "In Progress"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "idea",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="task",
+                        to="planner.contentidea",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="accounts.site",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Content',
+            name="Content",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('html', models.TextField()),
-                ('meta_title', models.CharField(max_length=60)),
-                ('meta_description', models.CharField(max_length=160)),
-                ('word_count', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('review', 'Review'), ('approved', 'Approved'), ('published', 'Published')], default='draft', max_length=10)),
-                ('is_offline_draft', models.BooleanField(default=False)),
-                ('provider', models.CharField(blank=True, max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='content', to='accounts.site')),
-                ('task', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='content', to='writer.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("html", models.TextField()),
+                ("meta_title", models.CharField(max_length=60)),
+                ("meta_description", models.CharField(max_length=160)),
+                ("word_count", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("review", "Review"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("is_offline_draft", models.BooleanField(default=False)),
+                ("provider", models.CharField(blank=True, max_length=40)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="content",
+                        to="accounts.site",
+                    ),
+                ),
+                (
+                    "task",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="content",
+                        to="writer.task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'content',
+                "verbose_name_plural": "content",
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('featured', 'Featured'), ('in_article', 'In Article')], max_length=12)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('prompt', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('generated', 'Generated'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('file', models.CharField(blank=True, max_length=300)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('content', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='writer.content')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='accounts.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("featured", "Featured"), ("in_article", "In Article")],
+                        max_length=12,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("prompt", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("generated", "Generated"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("file", models.CharField(blank=True, max_length=300)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "content",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="writer.content",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="accounts.site",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['site', 'status', 'id'], name='writer_imag_site_id_83857a_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["site", "status", "id"], name="writer_imag_site_id_83857a_idx"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['site', 'status', 'id'], name='writer_task_site_id_f65f8c_idx'),
+            model_name="task",
+            index=models.Index(
+                fields=["site", "status", "id"], name="writer_task_site_id_f65f8c_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='content',
-            index=models.Index(fields=['site', 'status', 'id'], name='writer_cont_site_id_17ad06_idx'),
+            model_name="content",
+            index=models.Index(
+                fields=["site", "status", "id"], name="writer_cont_site_id_17ad06_idx"
+            ),
         ),
     ]

@@ -34,4 +34,6 @@ class Command(BaseCommand):
             acct.refresh_from_db()
         Membership.objects.update_or_create(user=user, account=acct, defaults={"role": role})
         verb = "Created" if created else "Updated"
-        self.stdout.write(f"{verb} user {name!r} ({role}) in account {acct.name!r} with {acct.credits} credits.")
+        self.stdout.write(
+            f"{verb} user {name!r} ({role}) in account {acct.name!r} with {acct.credits} credits."
+        )

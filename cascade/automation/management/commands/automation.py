@@ -23,12 +23,17 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         run = sub.add_parser("run", help="start a run (Run Now)")
         run.add_argument("--site", type=int, required=True)
-        run.add_argument("--wait", action="store_true", help="show live progress until the run ends")
+        run.add_argument(
+            "--wait", action="store_true", help="show live progress until the run ends"
+        )
         status = sub.add_parser("status", help="the latest run's snapshot")
         status.add_argument("--site", type=int, required=True)
         status.add_argument("--json", action="store_true")
         for action in ("pause", "resume", "cancel", "retry"):
-            p = sub.add_parser(action, help=f"{action} the site's {'latest' if action == 'retry' else 'active'} run")
+            p = sub.add_parser(
+                action,
+                help=f"{action} the site's {'latest' if action == 'retry' else 'active'} run",
+            )
             p.add_argument("--site", type=int, required=True)
 
     def handle(self, action, site, **options):
@@ -45,12 +50,18 @@ class Command(BaseCommand):
                 if run is None:
                     raise CommandError("This site has no runs yet.")
                 new = engine.retry_failed(run.pk)
-                self.stdout.write(f"Retry run {new.run_id} queued for the failed items of {run.run_id}.")
+                self.stdout.write(
+                    f"Retry run {new.run_id} queued for the failed items of {run.run_id}."
+                )
                 return
             run = AutomationRun.objects.filter(site=target, status__in=ACTIVE).first()
             if run is None:
                 raise CommandError("This site has no active run.")
-            run = {"pause": engine.pause_run, "resume": engine.resume_run, "cancel": engine.cancel_run}[action](run.pk)
+            run = {
+                "pause": engine.pause_run,
+                "resume": engine.resume_run,
+                "cancel": engine.cancel_run,
+            }[action](run.pk)
             snapshot = progress.build_snapshot(run)
             self.stdout.write(f"Run {run.run_id}: {snapshot['run']['status_text']}")
         except engine.EngineRefusal as exc:
@@ -70,8 +81,10 @@ class Command(BaseCommand):
         try:
             final = self.watch(run)
         except KeyboardInterrupt:
-            self.stdout.write("\nStopped watching; the run goes on. `cascade automation pause --site "
-                              f"{site.pk}` pauses it.")
+            self.stdout.write(
+                "\nStopped watching; the run goes on. `cascade automation pause --site "
+                f"{site.pk}` pauses it."
+            )
             sys.exit(130)
         finally:
             if worker is not None:
@@ -87,8 +100,13 @@ class Command(BaseCommand):
 
     def watch(self, run: AutomationRun) -> dict:
         console = Console()
-        columns = (TextColumn("{task.description}", justify="left"), BarColumn(bar_width=None),
-                   TaskProgressColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"))
+        columns = (
+            TextColumn("{task.description}", justify="left"),
+            BarColumn(bar_width=None),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+        )
         with Progress(*columns, console=console, refresh_per_second=8, transient=False) as bars:
             whole = bars.add_task("Whole run", total=100, note="")
             stage_bar = bars.add_task("Starting…", total=1, note="")
@@ -100,16 +118,29 @@ class Command(BaseCommand):
                     seen = snapshot["version"]
                     g = snapshot["global_progress"]
                     approx = "≈" if g["total_is_estimate"] else ""
-                    bars.update(whole, completed=g["percentage"],
-                                note=f"{g['completed_items']}/{approx}{g['total_items']} items · "
-                                     f"{g['estimated_remaining_time'] or '…'} left · "
-                                     f"{snapshot['metrics']['credits_used']} credits · {snapshot['run']['status_text']}")
-                    stage = next((s for s in snapshot["stages"] if s["number"] == snapshot["run"]["current_stage"]), None)
+                    bars.update(
+                        whole,
+                        completed=g["percentage"],
+                        note=f"{g['completed_items']}/{approx}{g['total_items']} items · "
+                        f"{g['estimated_remaining_time'] or '…'} left · "
+                        f"{snapshot['metrics']['credits_used']} credits · {snapshot['run']['status_text']}",
+                    )
+                    stage = next(
+                        (
+                            s
+                            for s in snapshot["stages"]
+                            if s["number"] == snapshot["run"]["current_stage"]
+                        ),
+                        None,
+                    )
                     if stage:
-                        bars.update(stage_bar, description=f"Stage {stage['number']}/7 {stage['name']}",
-                                    total=max(1, stage["input_count"]),
-                                    completed=stage["processed_count"] + stage["failed_count"],
-                                    note=f"{stage['output_count']} {stage['output_label']}")
+                        bars.update(
+                            stage_bar,
+                            description=f"Stage {stage['number']}/7 {stage['name']}",
+                            total=max(1, stage["input_count"]),
+                            completed=stage["processed_count"] + stage["failed_count"],
+                            note=f"{stage['output_count']} {stage['output_label']}",
+                        )
                 if run.status in FINISHED:
                     return snapshot
                 time.sleep(0.4)
@@ -124,12 +155,24 @@ class Command(BaseCommand):
             return
         g = snapshot["global_progress"]
         console = Console()
-        console.print(f"Run {snapshot['run']['run_id']} · {snapshot['run']['status_text']} · {g['percentage']} % · "
-                      f"{g['completed_items']}/{'≈' if g['total_is_estimate'] else ''}{g['total_items']} items · "
-                      f"{snapshot['metrics']['credits_used']} credits")
-        table = Table("#", "Stage", "Status", "Total", "Processed", "Failed", "Remaining", "Output", "Credits")
+        console.print(
+            f"Run {snapshot['run']['run_id']} · {snapshot['run']['status_text']} · {g['percentage']} % · "
+            f"{g['completed_items']}/{'≈' if g['total_is_estimate'] else ''}{g['total_items']} items · "
+            f"{snapshot['metrics']['credits_used']} credits"
+        )
+        table = Table(
+            "#", "Stage", "Status", "Total", "Processed", "Failed", "Remaining", "Output", "Credits"
+        )
         for s in snapshot["stages"]:
-            table.add_row(str(s["number"]), s["name"], s["status"], str(s["input_count"]), str(s["processed_count"]),
-                          str(s["failed_count"]), str(s["remaining_count"]), f"{s['output_count']} {s['output_label']}",
-                          str(s["credits_used"]))
+            table.add_row(
+                str(s["number"]),
+                s["name"],
+                s["status"],
+                str(s["input_count"]),
+                str(s["processed_count"]),
+                str(s["failed_count"]),
+                str(s["remaining_count"]),
+                f"{s['output_count']} {s['output_label']}",
+                str(s["credits_used"]),
+            )
         console.print(table)

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if not os.environ.get("CASCADE_AI_LATENCY"):
             settings.CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", DEMO_LATENCY)
         self.stdout.write(
-            f"\nDemo ready: site {site.pk} \"{site.name}\" with {site.keywords.count()} keywords.\n"
+            f'\nDemo ready: site {site.pk} "{site.name}" with {site.keywords.count()} keywords.\n'
             f"  Log in at http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
             f"  CLI: cascade automation run --site {site.pk} --wait\n"
         )
@@ -49,7 +49,8 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
         Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
-        site, _ = Site.objects.get_or_create(account=account, name="Home & Garden Blog",
-                                             defaults={"domain": "homeandgarden.example"})
+        site, _ = Site.objects.get_or_create(
+            account=account, name="Home & Garden Blog", defaults={"domain": "homeandgarden.example"}
+        )
         import_rows(site, rows_from_csv(DEMO_FILE.read_bytes()), first_row=2)
         return site

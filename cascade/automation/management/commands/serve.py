@@ -18,8 +18,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=settings.CASCADE_WORKER_THREADS,
-                            help="embedded worker threads")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=settings.CASCADE_WORKER_THREADS,
+            help="embedded worker threads",
+        )
         parser.add_argument("--no-worker", action="store_true", help="serve the web only")
         parser.add_argument("--no-migrate", action="store_true")
 
@@ -30,10 +34,18 @@ class Command(BaseCommand):
         if not no_worker and settings.CASCADE_EXECUTOR == "embedded":
             worker = EmbeddedWorker(threads)
             worker.start()
-        config = uvicorn.Config("cascade.asgi:application", host=host, port=port, log_level="warning",
-                                lifespan="off", timeout_graceful_shutdown=5)
-        self.stdout.write(f"Cascade serving at http://{host}:{port}/ "
-                          f"({'embedded worker, ' + str(threads) + ' threads' if worker else 'web only'})")
+        config = uvicorn.Config(
+            "cascade.asgi:application",
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        self.stdout.write(
+            f"Cascade serving at http://{host}:{port}/ "
+            f"({'embedded worker, ' + str(threads) + ' threads' if worker else 'web only'})"
+        )
         try:
             uvicorn.Server(config).run()  # returns on SIGINT/SIGTERM
         finally:

@@ -26,8 +26,12 @@ class Command(BaseCommand):
             result = import_rows(target, rows_from_csv(path.read_bytes()), first_row=2)
         except ImportRefused as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"{result.created} created, {result.duplicates} duplicates, {len(result.rejected)} rejected")
+        self.stdout.write(
+            f"{result.created} created, {result.duplicates} duplicates, {len(result.rejected)} rejected"
+        )
         for rejected in result.rejected[:20]:
-            self.stdout.write(f"  row {rejected['row']}: {rejected['reason']} ({rejected['value']!r})")
+            self.stdout.write(
+                f"  row {rejected['row']}: {rejected['reason']} ({rejected['value']!r})"
+            )
         if len(result.rejected) > 20:
             self.stdout.write(f"  … and {len(result.rejected) - 20} more")
