@@ -8,6 +8,8 @@ from cascade.automation import views as automation_views  # noqa: I001
 
 urlpatterns = [
     path("healthz", automation_views.healthz, name="healthz"),
+    # The API's event stream is a plain async view (Ninja's views are synchronous).
+    path("api/v1/automation/stream/", automation_views.api_stream, name="api-stream"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", automation_views.media),

@@ -31,6 +31,11 @@ def check_snapshot(doc: dict) -> None:
         ids_next = {i["id"] for i in s["up_next"]}
         assert not ids_now & ids_next, s
         assert len(s["currently_processing"]) <= 5 and len(s["up_next"]) <= 5
+        assert {
+            "rate_per_minute",
+            "estimated_remaining_seconds",
+            "estimated_remaining_time",
+        } <= set(s)
     g = doc["global_progress"]
     assert g["completed_items"] == sum(s["processed_count"] for s in stages)
     assert g["failed_items"] == sum(s["failed_count"] for s in stages)

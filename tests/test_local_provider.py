@@ -57,7 +57,7 @@ def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(
     assert len({i.title.casefold() for i in ideas}) == len(ideas)
     assert all(5 <= len(i.outline) <= 8 for i in ideas)
     assert all(i.target_keywords for i in ideas)
-    assert {i.structure for i in ideas} >= {"how-to", "guide"}
+    assert len({i.structure for i in ideas}) >= 3
     for content in Content.objects.filter(site=site):
         assert content.is_offline_draft
         assert abs(content.word_count - 1200) <= 180

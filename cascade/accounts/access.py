@@ -8,22 +8,25 @@ from ninja.errors import HttpError
 from cascade.accounts.models import CAN_OPERATE, Membership, Site
 
 
+def site_and_role(user, site_id: int) -> tuple[Site | None, str | None]:
+    """The site and the user's role in its account, or (None, None) when it is not theirs."""
+    if not user.is_authenticated:
+        return None, None
+    site = Site.objects.select_related("account").filter(pk=site_id).first()
+    if site is None:
+        return None, None
+    role = role_in(user, site.account_id)
+    return (site, role) if role else (None, None)
+
+
 def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Site:
     """The site if the caller's account owns it (else 404, revealing nothing); with `operate`,
     403 unless the caller's role may start and steer work."""
-    user = request.user
-    site = Site.objects.select_related("account").filter(pk=site_id).first()
-    membership = (
-        Membership.objects.filter(user=user, account_id=site.account_id).first()
-        if site is not None and user.is_authenticated
-        else None
-    )
-    if membership is None:
+    site, role = site_and_role(request.user, site_id)
+    if site is None:
         raise HttpError(404, f"Site {site_id} not found.")
-    if operate and membership.role not in CAN_OPERATE:
-        raise HttpError(
-            403, f"Your role ({membership.role}) may watch this site but not change it."
-        )
+    if operate and role not in CAN_OPERATE:
+        raise HttpError(403, f"Your role ({role}) may watch this site but not change it.")
     return site
 
 

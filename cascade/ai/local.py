@@ -84,26 +84,23 @@ def choose_structures(keywords: list[str], count: int) -> list[str]:
     return [str(s) for s in ranked[:count]] + [str(Structure.GUIDE)] * max(0, count - len(ranked))
 
 
+# Titles for a topic that is a noun phrase ("Raised Garden Beds")...
 TITLES = {
     Structure.GUIDE: [
         "The Complete Guide to {T}",
         "{T}: Everything You Need to Know",
         "A Beginner's Guide to {T}",
     ],
-    Structure.HOW_TO: [
-        "How to Get {T} Right: A Step-by-Step Guide",
-        "{T} Made Simple: How to Do It Yourself",
-        "How to Master {T} at Home",
-    ],
+    Structure.HOW_TO: ["{T}: A Step-by-Step Guide", "{T} Made Simple", "Getting {T} Right at Home"],
     Structure.LISTICLE: [
-        "{n} Best Ideas for {T}",
-        "{n} Things to Know About {T}",
         "{n} Expert Tips for {T}",
+        "{n} Things to Know About {T}",
+        "{n} Mistakes to Avoid with {T}",
     ],
     Structure.COMPARISON: [
         "{T}: Comparing Your Options",
-        "Choosing {T}: Pros, Cons and Alternatives",
-        "{T} Compared: Which Is Right for You?",
+        "{T}: Pros, Cons and Alternatives",
+        "Choosing {T}: What to Compare",
     ],
     Structure.FAQ: [
         "{T}: Your Questions Answered",
@@ -111,33 +108,60 @@ TITLES = {
         "Common Questions About {T}",
     ],
 }
+# ...and for one that is a question or an action ("How Often to Mow the Lawn").
+QUESTION_TITLES = {
+    Structure.GUIDE: ["{T}: The Complete Answer", "{T}, Explained", "{T}: A Beginner's Guide"],
+    Structure.HOW_TO: [
+        "{T}: A Step-by-Step Guide",
+        "{T}: Step by Step",
+        "{T}: A Practical Walkthrough",
+    ],
+    Structure.LISTICLE: [
+        "{T}: {n} Expert Tips",
+        "{T}: {n} Things to Know",
+        "{T}: {n} Mistakes to Avoid",
+    ],
+    Structure.COMPARISON: [
+        "{T}: Comparing Your Options",
+        "{T}: Pros, Cons and Alternatives",
+        "{T}: What to Compare",
+    ],
+    Structure.FAQ: [
+        "{T}? Your Questions Answered",
+        "{T}? What People Ask Most",
+        "{T}? Common Questions",
+    ],
+}
+QUESTION_START = re.compile(
+    r"^(how|what|when|why|where|which|who|can|should|is|are|does|do)\b", re.I
+)
 OUTLINES = {
     Structure.GUIDE: [
-        "What {t} means",
-        "Why {t} matters",
-        "Getting started with {t}",
+        "{T} at a glance",
+        "Why it matters",
+        "Getting started",
         "Tools and materials",
         "Common mistakes to avoid",
-        "Caring for results over time",
+        "Looking after the results",
         "Costs and budgeting",
         "Next steps",
     ],
     Structure.HOW_TO: [
         "What you will need",
-        "Preparing for {t}",
+        "Before you start",
         "Step 1: plan the work",
         "Step 2: do the work",
         "Step 3: check the result",
-        "Troubleshooting {t}",
+        "Troubleshooting",
         "Keeping it in good shape",
     ],
     Structure.LISTICLE: [
         "How we chose these",
-        "Option 1: the classic approach",
-        "Option 2: the budget pick",
-        "Option 3: the low-effort choice",
-        "Option 4: the long-term investment",
-        "Option 5: the creative twist",
+        "1. The classic approach",
+        "2. The budget pick",
+        "3. The low-effort choice",
+        "4. The long-term investment",
+        "5. The creative twist",
         "How to pick the right one",
     ],
     Structure.COMPARISON: [
@@ -146,15 +170,15 @@ OUTLINES = {
         "How they compare on effort",
         "Durability and upkeep",
         "Which suits small spaces",
-        "Our verdict on {t}",
+        "Our verdict",
     ],
     Structure.FAQ: [
-        "What is {t}?",
-        "How much does {t} cost?",
-        "How long does {t} take?",
-        "Can beginners handle {t}?",
+        "The short answer",
+        "How much does it cost?",
+        "How long does it take?",
+        "Can beginners do it?",
         "What are the most common problems?",
-        "Where to learn more about {t}",
+        "Where to learn more",
     ],
 }
 SENTENCES = [
@@ -202,12 +226,13 @@ class LocalProvider:
         topic = titlecase(topic_of(cluster.name))
         ideas: list[IdeaOut] = []
         taken = set(taken_titles)
+        table = QUESTION_TITLES if QUESTION_START.match(topic) else TITLES
         for i, structure in enumerate(choose_structures(words, count)):
-            templates = TITLES[Structure(structure)]
+            templates = table[Structure(structure)]
             title = self._unique_title(templates, i, topic, taken)
             taken.add(normalize(title))
             outline = [
-                s.format(t=topic.lower())
+                s.format(T=topic)
                 for s in OUTLINES[Structure(structure)][: 5 + (len(words) + i) % 4]
             ]
             targets = sorted(words, key=len)[:5]

@@ -148,9 +148,9 @@ def status_text(run: AutomationRun, stages: list[RunStage]) -> str:
     active = next((s for s in stages if s.number == run.current_stage), None)
     in_flight = active.in_progress_count if active else 0
     reasons = {
-        "user": "paused by a user",
-        "insufficient_credits": "not enough credits",
-        "provider_unavailable": "the AI provider is unavailable",
+        "user": "Paused by a user",
+        "insufficient_credits": "Paused: not enough credits",
+        "provider_unavailable": "Paused: the AI provider is unavailable",
     }
     match run.status:
         case RunStatus.QUEUED:
@@ -160,7 +160,7 @@ def status_text(run: AutomationRun, stages: list[RunStage]) -> str:
         case RunStatus.PAUSING:
             return f"Pausing: finishing {in_flight} item{'s' if in_flight != 1 else ''}"
         case RunStatus.PAUSED:
-            return f"Paused: {reasons.get(run.pause_reason or 'user', run.pause_reason)}"
+            return reasons.get(run.pause_reason or "user", f"Paused: {run.pause_reason}")
         case RunStatus.CANCELLING:
             return f"Cancelling: finishing {in_flight} item{'s' if in_flight != 1 else ''}"
         case RunStatus.CANCELLED:
@@ -224,6 +224,7 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
         .values_list("stage", "object_id", "title", "last_error", "last_error_at")[:SHOWN_ERRORS]
     ]
 
+    per_item = _seconds_per_item(run, active)
     stage_docs = []
     for s in stages:
         spec = STAGES[s.number]
@@ -250,6 +251,9 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
                 "duration_seconds": round(_elapsed(s.started_at, stage_end, stage_paused), 1)
                 if s.started_at
                 else 0.0,
+                "rate_per_minute": _rate(s, _elapsed(s.started_at, stage_end, stage_paused)),
+                "estimated_remaining_seconds": _stage_eta(s, per_item, run),
+                "estimated_remaining_time": human_duration(_stage_eta(s, per_item, run)),
                 "started_at": _iso(s.started_at),
                 "finished_at": _iso(s.finished_at),
                 "currently_processing": processing if s is active else [],
@@ -257,7 +261,7 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
             }
         )
 
-    global_progress = _global(run, stages, active)
+    global_progress = _global(run, stages, per_item)
     _keep_high_water_mark(run, global_progress)
     return {
         "version": run.version,
@@ -286,7 +290,40 @@ def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     }
 
 
-def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None) -> dict[str, Any]:
+def _seconds_per_item(run: AutomationRun, active: RunStage | None) -> dict[int, float]:
+    """Expected wall seconds per item by stage: the active stage's recent completions once there
+    are three, else the run's expectations (earlier runs of the site, or defaults)."""
+    per_item = {n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in NUMBERS}
+    if active is not None and len(active.recent_intervals) >= 3:
+        per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
+    return per_item
+
+
+def _rate(stage: RunStage, elapsed: float) -> float | None:
+    """Items per minute: from recent completions while active, overall once finished."""
+    if stage.status == StageStatus.ACTIVE and len(stage.recent_intervals) >= 3:
+        mean = sum(stage.recent_intervals) / len(stage.recent_intervals)
+        return round(60.0 / mean, 1) if mean > 0 else None
+    settled = stage.processed_count + stage.failed_count
+    if stage.status != StageStatus.ACTIVE and settled and elapsed > 0:
+        return round(60.0 * settled / elapsed, 1)
+    return None
+
+
+def _stage_eta(stage: RunStage, per_item: dict[int, float], run: AutomationRun) -> float | None:
+    if stage.status != StageStatus.ACTIVE or run.status in FINISHED:
+        return None
+    if len(stage.recent_intervals) < 3 and not run.has_history:
+        return None
+    return round(
+        stage.queued_count * per_item[stage.number]
+        + stage.in_progress_count * per_item[stage.number] / 2
+    )
+
+
+def _global(
+    run: AutomationRun, stages: list[RunStage], per_item: dict[int, float]
+) -> dict[str, Any]:
     initial = {n: int(run.initial_snapshot.get(f"stage_{n}_initial", 0)) for n in NUMBERS}
     known = {
         s.number: (s.input_count if s.status not in NOT_STARTED or run.status in FINISHED else None)
@@ -316,9 +353,6 @@ def _global(run: AutomationRun, stages: list[RunStage], active: RunStage | None)
 
     remaining_seconds: float | None = None
     if run.status not in FINISHED and (completed + failed >= 3 or run.has_history):
-        per_item = dict(weights)
-        if active is not None and len(active.recent_intervals) >= 3:
-            per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
         remaining_seconds = round(
             sum(max(0, totals[n] - settled[n]) * per_item[n] for n in NUMBERS)
         )

@@ -1,3 +1,20 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from cascade.automation import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sites/", views.site_list, name="sites"),
+    path("sites/go/", views.site_go, name="site-go"),
+    path("sites/<int:site_id>/automation/", views.automation_page, name="automation"),
+    path("sites/<int:site_id>/automation/live/", views.automation_live, name="automation-live"),
+    path(
+        "sites/<int:site_id>/automation/stream/", views.automation_stream, name="automation-stream"
+    ),
+    path("sites/<int:site_id>/automation/runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
+]

@@ -1,0 +1,178 @@
+"""Live updates by Server-Sent Events.
+
+One watcher per site (or per run) and server process notices a change of the run's progress
+`version` and prepares the update once; every viewer of that site shares it. The engine's commit
+hook nudges the watcher at once when the work happens in this process; otherwise the watcher
+looks at the version a few times a second (one tiny query, whatever the number of viewers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from cascade.automation import engine
+from cascade.automation.models import AutomationRun
+
+log = logging.getLogger("cascade.live")
+POLL_SECONDS = 0.25  # version checks per watcher: at most 4 queries a second
+MIN_GAP_SECONDS = 0.25  # at most ~4 updates a second to a viewer
+PING_SECONDS = 5.0  # a heartbeat event, so a page knows its data is fresh
+
+
+@dataclass
+class Update:
+    key: tuple
+    state: tuple  # (run id, version) the update describes
+    made_at: float
+    renderers: dict[str, Callable[[], Any]]
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, variant: str) -> Any:
+        """Rendered once per variant (e.g. the page for editors, for viewers, or JSON)."""
+        with self._lock:
+            if variant not in self._cache:
+                try:
+                    self._cache[variant] = self.renderers[variant]()
+                finally:
+                    close_old_connections()
+            return self._cache[variant]
+
+
+def latest_state(site_id: int, run_id: str | None) -> tuple:
+    runs = AutomationRun.objects.filter(site_id=site_id)
+    if run_id:
+        runs = runs.filter(pk=run_id)
+    row = runs.order_by("-created_at").values_list("pk", "version", "status").first()
+    close_old_connections()
+    return (str(row[0]), row[1], row[2], site_id) if row else (None, 0, None, site_id)
+
+
+class Watcher:
+    def __init__(
+        self, hub: Hub, key: tuple, make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]]
+    ) -> None:
+        self.hub, self.key, self.make_renderers = hub, key, make_renderers
+        self.queues: set[asyncio.Queue] = set()
+        self.nudge = asyncio.Event()
+        self.latest: Update | None = None
+        self.task: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        site_id, run_id = self.key
+        last_state = None
+        try:
+            while self.queues:
+                state = await sync_to_async(latest_state, thread_sensitive=False)(site_id, run_id)
+                if state != last_state:
+                    last_state = state
+                    self.latest = Update(
+                        self.key, state, time.monotonic(), self.make_renderers(state)
+                    )
+                    for queue in list(self.queues):
+                        _offer(queue, self.latest)
+                    await asyncio.sleep(MIN_GAP_SECONDS)
+                try:
+                    await asyncio.wait_for(self.nudge.wait(), timeout=POLL_SECONDS)
+                except TimeoutError:
+                    pass
+                self.nudge.clear()
+        finally:
+            self.hub.forget(self)
+
+
+def _offer(queue: asyncio.Queue, update: Update) -> None:
+    # A slow viewer gets the newest update, not a backlog: older ones are dropped.
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(update)
+
+
+class Hub:
+    """The watchers of this process, keyed by (site id, run id or None for the latest run)."""
+
+    def __init__(self) -> None:
+        self.watchers: dict[tuple, Watcher] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._subscribed = False
+
+    def _hook_engine(self) -> None:
+        if not self._subscribed:
+            engine.on_progress(self._nudge_from_thread)
+            self._subscribed = True
+
+    def _nudge_from_thread(self, run_id: str) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._nudge_all)
+
+    def _nudge_all(self) -> None:
+        for watcher in list(self.watchers.values()):
+            watcher.nudge.set()
+
+    def nudge(self) -> None:
+        self._nudge_from_thread("")
+
+    async def subscribe(self, key: tuple, make_renderers) -> tuple[Watcher, asyncio.Queue]:
+        self.loop = asyncio.get_running_loop()
+        self._hook_engine()
+        watcher = self.watchers.get(key)
+        if watcher is None:
+            watcher = Watcher(self, key, make_renderers)
+            self.watchers[key] = watcher
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        watcher.queues.add(queue)
+        if watcher.latest is not None:
+            _offer(queue, watcher.latest)
+        if watcher.task is None or watcher.task.done():
+            watcher.task = asyncio.create_task(watcher.run())
+        return watcher, queue
+
+    def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
+        watcher.queues.discard(queue)
+
+    def forget(self, watcher: Watcher) -> None:
+        if self.watchers.get(watcher.key) is watcher and not watcher.queues:
+            del self.watchers[watcher.key]
+
+
+hub = Hub()
+
+
+def sse(event: str, data: str) -> str:
+    lines = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n\n"
+
+
+async def stream(
+    key: tuple, make_renderers, variant: str, event: str, encode: Callable[[Any], str] = str
+) -> AsyncIterator[str]:
+    """The body of an event stream: one event per new state, pings in between, and a clean end
+    after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection."""
+    watcher, queue = await hub.subscribe(key, make_renderers)
+    ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
+    try:
+        yield "retry: 1000\n\n"
+        while time.monotonic() < ends_at:
+            try:
+                update: Update = await asyncio.wait_for(queue.get(), timeout=PING_SECONDS)
+            except TimeoutError:
+                state = watcher.latest.state if watcher.latest else (None, 0)
+                yield sse("ping", json.dumps({"run_id": state[0], "version": state[1]}))
+                continue
+            body = await sync_to_async(update.get, thread_sensitive=False)(variant)
+            yield sse(event, encode(body))
+    finally:
+        hub.unsubscribe(watcher, queue)

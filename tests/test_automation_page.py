@@ -1,0 +1,351 @@
+"""The Automation page in a real browser (Debian's Chromium) against `cascade serve` on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from cascade.automation import progress
+from cascade.automation.models import AutomationRun
+from tests.servers import Server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LATENCY = "1:0.02,2:0.3,4:0.45,5:0.1,6:0.12"
+SHOTS = Path(__file__).parents[1] / "var" / "screenshots"
+
+READ_PAGE = """() => {
+  const g = document.querySelector('[data-testid=global-progress]');
+  const c = document.querySelector('[data-testid=current-stage]');
+  const cards = [...document.querySelectorAll('[data-testid^=stage-card-]')].map(e => ({
+    n: +e.dataset.testid.split('-').pop(), status: e.dataset.status, total: +e.dataset.total,
+    processed: +e.dataset.processed, remaining: +e.dataset.remaining, failed: +e.dataset.failed,
+    output: +e.dataset.output}));
+  return {
+    global: g && {visible: g.offsetParent !== null, percentage: +g.dataset.percentage, completed: +g.dataset.completed,
+                  total: +g.dataset.total, status: g.dataset.runStatus, version: +g.dataset.version},
+    current: c && {stage: +c.dataset.stage, processed: +c.dataset.processed, total: +c.dataset.total},
+    cards, summary: !!document.querySelector('[data-testid=completion-summary]:not([hidden])'),
+    version: +document.getElementById('live').dataset.version,
+    connection: document.getElementById('connection').textContent,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def playwright_browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(tmp_path, site):
+    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def login(alice, server):
+    def open_page(browser, width=1440, height=1000):
+        client = Client()
+        client.force_login(alice)
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
+        )
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    return open_page
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def check_consistent(doc: dict) -> None:
+    for card in doc["cards"]:
+        assert card["total"] == card["processed"] + card["failed"] + card["remaining"], card
+    if doc["global"]:
+        assert (
+            doc["global"]["completed"] == sum(c["processed"] for c in doc["cards"])
+            or doc["global"]["version"] == 0
+        )
+    if doc["current"]:
+        card = doc["cards"][doc["current"]["stage"] - 1]
+        assert (card["processed"], card["total"]) == (
+            doc["current"]["processed"],
+            doc["current"]["total"],
+        )
+
+
+def api_view(snapshot: dict) -> dict:
+    return {
+        s["number"]: (
+            s["input_count"],
+            s["processed_count"],
+            s["remaining_count"],
+            s["failed_count"],
+            s["output_count"],
+        )
+        for s in snapshot["stages"]
+    }
+
+
+def wait_live(page) -> None:
+    page.wait_for_function(
+        "document.getElementById('connection').dataset.state === 'live'", timeout=10_000
+    )
+
+
+def test_run_now_shows_the_run_live_from_zero_to_the_summary(
+    playwright_browser, login, server, site
+):
+    page = login(playwright_browser)
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    wait_live(page)
+    assert page.get_by_test_id("run-now").is_enabled()
+    assert "40 keywords waiting" in page.get_by_test_id("stage-card-1").inner_text()
+    shot(page, "1-before-run")
+
+    elapsed = page.evaluate("""async () => {
+        const t0 = performance.now();
+        document.querySelector('[data-testid=run-now]').click();
+        const g = document.querySelector('[data-testid=global-progress]');
+        const ok = g && g.dataset.percentage === '0' && document.querySelector('[data-testid=run-now]').disabled
+                   && g.textContent.includes('Starting…') && g.querySelector('.seg-active') !== null;
+        return ok ? performance.now() - t0 : -1;
+    }""")
+    assert 0 <= elapsed <= 100, elapsed
+    shot(page, "2-at-zero")
+
+    samples, matched, mid_shot = [], 0, False
+    client = Client()
+    client.force_login(site.account.memberships.first().user)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        doc = page.evaluate(READ_PAGE)
+        if doc["global"] is None:
+            assert doc["summary"], "the global bar vanished before the run completed"
+            break
+        assert doc["global"]["visible"]
+        samples.append(doc["global"]["percentage"])
+        check_consistent(doc)
+        run = AutomationRun.objects.order_by("-created_at").first()
+        if run and doc["global"]["version"] == run.version:
+            api = client.get(f"/api/v1/automation/run_progress/?site_id={site.pk}").json()
+            if api["version"] == doc["global"]["version"]:
+                assert api_view(api) == {
+                    c["n"]: (c["total"], c["processed"], c["remaining"], c["failed"], c["output"])
+                    for c in doc["cards"]
+                }
+                assert api["global_progress"]["completed_items"] == doc["global"]["completed"]
+                assert api["global_progress"]["percentage"] == doc["global"]["percentage"]
+                matched += 1
+        if not mid_shot and 30 <= doc["global"]["percentage"] <= 70:
+            assert re.fullmatch(r"\d+ % · Stage \d/7 · Cascade", page.title()), page.title()
+            bar = page.locator("[data-testid=global-progress] [role=progressbar]")
+            assert re.fullmatch(
+                r"\d+ %, stage \d of 7(, about .+ left)?", bar.get_attribute("aria-valuetext")
+            )
+            shot(page, "3-mid-run")
+            mid_shot = True
+        if doc["global"]["percentage"] == 100:
+            break
+        time.sleep(0.1)
+    page.wait_for_selector("[data-testid=completion-summary]", timeout=30_000)
+    final = page.evaluate(READ_PAGE)
+    assert final["global"]["percentage"] == 100 and final["global"]["status"] == "completed"
+    samples.append(100)
+    assert len(samples) >= 30, len(samples)
+    assert samples == sorted(samples), samples
+    assert max(samples[:-1]) <= 99 or samples.count(100) >= 1
+    assert matched >= 20, f"only {matched} moments matched an API snapshot of the same version"
+    assert page.title() == "Completed · Cascade"
+    assert page.get_by_test_id("announcer").inner_text() == "Completed"
+    assert "ready for review" in page.get_by_test_id("completion-summary").inner_text()
+    shot(page, "5-completed")
+    page.get_by_test_id("dismiss-summary").click()
+    assert not page.get_by_test_id("completion-summary").is_visible()
+    assert not page.errors, page.errors
+
+    run = AutomationRun.objects.get()
+    page.goto(f"{server.url}/sites/{site.pk}/automation/runs/{run.pk}/")
+    assert page.locator("svg rect.tl-bar").count() == 7 - sum(
+        1 for s in progress.build_snapshot(run)["stages"] if s["status"] == "skipped"
+    )
+    shot(page, "6-run-detail")
+
+
+def test_pause_resume_cancel_and_reload_tell_the_truth(playwright_browser, login, server, site):
+    page = login(playwright_browser)
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    wait_live(page)
+    page.get_by_test_id("run-now").click()
+    page.wait_for_function(
+        "(document.querySelector('[data-testid=current-stage]')||{dataset:{}}).dataset.stage === '4'"
+        " && +document.querySelector('[data-testid=current-stage]').dataset.processed >= 2",
+        timeout=60_000,
+    )
+    before = page.evaluate(READ_PAGE)
+    page.reload()
+    first_paint = page.evaluate(READ_PAGE)  # rendered by the server, before any event
+    assert first_paint["global"] is not None and first_paint["global"]["status"] == "running"
+    assert first_paint["global"]["completed"] >= before["global"]["completed"]
+    assert first_paint["global"]["percentage"] >= before["global"]["percentage"]
+    wait_live(page)
+
+    page.get_by_test_id("pause").click()
+    statuses = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = page.get_by_test_id("run-status").inner_text()
+        statuses.add(
+            "Pausing"
+            if text.startswith("Pausing")
+            else "Paused"
+            if text.startswith("Paused")
+            else text
+        )
+        if text.startswith("Paused"):
+            break
+        time.sleep(0.02)
+    assert {"Pausing", "Paused"} <= statuses, statuses
+    assert (
+        page.get_by_test_id("resume").is_enabled() and not page.get_by_test_id("pause").is_enabled()
+    )
+    frozen = page.evaluate(READ_PAGE)
+    shot(page, "4-paused")
+    time.sleep(3)
+    assert page.evaluate(READ_PAGE)["cards"] == frozen["cards"]
+    assert AutomationRun.objects.get().status == "paused"
+
+    page.get_by_test_id("resume").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=global-progress]').dataset.runStatus === 'running'"
+    )
+    page.wait_for_function(
+        f"+document.querySelector('[data-testid=global-progress]').dataset.completed > "
+        f"{frozen['global']['completed']}",
+        timeout=30_000,
+    )
+
+    page.get_by_test_id("cancel").click()
+    page.get_by_test_id("cancel-confirm").click()
+    page.wait_for_selector("[data-testid=completion-summary]", timeout=30_000)
+    assert "Cancelled" in page.get_by_test_id("run-status").inner_text()
+    assert page.get_by_test_id("stage-card-7").get_attribute("data-status") == "cancelled"
+    assert not page.errors, page.errors
+
+
+def test_two_tabs_agree_and_updates_cost_no_requests(playwright_browser, login, server, site):
+    first = login(playwright_browser)
+    first.goto(f"{server.url}/sites/{site.pk}/automation/")
+    second = first.context.new_page()
+    second.goto(f"{server.url}/sites/{site.pk}/automation/")
+    wait_live(first)
+    wait_live(second)
+    requests: list[str] = []
+    first.on("request", lambda request: requests.append(request.url))
+    first.get_by_test_id("run-now").focus()  # the controls work from the keyboard
+    first.keyboard.press("Enter")
+    deadline = time.monotonic() + 10
+    # (Playwright reports requests only while the test calls into it: wait with its timer)
+    while (
+        not any(url.endswith("/automation/live/") for url in requests)
+        and time.monotonic() < deadline
+    ):
+        first.wait_for_timeout(50)  # the click's own POST, then one refresh of the live region
+    first.wait_for_timeout(500)
+    assert any("/run_now/" in url for url in requests)
+    requests.clear()
+    versions_seen = 0
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        v1 = first.evaluate("+document.getElementById('live').dataset.version")
+        agreed = False
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            if second.evaluate("+document.getElementById('live').dataset.version") >= v1:
+                agreed = True
+                break
+            time.sleep(0.02)
+        assert agreed, "the second tab lagged more than a second behind the first"
+        versions_seen += 1
+        first.wait_for_timeout(300)
+    assert versions_seen >= 5
+    assert requests == [], requests
+
+
+def test_a_dropped_stream_says_reconnecting_then_goes_live_again(
+    playwright_browser, login, server, site
+):
+    page = login(playwright_browser)
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    wait_live(page)
+    server.kill()
+    page.wait_for_function(
+        "document.getElementById('connection').textContent.startsWith('Reconnecting')",
+        timeout=10_000,
+    )
+    server.start()
+    wait_live(page)
+    page.get_by_test_id("run-now").click()
+    page.wait_for_function(
+        "+document.querySelector('[data-testid=global-progress]').dataset.completed > 0",
+        timeout=30_000,
+    )
+
+
+def test_the_page_reflows_on_a_phone(playwright_browser, login, server, site):
+    page = login(playwright_browser, width=390, height=844)
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    wait_live(page)
+    page.get_by_test_id("run-now").click()
+    page.wait_for_function(
+        "+document.querySelector('[data-testid=global-progress]').dataset.completed > 20",
+        timeout=30_000,
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    boxes = [page.get_by_test_id(f"stage-card-{n}").bounding_box() for n in (1, 2)]
+    assert boxes[1]["y"] > boxes[0]["y"], "cards stack on a phone"
+    shot(page, "7-phone-390px")
+
+
+def test_a_viewer_sees_why_the_buttons_are_disabled(playwright_browser, server, site, carol):
+    client = Client()
+    client.force_login(carol)
+    context = playwright_browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
+    )
+    page = context.new_page()
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    button = page.get_by_test_id("run-now")
+    assert button.is_disabled()
+    assert button.get_attribute("title") == "Viewers can watch runs but not steer them"
