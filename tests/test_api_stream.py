@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.invariants import check_snapshot
+from tests.servers import Server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def events(response, deadline: float):
+    """Yield (event, data) pairs from a text/event-stream response."""
+    name, data = None, []
+    while time.monotonic() < deadline:
+        line = response.readline().decode()
+        if not line:
+            return
+        line = line.rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and name:
+            yield name, "\n".join(data)
+            name, data = None, []
+
+
+def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tmp_path):
+    token = token_for(alice)
+    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY="1:0.02,2:0.1,4:0.15,6:0.04").start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        connection.request("GET", f"/api/v1/automation/stream/?site_id={site.pk}",
+                           headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type").startswith("text/event-stream")
+        request = urllib.request.Request(f"{server.url}/api/v1/automation/run_now/?site_id={site.pk}", method="POST",
+                                         headers={"Authorization": f"Bearer {token}"})
+        run_id = json.loads(urllib.request.urlopen(request).read())["run_id"]
+        seen = []
+        for name, data in events(response, time.monotonic() + 90):
+            if name != "progress" or data == "null":
+                continue
+            doc = json.loads(data)
+            assert doc["run"]["run_id"] == run_id
+            check_snapshot(doc)
+            seen.append(doc)
+            if doc["run"]["status"] == "completed":
+                break
+        connection.close()
+    finally:
+        server.stop()
+    assert seen and seen[-1]["run"]["status"] == "completed"
+    assert len(seen) >= 10, len(seen)
+    versions = [d["version"] for d in seen]
+    assert versions == sorted(set(versions)), "each event is a newer snapshot"
+    percentages = [d["global_progress"]["percentage"] for d in seen]
+    assert percentages == sorted(percentages)
+
+
+def test_the_api_stream_checks_credentials_and_tenancy(site, bob, token_for, tmp_path):
+    server = Server(log=tmp_path / "serve.log").start()
+    try:
+        def status(path, token=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            try:
+                return urllib.request.urlopen(urllib.request.Request(server.url + path, headers=headers), timeout=10).status
+            except urllib.error.HTTPError as error:
+                return error.code
+        assert status(f"/api/v1/automation/stream/?site_id={site.pk}") == 401
+        assert status(f"/api/v1/automation/stream/?site_id={site.pk}", token_for(bob)) == 404
+        assert status("/api/v1/automation/stream/?site_id=abc", token_for(bob)) == 422
+        assert status(f"/api/v1/automation/stream/?site_id={site.pk}&run_id=nope", token_for(bob)) == 422
+    finally:
+        server.stop()
