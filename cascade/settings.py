@@ -141,3 +141,28 @@ CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)
 warnings.filterwarnings(
     "ignore", message="StreamingHttpResponse must consume synchronous iterators"
 )
+
+# --- Running on Celery workers (CASCADE_EXECUTOR=celery) ------------------------------------
+# The database's claims decide who processes an item, so a lost, repeated or late task costs
+# time, never correctness. These settings keep that time short.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CASCADE_REDIS_URL = env_str("CASCADE_REDIS_URL") or CELERY_BROKER_URL
+CELERY_TASK_DEFAULT_QUEUE = env_str("CASCADE_CELERY_QUEUE", "cascade")
+# Acknowledge a task after it ran, not when it was received: a worker that dies mid-task leaves
+# the message for another worker instead of losing it.
+CELERY_TASK_ACKS_LATE = True
+# A task whose worker process was killed (SIGKILL, out of memory) goes back to the queue.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each worker process reserves one task at a time, so slow AI items never wait behind a backlog
+# that another, idle worker could have taken.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged task to another worker only after this many seconds: it must be
+# longer than the slowest task (a task works through a stage's items until none is left).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CASCADE_VISIBILITY_TIMEOUT", 3600)
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks started at once for a stage's items (more are pointless beyond the workers' processes).
+CASCADE_CELERY_FANOUT = env_int("CASCADE_CELERY_FANOUT", 8)

@@ -4,11 +4,16 @@ viewer and erin an editor in alice's account."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from cascade.accounts.models import Account, ApiToken, Membership, Role, Site
@@ -19,19 +24,36 @@ from cascade.automation.worker import EmbeddedWorker
 from cascade.planner.importing import import_rows
 
 DATA = Path(__file__).parent / "data"
+CELERY = settings.CASCADE_EXECUTOR == "celery"
+
+if CELERY:
+    # Each xdist worker gets its own Redis database, so tasks of one never reach the other.
+    _db = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) + 1
+    _base = settings.CELERY_BROKER_URL.rsplit("/", 1)[0]
+    settings.CELERY_BROKER_URL = settings.CASCADE_REDIS_URL = f"{_base}/{_db}"
+    from cascade.celery import app as celery_app
+
+    celery_app.conf.broker_url = settings.CELERY_BROKER_URL
 DEMO = Path(__file__).parents[1] / "cascade" / "automation" / "data" / "demo_keywords.csv"
 
 
 @pytest.fixture(autouse=True)
-def fast_engine(settings, tmp_path):
-    """Small pictures, short backoffs and no simulated latency unless a test asks for it."""
+def fast_engine(request, settings, tmp_path):
+    """Small pictures, short backoffs and no simulated latency unless a test asks for it with
+    `@pytest.mark.engine(latency={...}, claim_timeout=...)` (set before any worker starts)."""
+    marker = request.node.get_closest_marker("engine")
+    options = marker.kwargs if marker else {}
     settings.CASCADE_IMAGE_SCALE = 0.05
     settings.CASCADE_RETRY_BACKOFF = 0.01
-    settings.CASCADE_CLAIM_TIMEOUT = 5.0
-    settings.CASCADE_AI_LATENCY = {}
+    settings.CASCADE_CLAIM_TIMEOUT = options.get("claim_timeout", 5.0)
+    settings.CASCADE_AI_LATENCY = options.get("latency", {})
     settings.CASCADE_AI_PROVIDER = "local"
     settings.MEDIA_ROOT = tmp_path / "media"
     reset_provider_cache()
+    if CELERY:
+        from cascade.automation.executor import redis_client
+
+        redis_client().flushdb()
     yield
     reset_provider_cache()
 
@@ -97,12 +119,96 @@ def api(alice, token_for) -> Client:
     return Client(headers={"Authorization": f"Bearer {token_for(alice)}"})
 
 
-@pytest.fixture
-def worker(transactional_db) -> Iterator[EmbeddedWorker]:
-    pool = EmbeddedWorker(threads=2, idle_wait=0.05)
+class CeleryWorkers:
+    """Celery worker processes (`cascade worker`) on the test database and Redis."""
+
+    def __init__(self, count: int, log_dir: Path, **env: str) -> None:
+        from django.utils import timezone
+
+        from tests.servers import ROOT, server_env
+
+        started = timezone.now()
+        self.procs: list[subprocess.Popen] = []
+        for i in range(count):
+            log = open(log_dir / f"celery-{i}.log", "ab")
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cascade",
+                        "worker",
+                        "--pool",
+                        "solo",
+                        "--concurrency",
+                        "1",
+                        "--name",
+                        f"test{i}-{os.getpid()}@%h",
+                    ],
+                    cwd=ROOT,
+                    env=server_env(**env),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        from cascade.automation.models import WorkerBeat
+
+        wait_for(
+            lambda: WorkerBeat.objects.filter(kind="celery", seen_at__gte=started).count() >= count,
+            60,
+            0.1,
+            "Celery workers",
+        )
+
+    def kill(self, index: int) -> None:
+        os.killpg(self.procs[index].pid, signal.SIGKILL)
+        self.procs[index].wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def start_workers(log_dir: Path, count: int = 2):
+    """Whatever processes runs in this configuration: the embedded pool, or Celery workers."""
+    if CELERY:
+        return CeleryWorkers(count, log_dir)
+    pool = EmbeddedWorker(threads=count, idle_wait=0.05)
     pool.start()
-    yield pool
-    pool.stop()
+    return pool
+
+
+class KillableWorker:
+    """One process that works on runs and can be killed: `cascade serve` with its embedded
+    worker, or a Celery worker in celery mode."""
+
+    def __init__(self, log_dir: Path, **env: str) -> None:
+        from tests.servers import Server
+
+        if CELERY:
+            self.proc = CeleryWorkers(1, log_dir, **env)
+        else:
+            self.proc = Server(log=log_dir / "serve.log", **env).start()
+
+    def kill(self) -> None:
+        self.proc.kill(0) if CELERY else self.proc.kill()
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path):
+    workers = start_workers(tmp_path)
+    yield workers
+    workers.stop()
 
 
 def wait_for(

@@ -35,6 +35,12 @@ def server_env(**extra: str) -> dict[str, str]:
     env["CASCADE_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     env["CASCADE_IMAGE_SCALE"] = str(settings.CASCADE_IMAGE_SCALE)
     env["CASCADE_RETRY_BACKOFF"] = str(settings.CASCADE_RETRY_BACKOFF)
+    env["CASCADE_CLAIM_TIMEOUT"] = str(settings.CASCADE_CLAIM_TIMEOUT)
+    env["CASCADE_AI_LATENCY"] = ",".join(f"{k}:{v}" for k, v in settings.CASCADE_AI_LATENCY.items())
+    env["CASCADE_AI_PROVIDER"] = settings.CASCADE_AI_PROVIDER
+    env["CASCADE_EXECUTOR"] = settings.CASCADE_EXECUTOR
+    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    env["CASCADE_REDIS_URL"] = settings.CASCADE_REDIS_URL
     env["CASCADE_LOG_LEVEL"] = "WARNING"
     env.update(extra)
     return env

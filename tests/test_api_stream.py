@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import CELERY, start_workers
 from tests.invariants import check_snapshot
 from tests.servers import Server
 
@@ -31,18 +32,26 @@ def events(response, deadline: float):
             name, data = None, []
 
 
+@pytest.mark.engine(latency={1: 0.02, 2: 0.1, 4: 0.15, 6: 0.04})
 def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tmp_path):
     token = token_for(alice)
-    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY="1:0.02,2:0.1,4:0.15,6:0.04").start()
+    server = Server(log=tmp_path / "serve.log").start()
+    workers = start_workers(tmp_path) if CELERY else None  # `serve` is web-only on Celery
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        connection.request("GET", f"/api/v1/automation/stream/?site_id={site.pk}",
-                           headers={"Authorization": f"Bearer {token}"})
+        connection.request(
+            "GET",
+            f"/api/v1/automation/stream/?site_id={site.pk}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         response = connection.getresponse()
         assert response.status == 200
         assert response.getheader("Content-Type").startswith("text/event-stream")
-        request = urllib.request.Request(f"{server.url}/api/v1/automation/run_now/?site_id={site.pk}", method="POST",
-                                         headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(
+            f"{server.url}/api/v1/automation/run_now/?site_id={site.pk}",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         run_id = json.loads(urllib.request.urlopen(request).read())["run_id"]
         seen = []
         for name, data in events(response, time.monotonic() + 90):
@@ -57,6 +66,8 @@ def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tm
         connection.close()
     finally:
         server.stop()
+        if workers:
+            workers.stop()
     assert seen and seen[-1]["run"]["status"] == "completed"
     assert len(seen) >= 10, len(seen)
     versions = [d["version"] for d in seen]
@@ -68,15 +79,22 @@ def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tm
 def test_the_api_stream_checks_credentials_and_tenancy(site, bob, token_for, tmp_path):
     server = Server(log=tmp_path / "serve.log").start()
     try:
+
         def status(path, token=None):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             try:
-                return urllib.request.urlopen(urllib.request.Request(server.url + path, headers=headers), timeout=10).status
+                return urllib.request.urlopen(
+                    urllib.request.Request(server.url + path, headers=headers), timeout=10
+                ).status
             except urllib.error.HTTPError as error:
                 return error.code
+
         assert status(f"/api/v1/automation/stream/?site_id={site.pk}") == 401
         assert status(f"/api/v1/automation/stream/?site_id={site.pk}", token_for(bob)) == 404
         assert status("/api/v1/automation/stream/?site_id=abc", token_for(bob)) == 422
-        assert status(f"/api/v1/automation/stream/?site_id={site.pk}&run_id=nope", token_for(bob)) == 422
+        assert (
+            status(f"/api/v1/automation/stream/?site_id={site.pk}&run_id=nope", token_for(bob))
+            == 422
+        )
     finally:
         server.stop()

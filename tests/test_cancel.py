@@ -13,10 +13,10 @@ from tests.invariants import check_full_run, check_snapshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.engine(latency={4: 0.25})
 def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
     site, worker, settings
 ):
-    settings.CASCADE_AI_LATENCY = {4: 0.25}
     run = engine.start_run(site)
     wait_for(
         lambda: RunStage.objects.get(run=run, number=4).processed_count >= 2,

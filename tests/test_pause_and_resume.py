@@ -17,10 +17,10 @@ def stage_row(run, number):
     return RunStage.objects.get(run=run, number=number)
 
 
+@pytest.mark.engine(latency={4: 0.3})
 def test_pause_waits_for_in_flight_items_then_resume_finishes_without_doubles(
     site, worker, settings
 ):
-    settings.CASCADE_AI_LATENCY = {4: 0.3}
     run = engine.start_run(site)
     wait_for(
         lambda: (

@@ -12,8 +12,8 @@ from tests.invariants import check_chaining, check_full_run, check_snapshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_every_snapshot_of_a_running_run_obeys_the_contract(site, worker, settings):
-    settings.CASCADE_AI_LATENCY = {1: 0.005, 2: 0.02, 4: 0.02, 5: 0.01, 6: 0.01}
+@pytest.mark.engine(latency={1: 0.005, 2: 0.02, 4: 0.02, 5: 0.01, 6: 0.01})
+def test_every_snapshot_of_a_running_run_obeys_the_contract(site, worker):
     run = engine.start_run(site)
     docs = []
     while True:

@@ -5,3 +5,8 @@ class AutomationConfig(AppConfig):
     name = "cascade.automation"
     label = "automation"
     verbose_name = "Automation"
+
+    def ready(self) -> None:
+        from cascade.automation import executor
+
+        executor.install()

@@ -8,6 +8,7 @@ is decided by conditional updates and row locks, never by in-memory state.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import socket
@@ -105,6 +106,27 @@ def on_progress(listener: Callable[[str], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
+_runnable_listeners: list[Callable[[str], None]] = []
+
+
+def on_runnable(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Register a callable told the run id when a run has new work to start (it was created or
+    resumed); the Celery executor queues tasks from it."""
+    _runnable_listeners.append(listener)
+    return lambda: _runnable_listeners.remove(listener) if listener in _runnable_listeners else None
+
+
+def _runnable(run_id: Any) -> None:
+    def send() -> None:
+        for listener in list(_runnable_listeners):
+            try:
+                listener(str(run_id))
+            except Exception:
+                log.exception("runnable listener failed")
+
+    transaction.on_commit(send)
+
+
 def _announce(run_id: Any) -> None:
     def send() -> None:
         for listener in list(_listeners):
@@ -192,6 +214,7 @@ def start_run(
             RunStage.objects.bulk_create([RunStage(run=run, number=n) for n in NUMBERS])
             _event(run.pk, EventKind.RUN_QUEUED, f"Run queued ({trigger}).")
             _announce(run.pk)
+            _runnable(run.pk)
     except IntegrityError:
         # The partial unique index on active runs decided: another request won the race.
         active = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
@@ -259,6 +282,7 @@ def resume_run(run_id: Any) -> AutomationRun:
         run.pause_reason, run.status_message, run.paused_at = None, "", None
         run.consecutive_failures = 0
         _event(run.pk, EventKind.RESUMED, "Resumed.")
+        _runnable(run.pk)
         _bump(run)
         _save_run(
             run,
@@ -553,6 +577,22 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         _announce(run.pk)
     items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
     return Claim(run_id, stage, token, items)
+
+
+def claimable_batches(run_id: Any) -> int:
+    """How many batches of the run's current stage could be claimed right now."""
+    run = (
+        AutomationRun.objects.filter(pk=run_id).values("status", "current_stage", "config").first()
+    )
+    if not run or run["status"] != RunStatus.RUNNING or not run["current_stage"]:
+        return 0
+    stage = run["current_stage"]
+    waiting = (
+        RunItem.objects.filter(run_id=run_id, stage=stage, state=ItemState.QUEUED)
+        .exclude(not_before__gt=timezone.now())
+        .count()
+    )
+    return math.ceil(waiting / batch_size(stage, run["config"]))
 
 
 @contextmanager

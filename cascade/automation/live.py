@@ -109,7 +109,11 @@ class Hub:
 
     def _hook_engine(self) -> None:
         if not self._subscribed:
+            from cascade.automation import executor
+
             engine.on_progress(self._nudge_from_thread)
+            if executor.uses_celery():
+                executor.listen(self._nudge_from_thread)  # commits made by Celery workers
             self._subscribed = True
 
     def _nudge_from_thread(self, run_id: str) -> None:

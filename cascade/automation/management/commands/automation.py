@@ -71,11 +71,17 @@ class Command(BaseCommand):
         run = engine.start_run(site)
         self.stdout.write(f"Run {run.run_id} queued for site {site.pk} ({site.name}).")
         if not wait:
-            if settings.CASCADE_EXECUTOR == "embedded" and not workers_alive():
-                self.stdout.write("No worker is running: start `cascade serve` to process it.")
+            if not workers_alive():
+                where = (
+                    "`cascade worker`"
+                    if settings.CASCADE_EXECUTOR == "celery"
+                    else "`cascade serve`"
+                )
+                self.stdout.write(f"No worker is running: start {where} to process it.")
             return
         worker = None
-        if settings.CASCADE_EXECUTOR == "embedded" and not workers_alive():
+        if not workers_alive():
+            # Nothing else would process the run: this command does, with the same engine.
             worker = EmbeddedWorker(settings.CASCADE_WORKER_THREADS)
             worker.start()
         try:

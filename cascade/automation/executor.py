@@ -1,0 +1,127 @@
+"""Where the engine's work runs: the embedded worker (default) or Celery workers.
+
+Only this module knows the difference. It tells Celery when a run becomes runnable, publishes
+progress to Redis so web processes hear of commits made elsewhere, and keeps runs moving when
+workers die (expired claims, stalled stages)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from cascade.automation import engine
+
+log = logging.getLogger("cascade.executor")
+CHANNEL = "cascade:progress"
+_installed = False
+
+
+def uses_celery() -> bool:
+    return settings.CASCADE_EXECUTOR == "celery"
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(
+        settings.CASCADE_REDIS_URL, socket_timeout=5, socket_connect_timeout=5
+    )
+
+
+def install() -> None:
+    """Hook the engine up to Celery in this process (web, worker or command)."""
+    global _installed
+    if _installed or not uses_celery():
+        return
+    _installed = True
+    engine.on_runnable(_kick)
+    engine.on_progress(_publish)
+
+
+def _kick(run_id: str) -> None:
+    from cascade.automation.tasks import kick_run
+
+    try:
+        kick_run.delay(run_id)
+    except Exception:  # the housekeeping of any worker picks the run up within a second
+        log.exception("could not queue run %s on Celery", run_id)
+
+
+_publisher = threading.local()
+
+
+def _publish(run_id: str) -> None:
+    try:
+        client = getattr(_publisher, "client", None) or redis_client()
+        _publisher.client = client
+        client.publish(CHANNEL, run_id)
+    except Exception:  # web processes still notice by watching the version
+        _publisher.client = None
+        log.debug("progress publish failed", exc_info=True)
+
+
+def listen(callback) -> threading.Thread:
+    """Call `callback(run_id)` for progress committed by any process (a daemon thread)."""
+
+    def run() -> None:
+        while True:
+            try:
+                pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        callback(message["data"].decode())
+            except Exception:
+                log.warning("progress subscription lost; retrying", exc_info=True)
+                time.sleep(1.0)
+
+    thread = threading.Thread(target=run, name="cascade-progress-listener", daemon=True)
+    thread.start()
+    return thread
+
+
+def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
+    """Run in every Celery worker: take back expired claims, begin queued runs, move finished
+    stages on and restart work on stages whose tasks were lost. Safe to run in many processes."""
+    import os
+    import socket
+
+    from django.utils import timezone
+
+    from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
+    from cascade.automation.tasks import fan_out, kick_run
+
+    client = redis_client()
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    while True:
+        try:
+            WorkerBeat.objects.update_or_create(
+                name=name, defaults={"kind": "celery", "seen_at": timezone.now()}
+            )
+            engine.reclaim_expired(force=True)
+            for run_id, status in AutomationRun.objects.filter(
+                status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
+            ).values_list("pk", "status"):
+                run_id = str(run_id)
+                # one process per run and second does this, the others skip
+                if not client.set(
+                    f"cascade:housekeeping:{run_id}", "1", nx=True, ex=max(1, int(every))
+                ):
+                    continue
+                if status == RunStatus.QUEUED:
+                    kick_run.delay(run_id)
+                elif engine.advance_if_stage_done(run_id):
+                    fan_out(run_id)
+                elif client.llen(queue) == 0 and engine.claimable_batches(run_id):
+                    fan_out(run_id)
+        except Exception:
+            log.exception("housekeeping failed; retrying")
+        finally:
+            close_old_connections()
+        if stop.wait(every):
+            break
