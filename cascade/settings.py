@@ -166,3 +166,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tasks started at once for a stage's items (more are pointless beyond the workers' processes).
 CASCADE_CELERY_FANOUT = env_int("CASCADE_CELERY_FANOUT", 8)
+
+# --- The OpenAI-compatible provider (CASCADE_AI_PROVIDER=openai) ---------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+CASCADE_TEXT_MODEL = env_str("CASCADE_TEXT_MODEL", "gpt-4o-mini")
+CASCADE_IMAGE_MODEL = env_str("CASCADE_IMAGE_MODEL", "gpt-image-1")
+CASCADE_AI_TIMEOUT = env_float("CASCADE_AI_TIMEOUT", 120.0)
+CASCADE_AI_RETRIES = env_int("CASCADE_AI_RETRIES", 4)
+CASCADE_AI_CONCURRENCY = env_int("CASCADE_AI_CONCURRENCY", 4)
+CASCADE_AI_RPM = env_int("CASCADE_AI_RPM", 0)
+CASCADE_AI_TPM = env_int("CASCADE_AI_TPM", 0)
+CASCADE_PROMPTS_DIR = env_str("CASCADE_PROMPTS_DIR")
+CASCADE_CREDITS_PER_1K_TOKENS = env_float("CASCADE_CREDITS_PER_1K_TOKENS", 5.0)
+# Key for encrypting accounts' API keys at rest (default: derived from SECRET_KEY).
+CASCADE_ENCRYPTION_KEY = env_str("CASCADE_ENCRYPTION_KEY")

@@ -34,22 +34,22 @@ class FlakyProvider(LocalProvider):
         if fail:
             raise ProviderError("503 Service Unavailable from the AI provider")
 
-    def cluster_keywords(self, keywords, existing):
+    def cluster_keywords(self, keywords, existing, profile=None):
         self._call()
         return super().cluster_keywords(keywords, existing)
 
-    def generate_ideas(self, cluster, count, taken_titles):
+    def generate_ideas(self, cluster, count, taken_titles, profile=None):
         self._call()
         return super().generate_ideas(cluster, count, taken_titles)
 
-    def write_article(self, brief):
+    def write_article(self, brief, profile=None):
         self._call()
         return super().write_article(brief)
 
-    def image_prompts(self, title, outline, in_article):
+    def image_prompts(self, title, outline, in_article, profile=None):
         self._call()
         return super().image_prompts(title, outline, in_article)
 
-    def render_image(self, prompt, width, height):
+    def render_image(self, prompt, width, height, profile=None):
         self._call()
         return super().render_image(prompt, width, height)

@@ -27,6 +27,8 @@ ENDPOINTS = [
     ("get", "/api/v1/automation/config/?site_id={site}", False),
     ("put", "/api/v1/automation/config/?site_id={site}", True),
     ("get", "/api/v1/sites/{site}/", False),
+    ("get", "/api/v1/sites/{site}/settings/", False),
+    ("put", "/api/v1/sites/{site}/settings/", True),
     ("post", "/api/v1/sites/{site}/keywords/", True),
     ("get", "/api/v1/sites/{site}/keywords/", False),
     ("get", "/api/v1/sites/{site}/clusters/", False),

@@ -59,3 +59,44 @@ def create_site(request: HttpRequest, payload: SiteIn):
 @router.get("{int:site_id}/")
 def get_site(request: HttpRequest, site_id: int):
     return site_row(site_for(request, site_id))
+
+
+class SiteSettingsIn(Schema):
+    tone: str | None = Field(default=None, max_length=200)
+    audience: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, min_length=2, max_length=40)
+    target_words: int | None = Field(default=None, ge=300, le=5000)
+
+
+def site_settings(site: Site) -> dict:
+    from cascade.automation import config as run_config
+
+    return {
+        "tone": site.tone,
+        "audience": site.audience,
+        "language": site.language,
+        "target_words": run_config.load(site)["target_words"],
+    }
+
+
+@router.get("{int:site_id}/settings/")
+def get_site_settings(request: HttpRequest, site_id: int):
+    return site_settings(site_for(request, site_id))
+
+
+@router.put("{int:site_id}/settings/")
+def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsIn):
+    from cascade.automation import config as run_config
+
+    site = site_for(request, site_id, operate=True)
+    values = payload.model_dump(exclude_unset=True)
+    for field in ("tone", "audience", "language"):
+        if field in values:
+            text = (values[field] or "").strip()
+            if any(ord(c) < 32 for c in text):
+                raise HttpError(422, f"{field}: must be visible text without control characters")
+            setattr(site, field, text)
+    site.save()
+    if values.get("target_words") is not None:
+        run_config.save(site, {"target_words": values["target_words"]})
+    return site_settings(site)

@@ -14,6 +14,9 @@ class Account(models.Model):
     # Available credits. Reservations are taken off immediately, so this never goes below zero
     # (enforced by a check constraint and by conditional updates in accounts.credits).
     credits = models.BigIntegerField(default=0)
+    # The account's own key for the OpenAI-compatible provider, encrypted (accounts.secrets).
+    ai_api_key_encrypted = models.TextField(blank=True)
+    ai_api_key_hint = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +28,19 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def set_ai_key(self, secret: str) -> None:
+        from cascade.accounts import secrets
+
+        secret = secret.strip()
+        self.ai_api_key_encrypted = secrets.encrypt(secret) if secret else ""
+        self.ai_api_key_hint = secrets.hint(secret) if secret else ""
+        self.save(update_fields=["ai_api_key_encrypted", "ai_api_key_hint"])
+
+    def ai_key(self) -> str | None:
+        from cascade.accounts import secrets
+
+        return secrets.decrypt(self.ai_api_key_encrypted) if self.ai_api_key_encrypted else None
 
 
 class Role(models.TextChoices):

@@ -20,6 +20,16 @@ class ProviderUnavailable(ProviderError):
 
 
 @dataclass(frozen=True)
+class SiteProfile:
+    """Who the writing is for; prompts inject it."""
+
+    name: str = ""
+    tone: str = ""
+    audience: str = ""
+    language: str = "English"
+
+
+@dataclass(frozen=True)
 class KeywordIn:
     id: int
     keyword: str

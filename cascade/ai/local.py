@@ -215,12 +215,12 @@ class LocalProvider:
     is_offline = True
 
     def cluster_keywords(
-        self, keywords: list[KeywordIn], existing: list[ClusterRef]
+        self, keywords: list[KeywordIn], existing: list[ClusterRef], profile=None
     ) -> list[ClusterAssignment]:
         return clustering.cluster_keywords(keywords, existing)
 
     def generate_ideas(
-        self, cluster: ClusterIn, count: int, taken_titles: set[str]
+        self, cluster: ClusterIn, count: int, taken_titles: set[str], profile=None
     ) -> list[IdeaOut]:
         words = [k.keyword for k in cluster.keywords] or [cluster.name]
         topic = titlecase(topic_of(cluster.name))
@@ -257,7 +257,7 @@ class LocalProvider:
                 return title
             n += 1
 
-    def write_article(self, brief: Brief) -> ArticleOut:
+    def write_article(self, brief: Brief, profile=None) -> ArticleOut:
         seed = int(hashlib.sha256(brief.title.encode()).hexdigest()[:12], 16)
         rng = random.Random(seed)
         keywords = brief.target_keywords or [brief.title]
@@ -310,7 +310,9 @@ class LocalProvider:
             word_count=count_words(html),
         )
 
-    def image_prompts(self, title: str, outline: list[str], in_article: int) -> list[PromptOut]:
+    def image_prompts(
+        self, title: str, outline: list[str], in_article: int, profile=None
+    ) -> list[PromptOut]:
         prompts = [
             PromptOut(
                 "featured",
@@ -328,7 +330,7 @@ class LocalProvider:
             )
         return prompts
 
-    def render_image(self, prompt: str, width: int, height: int) -> bytes:
+    def render_image(self, prompt: str, width: int, height: int, profile=None) -> bytes:
         digest = hashlib.sha256(prompt.encode()).digest()
         top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
         bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account, LedgerEntry, Site
-from cascade.ai import get_provider
-from cascade.ai.base import ProviderRefused, ProviderUnavailable
+from cascade.ai import get_provider, usage
+from cascade.ai.base import ProviderRefused, ProviderUnavailable, SiteProfile
 from cascade.automation import config as run_config
 from cascade.automation import progress
 from cascade.automation.models import (
@@ -55,6 +55,7 @@ from cascade.automation.stages import (
     StageContext,
     StageError,
     batch_size,
+    credits_for_usage,
     pending_counts,
 )
 
@@ -633,14 +634,22 @@ def _context(run: AutomationRun) -> StageContext:
         site_audience=site.audience,
         site_language=site.language,
         config=run.config,
-        provider=get_provider(),
+        provider=get_provider(site.account),
+        profile=SiteProfile(
+            name=site.name, tone=site.tone, audience=site.audience, language=site.language
+        ),
     )
 
 
 def process_claim(claim: Claim) -> None:
-    run = AutomationRun.objects.select_related("site").get(pk=claim.run_id)
+    run = AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
     stage = STAGES[claim.stage]
-    ctx = _context(run)
+    try:
+        ctx = _context(run)
+    except ProviderUnavailable as exc:  # e.g. no API key at all
+        _release(claim.items, claim.token)
+        _pause_for_provider(run, str(exc))
+        return
     groups = [claim.items] if stage.together else [[item] for item in claim.items]
     with keep_claims_fresh(claim.token):
         for i, group in enumerate(groups):
@@ -692,8 +701,9 @@ def _process_group(
         return False
     try:
         _simulate_latency(stage.number, len(group), ctx.provider)
-        result = stage.process(ctx, objects)
-        _commit(run, ctx, stage, token, group, objects, result)
+        with usage.measure() as used:
+            result = stage.process(ctx, objects)
+        _commit(run, ctx, stage, token, group, objects, result, used)
     except LostClaim:
         log.warning("claim %s expired before commit; another worker redoes its items", token[:8])
     except ProviderUnavailable as exc:
@@ -749,6 +759,7 @@ def _commit(
     group: list[RunItem],
     objects: list[Any],
     result: Any,
+    used: usage.Usage | None = None,
 ) -> None:
     """Outputs, done marks, counters, credits and version in one transaction."""
     ids = [it.pk for it in group]
@@ -772,7 +783,13 @@ def _commit(
         if done != len(ids):
             raise LostClaim(token)
         applied = stage.apply(ctx, objects, result)
-        charged = credits.settle(run.site.account_id, reserved, applied.credits)
+        # A provider that reports its usage is paid by it; the offline provider by the table.
+        cost = credits_for_usage(used) if used is not None and used.measured else applied.credits
+        if used is not None and used.measured:
+            RunItem.objects.filter(pk=ids[0]).update(
+                prompt_tokens=used.prompt_tokens, completion_tokens=used.completion_tokens
+            )
+        charged = credits.settle(run.site.account_id, reserved, cost)
         if charged:
             LedgerEntry.objects.create(
                 account_id=run.site.account_id,

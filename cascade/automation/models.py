@@ -173,6 +173,9 @@ class RunItem(models.Model):
     # the claim expires, settled when the item commits.
     reserved_credits = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Tokens the AI calls for this item used (recorded on the first item of a batch).
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
     last_error_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

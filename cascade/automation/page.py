@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
+from cascade.ai.base import ProviderUnavailable
 from cascade.automation import config as run_config
 from cascade.automation import progress
 from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunEvent, RunStatus
@@ -194,7 +195,12 @@ def live_context(site: Site, can_operate: bool) -> dict[str, Any]:
     overview = overview_for(site)
     balance = Account.objects.filter(pk=site.account_id).values_list("credits", flat=True).get()
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
-    provider = get_provider()
+    try:
+        provider = get_provider(site.account)
+    except ProviderUnavailable as exc:  # e.g. no API key yet: say so, the page still works
+        provider = type(
+            "Missing", (), {"label": f"AI provider unavailable: {exc}", "is_offline": False}
+        )()
     waiting = {o["number"]: o for o in overview["stages"]}
     if snapshot:
         cards = snapshot["stages"]
@@ -233,7 +239,7 @@ def live_context(site: Site, can_operate: bool) -> dict[str, Any]:
         "balance": balance,
         "controls": _controls(site, snapshot, overview, balance, can_operate),
         "events": events,
-        "provider_label": provider.label,
+        "provider_label": getattr(provider, "label", "AI"),
         "provider_offline": getattr(provider, "is_offline", False),
         "can_operate": can_operate,
         "state_key": f"{snapshot['run']['run_id']}:{snapshot['version']}" if snapshot else "none:0",
@@ -282,7 +288,9 @@ def timeline(snapshot: dict) -> dict[str, Any]:
     if start is None:
         return {"rows": rows, "width": 900, "height": 40, "span": 0, "left": 200}
     stages = [(s, parse(s["started_at"]), parse(s["finished_at"])) for s in snapshot["stages"]]
-    last = max([end] + [f for _, _, f in stages if f] + [start])
+    from django.utils import timezone
+
+    last = max([end or timezone.now()] + [f for _, _, f in stages if f] + [start])
     span = max(1.0, (last - start).total_seconds())
     width, left, right, row_h = 900, 200, 110, 28
     for i, (s, began, finished) in enumerate(stages):

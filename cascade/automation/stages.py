@@ -20,7 +20,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Concat
 
 from cascade.ai import clustering
-from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn
+from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn, SiteProfile
 from cascade.planner.models import (
     Cluster,
     ClusterStatus,
@@ -43,6 +43,8 @@ from cascade.writer.models import (
 
 # Credit costs, the one settings table (contract §1).
 CREDIT_COSTS = {
+    # With a provider that reports usage (real AI), credits follow it instead: per 1,000 tokens
+    # (CASCADE_CREDITS_PER_1K_TOKENS, default 5) plus "per_image" for each generated picture.
     "keywords_per_credit": 10,  # stage 1: 1 credit per 10 keywords of a batch, rounded up
     "per_cluster": 2,  # stage 2
     "words_per_credit": 100,  # stage 4: 1 credit per 100 words written
@@ -63,6 +65,7 @@ class StageContext:
     site_language: str
     config: dict[str, Any]
     provider: Any
+    profile: SiteProfile = SiteProfile()
 
 
 @dataclass
@@ -128,7 +131,7 @@ def cluster_process(ctx: StageContext, keywords: list[Keyword]):
         )
     ]
     batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
-    return ctx.provider.cluster_keywords(batch, existing)
+    return ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
 
 
 def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments) -> Applied:
@@ -194,7 +197,10 @@ def ideas_process(ctx: StageContext, clusters: list[Cluster]):
         ).values_list("normalized_title", flat=True)
     )
     return ctx.provider.generate_ideas(
-        ClusterIn(cluster.id, cluster.name, keywords), int(ctx.config["ideas_per_cluster"]), taken
+        ClusterIn(cluster.id, cluster.name, keywords),
+        int(ctx.config["ideas_per_cluster"]),
+        taken,
+        profile=ctx.profile,
     )
 
 
@@ -285,7 +291,7 @@ def article_process(ctx: StageContext, tasks: list[Task]):
         audience=ctx.site_audience,
         language=ctx.site_language,
     )
-    return ctx.provider.write_article(brief)
+    return ctx.provider.write_article(brief, profile=ctx.profile)
 
 
 def article_apply(ctx: StageContext, tasks: list[Task], article) -> Applied:
@@ -328,7 +334,9 @@ def prompt_queue(site_id: int) -> QuerySet:
 def prompts_process(ctx: StageContext, contents: list[Content]):
     (content,) = contents
     outline = list(content.task.idea.outline) if content.task_id else []
-    return ctx.provider.image_prompts(content.title, outline, int(ctx.config["images_per_content"]))
+    return ctx.provider.image_prompts(
+        content.title, outline, int(ctx.config["images_per_content"]), profile=ctx.profile
+    )
 
 
 def prompts_apply(ctx: StageContext, contents: list[Content], prompts) -> Applied:
@@ -362,7 +370,7 @@ def image_process(ctx: StageContext, images: list[Image]):
     width, height = IMAGE_SIZES[ImageKind(image.kind)]
     scale = settings.CASCADE_IMAGE_SCALE
     width, height = max(16, int(width * scale)), max(16, int(height * scale))
-    png = ctx.provider.render_image(image.prompt, width, height)
+    png = ctx.provider.render_image(image.prompt, width, height, profile=ctx.profile)
     # The file name depends only on the image row, so a retry overwrites instead of adding.
     relative = f"sites/{ctx.site_id}/images/{image.content_id}-{image.position}-{image.kind}.png"
     target = Path(settings.MEDIA_ROOT) / relative
@@ -538,3 +546,12 @@ def batch_size(number: int, config: dict[str, Any]) -> int:
 def pending_counts(site_id: int) -> dict[int, int]:
     """What waits in each stage's queue now: the pipeline overview's numbers."""
     return {n: stage.queue(site_id).count() for n, stage in STAGES.items()}
+
+
+def credits_for_usage(used) -> int:
+    """Credits for measured AI usage: tokens at the configured rate, plus pictures."""
+    tokens = used.prompt_tokens + used.completion_tokens
+    return (
+        math.ceil(tokens * settings.CASCADE_CREDITS_PER_1K_TOKENS / 1000)
+        + used.images * CREDIT_COSTS["per_image"]
+    )

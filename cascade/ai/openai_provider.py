@@ -1,0 +1,491 @@
+"""An OpenAI-compatible provider: OpenAI itself, gateways that speak its API, or local model
+servers (Ollama, vLLM, LM Studio).
+
+Every text stage asks for structured output (a JSON schema in `response_format`) and validates
+the answer with pydantic; an invalid answer is asked again with the validation error, never
+accepted. Calls are limited in concurrency and rate, 429 answers wait for `Retry-After`, transient
+errors back off with jitter. The API key never leaves this module: it is not logged and no error
+message contains it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from string import Template
+from typing import Any, Literal
+
+from django.conf import settings
+from PIL import Image as PILImage
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from cascade.ai import usage
+from cascade.ai.base import (
+    ArticleOut,
+    Brief,
+    ClusterAssignment,
+    ClusterIn,
+    ClusterRef,
+    IdeaOut,
+    KeywordIn,
+    PromptOut,
+    ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
+    SiteProfile,
+)
+from cascade.ai.local import clip, count_words
+
+log = logging.getLogger("cascade.ai.openai")
+PROMPTS = Path(__file__).parent / "prompts"
+REPAIRS = 2  # times an invalid answer is sent back with its validation error
+
+
+# --- the answers' shapes ------------------------------------------------------------------------
+
+
+class ClusterOut(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    existing_cluster_id: int | None
+    keyword_ids: list[int] = Field(min_length=1)
+
+
+class ClustersOut(BaseModel):
+    clusters: list[ClusterOut]
+
+
+class IdeaModel(BaseModel):
+    title: str = Field(min_length=3, max_length=290)
+    outline: list[str] = Field(min_length=5, max_length=8)
+    target_keywords: list[str] = Field(min_length=1, max_length=5)
+    structure: Literal["guide", "how-to", "listicle", "comparison", "faq"]
+
+
+class IdeasOut(BaseModel):
+    ideas: list[IdeaModel]
+
+
+class ArticleModel(BaseModel):
+    html: str = Field(min_length=50)
+    meta_title: str = Field(min_length=1, max_length=60)
+    meta_description: str = Field(min_length=1, max_length=160)
+
+
+class PromptModel(BaseModel):
+    kind: Literal["featured", "in_article"]
+    prompt: str = Field(min_length=3, max_length=2000)
+
+
+class PromptsOut(BaseModel):
+    prompts: list[PromptModel]
+
+    @field_validator("prompts")
+    @classmethod
+    def _one_featured(cls, value: list[PromptModel]) -> list[PromptModel]:
+        if sum(p.kind == "featured" for p in value) != 1:
+            raise ValueError("exactly one prompt must be of kind 'featured'")
+        return value
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """A strict JSON schema for `response_format` (every property required, no extras)."""
+
+    def strict(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: strict(v) for k, v in node.items() if k not in ("title", "default")}
+            if node.get("type") == "object" and "properties" in node:
+                node["required"] = list(node["properties"])
+                node["additionalProperties"] = False
+            return node
+        if isinstance(node, list):
+            return [strict(v) for v in node]
+        return node
+
+    return strict(model.model_json_schema())
+
+
+# --- limits ---------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most `rpm` requests and `tpm` tokens in any sliding minute (0: unlimited)."""
+
+    def __init__(self, rpm: int, tpm: int) -> None:
+        self.rpm, self.tpm = rpm, tpm
+        self.requests: deque[float] = deque()
+        self.tokens: deque[tuple[float, int]] = deque()
+        self.lock = threading.Lock()
+
+    def acquire(self, tokens: int) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.requests and now - self.requests[0] > 60:
+                    self.requests.popleft()
+                while self.tokens and now - self.tokens[0][0] > 60:
+                    self.tokens.popleft()
+                used = sum(t for _, t in self.tokens)
+                fits_requests = not self.rpm or len(self.requests) < self.rpm
+                fits_tokens = not self.tpm or used + tokens <= self.tpm or not self.tokens
+                if fits_requests and fits_tokens:
+                    self.requests.append(now)
+                    self.tokens.append((now, tokens))
+                    return
+                oldest = min(
+                    [self.requests[0]]
+                    if self.requests
+                    else [now] + [self.tokens[0][0]]
+                    if self.tokens
+                    else [now]
+                )
+                wait = max(0.05, 60 - (now - oldest))
+            time.sleep(min(wait, 1.0))
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "[key]") if secret else text
+
+
+class OpenAIProvider:
+    name = "openai"
+    is_offline = False
+
+    def __init__(self, api_key: str | None = None) -> None:
+        import openai
+
+        self._openai = openai
+        key = api_key or settings.OPENAI_API_KEY
+        if not key:
+            raise ProviderUnavailable(
+                "No API key for the OpenAI provider: set OPENAI_API_KEY or the account's key on its settings page."
+            )
+        self._key = key
+        self.text_model = settings.CASCADE_TEXT_MODEL
+        self.image_model = settings.CASCADE_IMAGE_MODEL
+        self.label = f"OpenAI-compatible · {self.text_model}"
+        self.client = openai.OpenAI(
+            api_key=key,
+            base_url=settings.OPENAI_BASE_URL or None,
+            timeout=settings.CASCADE_AI_TIMEOUT,
+            max_retries=0,  # retries, Retry-After and backoff are handled here, visibly
+        )
+        self.gate = threading.BoundedSemaphore(max(1, settings.CASCADE_AI_CONCURRENCY))
+        self.limiter = RateLimiter(settings.CASCADE_AI_RPM, settings.CASCADE_AI_TPM)
+
+    def __repr__(self) -> str:  # never the key
+        return f"<OpenAIProvider {self.text_model}>"
+
+    # --- transport ---------------------------------------------------------------------------------
+
+    def _call(self, send, estimated_tokens: int):
+        """Send one request with the limits, retrying what is worth retrying."""
+        openai = self._openai
+        attempts = max(1, settings.CASCADE_AI_RETRIES + 1)
+        for attempt in range(1, attempts + 1):
+            self.limiter.acquire(estimated_tokens)
+            try:
+                with self.gate:
+                    return send()
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise ProviderUnavailable(
+                    f"The AI provider refused the API key ({exc.status_code}): check OPENAI_API_KEY or the "
+                    "account's key on its settings page."
+                ) from None
+            except openai.BadRequestError as exc:
+                raise ProviderRefused(redact(_message(exc), self._key)) from None
+            except openai.RateLimitError as exc:
+                wait = _retry_after(exc)
+                reason = f"rate limited (429){f', retry after {wait:g} s' if wait else ''}"
+            except openai.APITimeoutError:
+                wait, reason = None, f"timed out after {settings.CASCADE_AI_TIMEOUT:g} s"
+            except openai.APIConnectionError:
+                wait, reason = None, "could not connect"
+            except openai.APIStatusError as exc:
+                if exc.status_code < 500 and exc.status_code not in (408, 409):
+                    raise ProviderRefused(
+                        f"{exc.status_code}: {redact(_message(exc), self._key)}"
+                    ) from None
+                wait, reason = _retry_after(exc), f"server error ({exc.status_code})"
+            if attempt == attempts:
+                raise ProviderError(f"The AI provider {reason}; gave up after {attempts} tries.")
+            delay = (
+                wait if wait is not None else settings.CASCADE_RETRY_BACKOFF * 2 ** (attempt - 1)
+            )
+            delay = min(60.0, delay) * (1 if wait is not None else 0.5 + random.random())
+            log.info("AI request %s; retrying in %.1f s", reason, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _structured(self, prompt: str, model: type[BaseModel], name: str, check=None) -> BaseModel:
+        """Ask for JSON of `model`'s schema; send invalid answers back with the error."""
+        messages = [
+            {
+                "role": "system",
+                "content": "You are a careful content strategist. Answer only with JSON that "
+                "matches the given schema.",
+            },
+            {"role": "user", "content": prompt},
+        ]
+        fmt = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "strict": True, "schema": schema_of(model)},
+        }
+        problem = ""
+        for _ in range(REPAIRS + 1):
+            response = self._call(
+                lambda sent=messages: self.client.chat.completions.create(
+                    model=self.text_model, messages=sent, response_format=fmt
+                ),
+                estimated_tokens=len(json.dumps(messages)) // 3 + 1000,
+            )
+            if response.usage:
+                usage.record(
+                    response.usage.prompt_tokens or 0, response.usage.completion_tokens or 0
+                )
+            text = (response.choices[0].message.content or "") if response.choices else ""
+            try:
+                answer = model.model_validate_json(text)
+                if check:
+                    check(answer)
+                return answer
+            except (ValidationError, ValueError) as exc:
+                problem = _short(exc)
+                log.info("invalid %s answer: %s", name, problem)
+                messages = messages + [
+                    {"role": "assistant", "content": text[:20000]},
+                    {
+                        "role": "user",
+                        "content": f"That answer is invalid: {problem}. Answer again with valid JSON.",
+                    },
+                ]
+        raise ProviderError(
+            f"The AI provider's {name} answer stayed invalid after {REPAIRS + 1} tries: {problem}"
+        )
+
+    @staticmethod
+    def _prompt(stage: str, **values: Any) -> str:
+        folder = Path(settings.CASCADE_PROMPTS_DIR) if settings.CASCADE_PROMPTS_DIR else PROMPTS
+        path = folder / f"{stage}.txt"
+        if not path.exists():
+            path = PROMPTS / f"{stage}.txt"
+        return Template(path.read_text()).safe_substitute(**values)
+
+    @staticmethod
+    def _who(profile: SiteProfile | None) -> dict[str, str]:
+        p = profile or SiteProfile()
+        return {
+            "site": p.name or "the site",
+            "tone": p.tone or "clear",
+            "audience": p.audience or "general readers",
+            "language": p.language or "English",
+        }
+
+    # --- the stages ---------------------------------------------------------------------------------
+
+    def cluster_keywords(
+        self,
+        keywords: list[KeywordIn],
+        existing: list[ClusterRef],
+        profile: SiteProfile | None = None,
+    ) -> list[ClusterAssignment]:
+        wanted = {k.id for k in keywords}
+        known = {c.id for c in existing}
+
+        def check(answer: ClustersOut) -> None:
+            seen: list[int] = [kid for c in answer.clusters for kid in c.keyword_ids]
+            repeated = sorted({k for k in seen if seen.count(k) > 1})
+            missing = sorted(wanted - set(seen))
+            unknown = sorted(set(seen) - wanted)
+            wrong = sorted(
+                {
+                    c.existing_cluster_id
+                    for c in answer.clusters
+                    if c.existing_cluster_id is not None and c.existing_cluster_id not in known
+                }
+            )
+            errors = []
+            if missing:
+                errors.append(f"keyword ids {missing} are not assigned")
+            if repeated:
+                errors.append(f"keyword ids {repeated} are assigned more than once")
+            if unknown:
+                errors.append(f"keyword ids {unknown} were not given")
+            if wrong:
+                errors.append(f"existing_cluster_id {wrong} do not exist")
+            if errors:
+                raise ValueError("; ".join(errors) + " (assign every keyword id exactly once)")
+
+        listing = [{"id": c.id, "name": c.name} for c in existing[:300]]
+        prompt = self._prompt(
+            "cluster",
+            existing=json.dumps(listing) if listing else "(none yet)",
+            keywords=json.dumps([{"id": k.id, "keyword": k.keyword} for k in keywords]),
+            **self._who(profile),
+        )
+        answer = self._structured(prompt, ClustersOut, "clusters", check)
+        return [
+            ClusterAssignment(
+                keyword_ids=c.keyword_ids,
+                cluster_id=c.existing_cluster_id,
+                name="" if c.existing_cluster_id else c.name,
+            )
+            for c in answer.clusters
+        ]
+
+    def generate_ideas(
+        self,
+        cluster: ClusterIn,
+        count: int,
+        taken_titles: set[str],
+        profile: SiteProfile | None = None,
+    ) -> list[IdeaOut]:
+        def check(answer: IdeasOut) -> None:
+            if len(answer.ideas) != count:
+                raise ValueError(f"expected {count} ideas, got {len(answer.ideas)}")
+            titles = [i.title.casefold() for i in answer.ideas]
+            if len(set(titles)) != len(titles) or set(titles) & {
+                t.casefold() for t in taken_titles
+            }:
+                raise ValueError("titles must be unique and not already taken")
+
+        prompt = self._prompt(
+            "ideas",
+            count=count,
+            cluster=cluster.name,
+            keywords=", ".join(k.keyword for k in cluster.keywords) or cluster.name,
+            taken=", ".join(sorted(taken_titles)[:50]) or "none",
+            **self._who(profile),
+        )
+        answer = self._structured(prompt, IdeasOut, "ideas", check)
+        return [
+            IdeaOut(
+                title=i.title,
+                outline=i.outline,
+                target_keywords=i.target_keywords,
+                structure=i.structure,
+            )
+            for i in answer.ideas
+        ]
+
+    def write_article(self, brief: Brief, profile: SiteProfile | None = None) -> ArticleOut:
+        who = self._who(profile)
+        who.update(
+            {
+                k: v
+                for k, v in (
+                    ("tone", brief.tone),
+                    ("audience", brief.audience),
+                    ("language", brief.language),
+                )
+                if v
+            }
+        )
+        prompt = self._prompt(
+            "article",
+            title=brief.title,
+            structure=brief.structure,
+            keywords=", ".join(brief.target_keywords),
+            outline=json.dumps(brief.outline),
+            target_words=brief.target_words,
+            **who,
+        )
+        answer = self._structured(prompt, ArticleModel, "article")
+        return ArticleOut(
+            html=answer.html,
+            meta_title=clip(answer.meta_title, 60),
+            meta_description=clip(answer.meta_description, 160),
+            word_count=count_words(answer.html),
+        )
+
+    def image_prompts(
+        self, title: str, outline: list[str], in_article: int, profile: SiteProfile | None = None
+    ) -> list[PromptOut]:
+        def check(answer: PromptsOut) -> None:
+            inside = sum(p.kind == "in_article" for p in answer.prompts)
+            if inside != in_article:
+                raise ValueError(
+                    f"expected {in_article} prompts of kind 'in_article', got {inside}"
+                )
+
+        prompt = self._prompt(
+            "image_prompts",
+            title=title,
+            outline=json.dumps(outline),
+            count=in_article,
+            **self._who(profile),
+        )
+        answer = self._structured(prompt, PromptsOut, "image_prompts", check)
+        featured = [p for p in answer.prompts if p.kind == "featured"]
+        return [
+            PromptOut(p.kind, p.prompt)
+            for p in featured + [p for p in answer.prompts if p.kind != "featured"]
+        ]
+
+    def render_image(
+        self, prompt: str, width: int, height: int, profile: SiteProfile | None = None
+    ) -> bytes:
+        size = "1536x1024" if width > height else "1024x1024"
+        response = self._call(
+            lambda: self.client.images.generate(
+                model=self.image_model, prompt=prompt, size=size, n=1, response_format="b64_json"
+            ),
+            estimated_tokens=0,
+        )
+        usage.record(images=1)
+        data = response.data[0] if response.data else None
+        if data is None or not getattr(data, "b64_json", None):
+            raise ProviderError("The AI provider returned no image data.")
+        try:
+            picture = PILImage.open(io.BytesIO(base64.b64decode(data.b64_json))).convert("RGB")
+        except Exception:
+            raise ProviderError("The AI provider returned an image that cannot be read.") from None
+        return _fit(picture, width, height)
+
+
+def _fit(picture: PILImage.Image, width: int, height: int) -> bytes:
+    """Crop to the target's aspect ratio around the centre, then scale."""
+    ratio = width / height
+    w, h = picture.size
+    if w / h > ratio:
+        new_w = int(h * ratio)
+        picture = picture.crop(((w - new_w) // 2, 0, (w - new_w) // 2 + new_w, h))
+    else:
+        new_h = int(w / ratio)
+        picture = picture.crop((0, (h - new_h) // 2, w, (h - new_h) // 2 + new_h))
+    out = io.BytesIO()
+    picture.resize((width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _retry_after(exc) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:500]
+    return str(getattr(exc, "message", "") or exc)[:500]
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
+            for e in exc.errors()[:5]
+        ]
+        return "; ".join(parts)
+    return str(exc)[:500]

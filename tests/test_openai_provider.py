@@ -1,0 +1,156 @@
+"""Full runs through the real `openai` package against a fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import pytest
+from django.test import Client
+
+from cascade.accounts.models import LedgerEntry
+from cascade.automation import engine
+from cascade.automation.models import ItemState, RunEvent, RunItem
+from cascade.writer.models import Content, Image
+from tests.conftest import snapshot
+from tests.fake_openai import FakeOpenAI
+from tests.invariants import check_full_run, check_snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+KEY = "sk-test-SECRET-7f3a9c2e1d"
+
+
+@pytest.fixture
+def fake(settings, caplog):
+    server = FakeOpenAI().start()
+    settings.CASCADE_AI_PROVIDER = "openai"
+    settings.OPENAI_API_KEY = KEY
+    settings.OPENAI_BASE_URL = server.url
+    settings.CASCADE_AI_TIMEOUT = 1.0
+    settings.CASCADE_AI_RETRIES = 4
+    caplog.set_level(logging.INFO)  # everything any library logs is searched for the key
+    yield server
+    server.stop()
+
+
+def run(site):
+    started = engine.start_run(site)
+    engine.run_until_idle(timeout=120)
+    started.refresh_from_db()
+    return started
+
+
+def assert_key_nowhere(caplog, site, run_):
+    doc = json.dumps(snapshot(run_))
+    assert KEY not in doc
+    assert KEY not in caplog.text
+    assert not [m for m in RunEvent.objects.values_list("message", flat=True) if KEY in m]
+    assert not [m for m in RunItem.objects.values_list("last_error", flat=True) if KEY in m]
+    client = Client()
+    client.force_login(site.account.memberships.first().user)
+    for path in (
+        f"/sites/{site.pk}/automation/",
+        f"/sites/{site.pk}/automation/runs/{run_.pk}/",
+        f"/sites/{site.pk}/settings/",
+        "/account/",
+    ):
+        assert KEY not in client.get(path).content.decode(), path
+
+
+def test_a_full_run_through_the_openai_package(site, fake, caplog):
+    finished = run(site)
+    check_full_run(finished)
+    check_snapshot(snapshot(finished))
+    assert {r["auth"] for r in fake.requests} == {f"Bearer {KEY}"}
+    names = {r["name"] for r in fake.requests}
+    assert names == {"clusters", "ideas", "article", "image_prompts", "image"}
+    formats = [r["body"]["response_format"] for r in fake.requests if r["name"] != "image"]
+    assert all(f["type"] == "json_schema" and f["json_schema"]["strict"] for f in formats)
+    assert not Content.objects.filter(site=site, is_offline_draft=True).exists()
+    assert (
+        Image.objects.filter(site=site, status="generated").count()
+        == 3 * Content.objects.filter(site=site).count()
+    )
+    # credits come from the tokens each item used (5 per 1,000) and 3 per picture
+    expected = sum(
+        math.ceil((p + c) * 5 / 1000)
+        for p, c in RunItem.objects.filter(run=finished)
+        .exclude(prompt_tokens=0)
+        .values_list("prompt_tokens", "completion_tokens")
+    )
+    expected += 3 * Image.objects.filter(site=site).count()
+    assert finished.credits_used == expected
+    assert (
+        sum(LedgerEntry.objects.filter(run=finished).values_list("credits", flat=True)) == expected
+    )
+    assert (
+        RunItem.objects.filter(run=finished, stage=4).exclude(completion_tokens=0).count()
+        == RunItem.objects.filter(run=finished, stage=4).count()
+    )
+    assert_key_nowhere(caplog, site, finished)
+
+
+def test_rate_limits_server_errors_and_timeouts_are_retried(site, fake, caplog):
+    fake.fault("429", 3)
+    fake.fault("500", 3)
+    fake.fault("timeout", 2)
+    finished = run(site)
+    check_full_run(finished)
+    assert not fake.faults
+    assert "rate limited (429), retry after 0.3 s" in caplog.text
+    assert "timed out after 1 s" in caplog.text
+    assert_key_nowhere(caplog, site, finished)
+
+
+def test_invalid_answers_are_sent_back_with_their_validation_error(site, fake, caplog, settings):
+    settings.CASCADE_BATCH_SIZES = {
+        1: 10
+    }  # four clustering calls, one fault each ("ok": a valid answer)
+    for kind in ("malformed", "ok", "drop", "ok", "repeat", "ok"):
+        fake.fault(kind, 1, on="clusters")
+    finished = run(site)
+    check_full_run(finished)
+    repairs = [
+        m["content"]
+        for r in fake.requests
+        for m in r["messages"]
+        if m["role"] == "user" and m["content"].startswith("That answer is invalid")
+    ]
+    assert any("Invalid JSON" in text or "json_invalid" in text for text in repairs), repairs
+    assert any("are not assigned" in text for text in repairs), repairs
+    assert any("more than once" in text for text in repairs), repairs
+    # nothing invalid was accepted: every keyword is in exactly one cluster
+    assert RunItem.objects.filter(run=finished, stage=1, state=ItemState.DONE).count() == 40
+
+
+def test_a_refused_key_pauses_the_run_and_says_so(site, fake, caplog):
+    fake.refuse_key = True
+    paused = run(site)
+    assert paused.status == "paused" and paused.pause_reason == "provider_unavailable"
+    assert "refused the API key (401)" in paused.status_message
+    assert not RunItem.objects.filter(run=paused, state=ItemState.FAILED).exists()
+    assert_key_nowhere(caplog, site, paused)
+
+
+def test_a_refused_request_fails_that_item_with_the_reason(site, fake, caplog):
+    fake.refuse_articles = True
+    finished = run(site)
+    assert finished.status == "completed"
+    failed = RunItem.objects.filter(run=finished, stage=4, state=ItemState.FAILED)
+    assert failed.count() == RunItem.objects.filter(run=finished, stage=4).count() > 0
+    assert "rejected as a result of our safety system" in failed.first().last_error
+    assert_key_nowhere(caplog, site, finished)
+
+
+def test_an_accounts_own_key_is_used_encrypted_and_never_shown(site, fake, settings, caplog):
+    settings.OPENAI_API_KEY = ""
+    account = site.account
+    account.set_ai_key(KEY)
+    account.refresh_from_db()
+    assert KEY not in account.ai_api_key_encrypted and account.ai_api_key_hint == "…2e1d"
+    assert account.ai_key() == KEY
+    finished = run(site)
+    check_full_run(finished)
+    assert {r["auth"] for r in fake.requests} == {f"Bearer {KEY}"}
+    assert_key_nowhere(caplog, site, finished)

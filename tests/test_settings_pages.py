@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from cascade.automation import config as run_config
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "sk-live-0123456789abcdefWXYZ"
+
+
+def test_site_settings_round_trip_through_the_api(api, site):
+    response = api.put(
+        f"/api/v1/sites/{site.pk}/settings/",
+        {
+            "tone": "warm and expert",
+            "audience": "new gardeners",
+            "language": "German",
+            "target_words": 900,
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "tone": "warm and expert",
+        "audience": "new gardeners",
+        "language": "German",
+        "target_words": 900,
+    }
+    assert run_config.load(site)["target_words"] == 900
+    bad = api.put(
+        f"/api/v1/sites/{site.pk}/settings/", {"target_words": 10}, content_type="application/json"
+    )
+    assert bad.status_code == 422 and "target_words" in bad.json()["detail"]
+
+
+def test_the_site_settings_page_saves_and_validates(client, alice, site):
+    client.force_login(alice)
+    page = client.get(f"/sites/{site.pk}/settings/")
+    assert page.status_code == 200 and "Writing settings" in page.content.decode()
+    saved = client.post(
+        f"/sites/{site.pk}/settings/",
+        {"tone": "playful", "audience": "kids", "language": "English", "target_words": "800"},
+        follow=True,
+    )
+    assert "Settings saved." in saved.content.decode()
+    site.refresh_from_db()
+    assert site.tone == "playful" and run_config.load(site)["target_words"] == 800
+    wrong = client.post(
+        f"/sites/{site.pk}/settings/",
+        {"tone": "x", "audience": "y", "language": "English", "target_words": "lots"},
+    )
+    assert "A whole number between 300 and 5000." in wrong.content.decode()
+
+
+def test_a_viewer_cannot_change_site_settings(carol, site):
+    client = Client()
+    client.force_login(carol)
+    assert (
+        client.post(f"/sites/{site.pk}/settings/", {"tone": "x", "target_words": "900"}).status_code
+        == 403
+    )
+
+
+def test_the_account_key_is_stored_encrypted_and_shown_only_as_a_hint(client, alice, site):
+    client.force_login(alice)
+    saved = client.post("/account/", {"api_key": SECRET}, follow=True)
+    page = saved.content.decode()
+    assert "API key saved (ending …WXYZ)." in page
+    assert SECRET not in page
+    site.account.refresh_from_db()
+    assert SECRET not in site.account.ai_api_key_encrypted
+    assert site.account.ai_key() == SECRET
+    assert SECRET not in client.get("/account/").content.decode()
+    client.post("/account/", {"clear": "1"})
+    site.account.refresh_from_db()
+    assert site.account.ai_key() is None and site.account.ai_api_key_hint == ""
