@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from ninja.errors import HttpError
 
@@ -12,11 +13,17 @@ def site_and_role(user, site_id: int) -> tuple[Site | None, str | None]:
     """The site and the user's role in its account, or (None, None) when it is not theirs."""
     if not user.is_authenticated:
         return None, None
-    site = Site.objects.select_related("account").filter(pk=site_id).first()
-    if site is None:
+    # One query: the site with the caller's role in its account (no role: not theirs).
+    role = Membership.objects.filter(user=user, account=OuterRef("account")).values("role")[:1]
+    site = (
+        Site.objects.select_related("account")
+        .annotate(role=Subquery(role))
+        .filter(pk=site_id)
+        .first()
+    )
+    if site is None or site.role is None:
         return None, None
-    role = role_in(user, site.account_id)
-    return (site, role) if role else (None, None)
+    return site, site.role
 
 
 def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Site:

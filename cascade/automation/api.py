@@ -97,10 +97,15 @@ def retry_failed(request: HttpRequest, q: Query[RunQuery]):
 @router.get("run_progress/")
 def run_progress(request: HttpRequest, q: Query[OptionalRunQuery]):
     site = site_for(request, q.site_id)
-    run = _run(site, q.run_id) if q.run_id else progress.latest_run(site.pk)
-    if run is None:
-        raise HttpError(404, f"Site {site.pk} has no runs yet.")
-    return progress.build_snapshot(run)
+    doc = progress.snapshot_for(site.pk, q.run_id)
+    if doc is None:
+        raise HttpError(
+            404,
+            f"Run {q.run_id} not found for site {site.pk}."
+            if q.run_id
+            else f"Site {site.pk} has no runs yet.",
+        )
+    return doc
 
 
 @router.get("current_run/")

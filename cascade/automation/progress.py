@@ -3,7 +3,9 @@ counters, in a fixed handful of queries whatever the size of the site."""
 
 from __future__ import annotations
 
+import copy
 import math
+import time
 from datetime import datetime
 from typing import Any
 
@@ -171,7 +173,27 @@ def status_text(run: AutomationRun, stages: list[RunStage]) -> str:
             return f"Failed: {run.status_message}" if run.status_message else "Failed"
 
 
-def build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
+_recent: dict[str, tuple[int, float, dict[str, Any]]] = {}  # run id -> (version, built at, doc)
+REUSE_SECONDS = 1.0  # a document of the same version is reused this long (its clocks move on)
+
+
+def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict[str, Any]:
+    """The snapshot of a run. Many readers of one version (pages, API clients, streams) share
+    one build for up to a second: a read then costs one query for the version."""
+    run_id = str(run.pk if isinstance(run, AutomationRun) else run)
+    if version is None:
+        version = AutomationRun.objects.filter(pk=run_id).values_list("version", flat=True).first()
+    hit = _recent.get(run_id)
+    if hit is not None and hit[0] == version and time.monotonic() - hit[1] < REUSE_SECONDS:
+        return copy.deepcopy(hit[2])
+    doc = _build_snapshot(run_id)
+    if len(_recent) > 1000:
+        _recent.clear()
+    _recent[run_id] = (doc["version"], time.monotonic(), doc)
+    return copy.deepcopy(doc)
+
+
+def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     """The one JSON document about a run's progress.
 
     The run and its seven stage rows come from one statement, so the counters and the run's
@@ -381,5 +403,5 @@ def _keep_high_water_mark(run: AutomationRun, global_progress: dict[str, Any]) -
 def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
     runs = AutomationRun.objects.filter(site_id=site_id)
     found = runs.filter(pk=run_id) if run_id else runs.order_by("-created_at")
-    pk = found.values_list("pk", flat=True).first()
-    return build_snapshot(pk) if pk else None
+    row = found.values_list("pk", "version").first()
+    return build_snapshot(row[0], version=row[1]) if row else None
