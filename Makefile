@@ -22,6 +22,9 @@ test: $(STAMP)
 	scripts/test-services
 	scripts/run-tests
 
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check cascade tests
 

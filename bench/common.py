@@ -71,6 +71,27 @@ ANGLES = [
 ]
 
 
+def diverse_keywords(count: int, seed: int = 7) -> list[str]:
+    """Realistic-looking keywords over a wide vocabulary (the demo and test sets' words)."""
+    import csv
+    import random
+
+    vocabulary = set()
+    for path in (
+        ROOT / "cascade/automation/data/demo_keywords.csv",
+        ROOT / "tests/data/labelled_keywords.csv",
+    ):
+        for row in csv.DictReader(path.open()):
+            vocabulary.update(w for w in row["keyword"].split() if len(w) > 3)
+    words = sorted(vocabulary)
+    rng = random.Random(seed)
+    out: set[str] = set()
+    while len(out) < count:
+        head = rng.choice(words)
+        out.add(" ".join([head] + rng.sample(words, rng.choice((1, 2, 3)))))
+    return sorted(out)[:count]
+
+
 def keywords(count: int) -> list[str]:
     words = [f"{s} {a}" for s in SUBJECTS for a in ANGLES]
     extra = 0

@@ -84,7 +84,7 @@ def main() -> None:
             for _ in range(rounds):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 timings = {"health": [], "progress": []}
-                for i in range(calls):
+                for _ in range(calls):
                     for kind, path in (
                         ("health", "/healthz"),
                         ("progress", f"/api/v1/automation/run_progress/?site_id={site.pk}"),

@@ -59,6 +59,9 @@ def latest_state(site_id: int, run_id: str | None) -> tuple:
     return (str(row[0]), row[1], row[2], site_id) if row else (None, 0, None, site_id)
 
 
+STATS = {"checks": 0}  # version checks made by this process's watchers (reported by benchmarks)
+
+
 class Watcher:
     def __init__(
         self, hub: Hub, key: tuple, make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]]
@@ -75,6 +78,7 @@ class Watcher:
         try:
             while self.queues:
                 state = await sync_to_async(latest_state, thread_sensitive=False)(site_id, run_id)
+                STATS["checks"] += 1
                 if state != last_state:
                     last_state = state
                     self.latest = Update(

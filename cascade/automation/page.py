@@ -5,6 +5,7 @@ from `progress.build_snapshot` or the registry's overview."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,8 +153,9 @@ def _display_status(stage: dict, run_status: str) -> str:
     return stage["status"]
 
 
-def decorate(snapshot: dict) -> dict:
-    """Labels for the template; the numbers stay the snapshot's."""
+def decorate(shared: dict) -> dict:
+    """Labels for the template on a copy of the snapshot; the numbers stay the snapshot's."""
+    snapshot = copy.deepcopy(shared)
     status = snapshot["run"]["status"]
     for stage in snapshot["stages"]:
         shown = _display_status(stage, status)

@@ -3,7 +3,6 @@ counters, in a fixed handful of queries whatever the size of the site."""
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from datetime import datetime
@@ -179,18 +178,19 @@ REUSE_SECONDS = 1.0  # a document of the same version is reused this long (its c
 
 def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict[str, Any]:
     """The snapshot of a run. Many readers of one version (pages, API clients, streams) share
-    one build for up to a second: a read then costs one query for the version."""
+    one build for up to a second: a read then costs one query for the version. The document is
+    shared: callers that change it work on a copy (`page.decorate` does)."""
     run_id = str(run.pk if isinstance(run, AutomationRun) else run)
     if version is None:
         version = AutomationRun.objects.filter(pk=run_id).values_list("version", flat=True).first()
     hit = _recent.get(run_id)
     if hit is not None and hit[0] == version and time.monotonic() - hit[1] < REUSE_SECONDS:
-        return copy.deepcopy(hit[2])
+        return hit[2]
     doc = _build_snapshot(run_id)
     if len(_recent) > 1000:
         _recent.clear()
     _recent[run_id] = (doc["version"], time.monotonic(), doc)
-    return copy.deepcopy(doc)
+    return doc
 
 
 def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:

@@ -30,6 +30,16 @@ def healthz(request):
 
 
 @require_GET
+def live_stats(request):
+    """How many version checks this process's watchers made and how many viewers they serve:
+    the cost of change detection, for benchmarks and monitoring."""
+    viewers = sum(len(w.queues) for w in live.hub.watchers.values())
+    return JsonResponse(
+        {"checks": live.STATS["checks"], "watchers": len(live.hub.watchers), "viewers": viewers}
+    )
+
+
+@require_GET
 def media(request, path):
     """Generated pictures. Behind a reverse proxy, let it serve MEDIA_ROOT directly instead."""
     return serve(request, path, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,121 @@
+"""What the Automation page costs the network: requests and bytes to load it cold and warm, and
+per minute while a run is live (the page this replaces made 17 calls every 5 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from common import ROOT, make_site, setup_django
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+COUNT_STREAM = """(() => {
+  window.__sse = {events: 0, bytes: 0};
+  const Real = window.EventSource;
+  window.EventSource = function (url, opts) {
+    const source = new Real(url, opts);
+    for (const name of ["update", "ping"]) source.addEventListener(name, (e) => {
+      window.__sse.events += 1; window.__sse.bytes += e.data.length; });
+    return source;
+  };
+  window.EventSource.prototype = Real.prototype;
+  window.EventSource.CLOSED = Real.CLOSED;
+})();"""
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30
+    env = {"CASCADE_IMAGE_SCALE": "0.05", "CASCADE_AI_LATENCY": "1:0.05,2:0.3,4:0.6,5:0.2,6:0.2"}
+    data = setup_django(**env)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from cascade.accounts.models import Membership
+
+    site = make_site("page weight", 300)
+    user = get_user_model().objects.create_user("pageweight")
+    Membership.objects.create(user=user, account=site.account, role="owner")
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    port = 8792
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cascade", "serve", "--port", str(port), "--no-migrate"],
+        cwd=ROOT,
+        env=dict(os.environ, CASCADE_DATA_DIR=str(data), **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    from playwright.sync_api import sync_playwright
+
+    try:
+        time.sleep(3)
+        url = f"http://127.0.0.1:{port}/sites/{site.pk}/automation/"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            context = browser.new_context()
+            context.add_cookies(
+                [{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{port}"}]
+            )
+            page = context.new_page()
+            page.add_init_script(COUNT_STREAM)
+            log: list[tuple[str, int]] = []
+
+            def done(response):
+                try:
+                    size = len(response.body())
+                except Exception:
+                    size = int(response.headers.get("content-length", 0) or 0)
+                log.append((response.url, size))
+
+            page.on("response", done)
+            page.goto(url, wait_until="load")
+            page.wait_for_timeout(1500)
+            cold = list(log)
+            log.clear()
+            page.reload(wait_until="load")
+            page.wait_for_timeout(1500)
+            warm = list(log)
+            log.clear()
+            page.get_by_test_id("run-now").click()
+            page.wait_for_timeout(2000)
+            log.clear()
+            before = page.evaluate("window.__sse")
+            page.wait_for_timeout(seconds * 1000)
+            after = page.evaluate("window.__sse")
+            live = list(log)
+            browser.close()
+        per_minute = 60 / seconds
+        print(
+            json.dumps(
+                {
+                    "cold_requests": len(cold),
+                    "cold_bytes": sum(s for _, s in cold),
+                    "warm_requests": len(warm),
+                    "warm_bytes": sum(s for _, s in warm),
+                    "live_requests_per_minute": len(live) * per_minute,
+                    "live_events_per_minute": (after["events"] - before["events"]) * per_minute,
+                    "live_stream_bytes_per_minute": (after["bytes"] - before["bytes"]) * per_minute,
+                    "old_page_requests_per_minute": 17 * 12,
+                    "measured_seconds": seconds,
+                }
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
