@@ -11,65 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SUBJECTS = [
-    f"{a} {b}"
-    for a in [
-        "tomato",
-        "lawn",
-        "compost",
-        "raised bed",
-        "rose",
-        "basil",
-        "deck",
-        "fence",
-        "patio",
-        "roof",
-        "gutter",
-        "faucet",
-        "boiler",
-        "window",
-        "paint",
-        "tile",
-        "hedge",
-        "orchard",
-        "pond",
-        "greenhouse",
-        "mulch",
-        "shed",
-        "lighting",
-        "insulation",
-        "drain",
-    ]
-    for b in ["garden", "home", "outdoor", "indoor", "small", "large", "cheap", "modern"]
-]
-ANGLES = [
-    "care guide",
-    "cost",
-    "problems",
-    "ideas",
-    "for beginners",
-    "maintenance",
-    "tools",
-    "in winter",
-    "repair",
-    "installation",
-    "best time",
-    "mistakes",
-    "checklist",
-    "diy",
-    "pests",
-    "watering",
-    "design",
-    "materials",
-    "budget",
-    "cleaning",
-    "safety",
-    "storage",
-    "layout",
-    "lighting plan",
-    "weekend project",
-]
-
 
 def diverse_keywords(count: int, seed: int = 7) -> list[str]:
     """Realistic-looking keywords over a wide vocabulary (the demo and test sets' words)."""
@@ -93,12 +34,9 @@ def diverse_keywords(count: int, seed: int = 7) -> list[str]:
 
 
 def keywords(count: int) -> list[str]:
-    words = [f"{s} {a}" for s in SUBJECTS for a in ANGLES]
-    extra = 0
-    while len(words) < count:
-        extra += 1
-        words += [f"{w} {extra}" for w in words[: count - len(words)]]
-    return words[:count]
+    from tests.keywords import synthetic_keywords
+
+    return synthetic_keywords(count)
 
 
 def setup_django(data_dir: str | None = None, **env: str) -> Path:

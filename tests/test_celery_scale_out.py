@@ -17,64 +17,15 @@ from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import CeleryWorkers, snapshot, wait_for, wait_until_finished
 from tests.invariants import check_chaining, check_full_run, check_snapshot
+from tests.keywords import synthetic_keywords
 from tests.servers import Server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery, pytest.mark.slow]
 
-SUBJECTS = [
-    "tomato",
-    "lawn",
-    "compost",
-    "raised bed",
-    "rose",
-    "basil",
-    "deck",
-    "fence",
-    "patio",
-    "roof",
-    "gutter",
-    "faucet",
-    "boiler",
-    "window",
-    "paint",
-    "tile",
-    "hedge",
-    "orchard",
-    "pond",
-    "greenhouse",
-    "mulch",
-    "shed",
-    "lighting",
-    "insulation",
-    "drain",
-]
-ANGLES = [
-    "care guide",
-    "cost",
-    "problems",
-    "ideas",
-    "for beginners",
-    "maintenance",
-    "tools",
-    "in winter",
-    "repair",
-    "installation",
-    "best time",
-    "mistakes",
-    "checklist",
-    "diy",
-    "pests",
-    "watering",
-    "design",
-    "materials",
-    "budget",
-    "cleaning",
-]
-
 
 def big_site(account, name: str, count: int) -> Site:
     site = Site.objects.create(account=account, name=name)
-    rows = [{"keyword": f"{s} {a}"} for s in SUBJECTS for a in ANGLES][:count]
+    rows = [{"keyword": k} for k in synthetic_keywords(count)]
     import_rows(site, rows)
     assert Keyword.objects.filter(site=site).count() == count
     return site

@@ -36,6 +36,21 @@ def test_the_ledger_sums_to_the_runs_credits(site):
     assert doc["stages"][0]["credits_used"] == 4
 
 
+def test_history_and_logs_agree_with_the_snapshot(site, api):
+    run = run_to_end(site)
+    doc = snapshot(run)
+    history = api.get(f"/api/v1/automation/history/?site_id={site.pk}").json()
+    assert history["count"] == 1
+    row = history["items"][0]
+    assert row["run_id"] == run.run_id and row["status"] == "completed"
+    assert row["items_processed"] == doc["global_progress"]["completed_items"]
+    assert row["credits_used"] == doc["metrics"]["credits_used"]
+    assert row["ready_for_review"] == doc["stages"][6]["output_count"]
+    logs = api.get(f"/api/v1/automation/logs/?site_id={site.pk}&run_id={run.pk}&limit=5").json()
+    assert logs["count"] > 5 and len(logs["items"]) == 5
+    assert logs["items"][0]["kind"] == "completed"
+
+
 def test_a_second_run_with_nothing_new_is_refused(site, api):
     run_to_end(site)
     response = api.post(f"/api/v1/automation/run_now/?site_id={site.pk}")

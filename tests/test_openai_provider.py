@@ -154,3 +154,46 @@ def test_an_accounts_own_key_is_used_encrypted_and_never_shown(site, fake, setti
     check_full_run(finished)
     assert {r["auth"] for r in fake.requests} == {f"Bearer {KEY}"}
     assert_key_nowhere(caplog, site, finished)
+
+
+def test_the_rate_limiter_spreads_requests_and_tokens_over_its_window():
+    import time
+
+    from cascade.ai.openai_provider import RateLimiter
+
+    limiter = RateLimiter(rpm=2, tpm=0, window=0.4)
+    started = time.monotonic()
+    for _ in range(3):
+        limiter.acquire(10)
+    assert time.monotonic() - started >= 0.35, "the third request waited for the window"
+    tokens = RateLimiter(rpm=0, tpm=100, window=0.4)
+    started = time.monotonic()
+    tokens.acquire(80)
+    tokens.acquire(80)
+    assert time.monotonic() - started >= 0.35, "the second request waited until the tokens fit"
+
+
+def test_concurrency_is_capped_per_provider(site, fake, settings):
+    import threading
+
+    from cascade.ai.openai_provider import OpenAIProvider
+
+    settings.CASCADE_AI_CONCURRENCY = 2
+    provider = OpenAIProvider()
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def slow():
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        threading.Event().wait(0.1)
+        with lock:
+            inside[0] -= 1
+        return "ok"
+
+    threads = [threading.Thread(target=provider._call, args=(slow, 0)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2

@@ -116,8 +116,8 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
 class RateLimiter:
     """At most `rpm` requests and `tpm` tokens in any sliding minute (0: unlimited)."""
 
-    def __init__(self, rpm: int, tpm: int) -> None:
-        self.rpm, self.tpm = rpm, tpm
+    def __init__(self, rpm: int, tpm: int, window: float = 60.0) -> None:
+        self.rpm, self.tpm, self.window = rpm, tpm, window
         self.requests: deque[float] = deque()
         self.tokens: deque[tuple[float, int]] = deque()
         self.lock = threading.Lock()
@@ -126,9 +126,9 @@ class RateLimiter:
         while True:
             with self.lock:
                 now = time.monotonic()
-                while self.requests and now - self.requests[0] > 60:
+                while self.requests and now - self.requests[0] > self.window:
                     self.requests.popleft()
-                while self.tokens and now - self.tokens[0][0] > 60:
+                while self.tokens and now - self.tokens[0][0] > self.window:
                     self.tokens.popleft()
                 used = sum(t for _, t in self.tokens)
                 fits_requests = not self.rpm or len(self.requests) < self.rpm
@@ -137,15 +137,11 @@ class RateLimiter:
                     self.requests.append(now)
                     self.tokens.append((now, tokens))
                     return
-                oldest = min(
-                    [self.requests[0]]
-                    if self.requests
-                    else [now] + [self.tokens[0][0]]
-                    if self.tokens
-                    else [now]
-                )
-                wait = max(0.05, 60 - (now - oldest))
-            time.sleep(min(wait, 1.0))
+                starts = [self.requests[0]] if self.requests else []
+                starts += [self.tokens[0][0]] if self.tokens else []
+                oldest = min(starts, default=now)
+                wait = max(0.01, self.window - (now - oldest))
+            time.sleep(min(wait, 0.25))
 
 
 def redact(text: str, secret: str) -> str:

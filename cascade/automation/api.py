@@ -131,32 +131,10 @@ def current_processing(request: HttpRequest, q: Query[SiteQuery]):
 @router.get("history/")
 def history(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
-    runs = (
-        AutomationRun.objects.filter(site=site)
-        .order_by("-created_at")
-        .prefetch_related("stages")[:20]
-    )
-    items = []
-    for run in runs:
-        stages = list(run.stages.all())
-        items.append(
-            {
-                "run_id": run.run_id,
-                "status": run.status,
-                "trigger": run.trigger,
-                "created_at": progress._iso(run.created_at),
-                "started_at": progress._iso(run.started_at),
-                "finished_at": progress._iso(run.finished_at),
-                "items_processed": sum(s.processed_count for s in stages),
-                "items_failed": sum(s.failed_count for s in stages),
-                "credits_used": run.credits_used,
-                "duration_seconds": round(
-                    progress._elapsed(run.started_at, run.finished_at, run.paused_seconds)
-                )
-                if run.finished_at
-                else None,
-            }
-        )
+    items = [
+        {k: progress._iso(v) if k.endswith("_at") else v for k, v in row.items()}
+        for row in progress.run_summaries(site.pk)
+    ]
     return {"count": len(items), "items": items}
 
 

@@ -832,35 +832,42 @@ def _release(items: list[RunItem], token: str) -> None:
     """Put claimed items that were not worked on back in the queue, as if never claimed."""
     if not items:
         return
-    ids = [it.pk for it in items]
     with transaction.atomic():
         run = _locked(items[0].run_id)
-        mine = RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING)
-        refund = sum(mine.values_list("reserved_credits", flat=True))
-        released = mine.update(
-            state=ItemState.QUEUED,
-            claim_token="",
-            worker="",
-            claim_expires_at=None,
-            reserved_credits=0,
-            attempts=Greatest(F("attempts") - 1, 0),
+        mine = RunItem.objects.filter(
+            pk__in=[it.pk for it in items], claim_token=token, state=ItemState.PROCESSING
         )
-        if not released:
-            return
-        credits.give_back(
-            AutomationRun.objects.filter(pk=run.pk)
-            .values_list("site__account_id", flat=True)
-            .get(),
-            refund,
-        )
-        row = RunStage.objects.select_for_update().get(run=run, number=items[0].stage)
-        row.in_progress_count -= released
-        row.save(update_fields=["in_progress_count"])
-        _bump(run)
-        _save_run(run)
-        run.refresh_from_db(fields=["version"])
-        _settle(run, row.in_progress_count)
-        _announce(run.pk)
+        _requeue(run, mine, items[0].stage)
+
+
+def _requeue(run: AutomationRun, claimed, stage: int, why: str = "") -> int:
+    """Inside the run's transaction: claimed items go back to the queue as if never claimed
+    (their reserved credits are given back); returns how many."""
+    refund = sum(claimed.values_list("reserved_credits", flat=True))
+    count = claimed.update(
+        state=ItemState.QUEUED,
+        claim_token="",
+        worker="",
+        claim_expires_at=None,
+        reserved_credits=0,
+        attempts=Greatest(F("attempts") - 1, 0),
+    )
+    if not count:
+        return 0
+    credits.give_back(
+        Account.objects.filter(sites__runs=run).values_list("pk", flat=True).get(), refund
+    )
+    row = RunStage.objects.select_for_update().get(run=run, number=stage)
+    row.in_progress_count -= count
+    row.save(update_fields=["in_progress_count"])
+    if why:
+        _event(run.pk, EventKind.ITEM_RECLAIMED, f"{count} item(s) {why}", stage=stage)
+    _bump(run)
+    _save_run(run)
+    run.refresh_from_db(fields=["version"])
+    _settle(run, row.in_progress_count)
+    _announce(run.pk)
+    return count
 
 
 def _fail(
@@ -1012,32 +1019,9 @@ def _reclaim_token(token: str, expired_before: datetime | None) -> int:
         mine = RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
         if expired_before is not None:
             mine = mine.filter(claim_expires_at__lt=expired_before)
-        refund = sum(mine.values_list("reserved_credits", flat=True))
-        taken = mine.update(
-            state=ItemState.QUEUED,
-            claim_token="",
-            worker="",
-            claim_expires_at=None,
-            reserved_credits=0,
-            attempts=Greatest(F("attempts") - 1, 0),
-        )
+        taken = _requeue(run, mine, first["stage"], "taken back from a worker that stopped.")
         if not taken:
             return 0
-        credits.give_back(run.site.account_id, refund)
-        row = RunStage.objects.select_for_update().get(run=run, number=first["stage"])
-        row.in_progress_count -= taken
-        row.save(update_fields=["in_progress_count"])
-        _event(
-            run.pk,
-            EventKind.ITEM_RECLAIMED,
-            f"{taken} item(s) taken back from a worker that stopped.",
-            stage=first["stage"],
-        )
-        _bump(run)
-        _save_run(run)
-        run.refresh_from_db(fields=["version"])
-        _settle(run, row.in_progress_count)
-        _announce(run.pk)
     log.warning("took back %s item(s) of a stopped worker", taken)
     return taken
 

@@ -16,7 +16,7 @@ from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
 from cascade.automation import config as run_config
 from cascade.automation import progress
-from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunEvent, RunStatus
+from cascade.automation.models import ACTIVE, FINISHED, RunEvent, RunStatus
 from cascade.automation.stages import STAGES, pending_counts
 
 BADGES = {
@@ -249,27 +249,10 @@ def live_context(site: Site, can_operate: bool) -> dict[str, Any]:
 
 
 def history(site: Site) -> list[dict]:
-    runs = (
-        AutomationRun.objects.filter(site=site)
-        .order_by("-created_at")
-        .prefetch_related("stages")[:20]
-    )
-    rows = []
-    for run in runs:
-        stages = list(run.stages.all())
-        rows.append(
-            {
-                "run": run,
-                "processed": sum(s.processed_count for s in stages),
-                "failed": sum(s.failed_count for s in stages),
-                "reviewed": next((s.output_count for s in stages if s.number == 7), 0),
-                "duration": progress.human_duration(
-                    progress._elapsed(run.started_at, run.finished_at, run.paused_seconds)
-                )
-                if run.finished_at
-                else None,
-            }
-        )
+    rows = progress.run_summaries(site.pk)
+    for row in rows:
+        row["status_label"] = row["status"].replace("_", " ").capitalize()
+        row["duration"] = progress.human_duration(row["duration_seconds"])
     return rows
 
 

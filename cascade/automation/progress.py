@@ -405,3 +405,35 @@ def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
     found = runs.filter(pk=run_id) if run_id else runs.order_by("-created_at")
     row = found.values_list("pk", "version").first()
     return build_snapshot(row[0], version=row[1]) if row else None
+
+
+def run_summaries(site_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The site's latest runs with their totals from stored counters (history lists)."""
+    runs = (
+        AutomationRun.objects.filter(site_id=site_id)
+        .order_by("-created_at")
+        .prefetch_related("stages")[:limit]
+    )
+    rows = []
+    for run in runs:
+        stages = list(run.stages.all())
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "status": run.status,
+                "trigger": run.trigger,
+                "created_at": run.created_at,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "items_processed": sum(s.processed_count for s in stages),
+                "items_failed": sum(s.failed_count for s in stages),
+                "ready_for_review": next((s.output_count for s in stages if s.number == 7), 0),
+                "credits_used": run.credits_used,
+                "duration_seconds": round(
+                    _elapsed(run.started_at, run.finished_at, run.paused_seconds)
+                )
+                if run.finished_at
+                else None,
+            }
+        )
+    return rows
