@@ -315,7 +315,8 @@ def test_a_dropped_stream_says_reconnecting_then_goes_live_again(
     )
     # while it is down, the page says how old its data is
     page.wait_for_function(
-        r"/updated \d+ s ago/.test(document.getElementById('connection').textContent)", timeout=20_000
+        r"/updated \d+ s ago/.test(document.getElementById('connection').textContent)",
+        timeout=20_000,
     )
     server.start()
     wait_live(page)

@@ -198,7 +198,6 @@ def start_run(
         )
     snapshot = {f"stage_{n}_initial": initial[n] for n in NUMBERS}
     snapshot["total_initial_items"] = sum(initial.values())
-    expected, has_history = progress.expected_seconds(site.pk)
     try:
         with transaction.atomic():
             run = AutomationRun.objects.create(
@@ -208,8 +207,6 @@ def start_run(
                 retry_of=retry_of,
                 initial_snapshot=snapshot,
                 config=cfg,
-                expected_seconds=expected,
-                has_history=has_history,
                 only_ids=only_ids or {},
             )
             RunStage.objects.bulk_create([RunStage(run=run, number=n) for n in NUMBERS])
@@ -419,10 +416,21 @@ def begin_run(run_id: Any) -> bool:
         if run.status != RunStatus.QUEUED:
             return False
         run.status, run.started_at = RunStatus.RUNNING, timezone.now()
+        # Expectations are frozen by the process that does the work (it knows its own latency).
+        run.expected_seconds, run.has_history = progress.expected_seconds(run.site_id)
         _event(run.pk, EventKind.RUN_STARTED, "Run started.")
         _activate_from(run, 1)
         _bump(run)
-        _save_run(run, "status", "started_at", "current_stage", "finished_at", "percentage_hwm")
+        _save_run(
+            run,
+            "status",
+            "started_at",
+            "expected_seconds",
+            "has_history",
+            "current_stage",
+            "finished_at",
+            "percentage_hwm",
+        )
         _announce(run.pk)
     return True
 

@@ -80,7 +80,9 @@ class Stage:
     name: str
     output_label: str  # plural noun for output_count ("clusters")
     uses_ai: bool
-    batch_size: int  # items claimed at once (configurable per site and by CASCADE_BATCH_SIZES)
+    # Items claimed at once (configurable per site and by CASCADE_BATCH_SIZES). Per-item stages
+    # claim one: a claimed item is being worked on, so "processing now" is the truth.
+    batch_size: int
     together: bool  # the claimed batch is processed and committed as one unit
     base_seconds: float  # expected seconds of work per item, before simulated latency
     queue: Callable[[int], QuerySet]  # site id -> rows waiting, in processing order
@@ -443,7 +445,7 @@ STAGES: dict[int, Stage] = {
         "Clusters → Ideas",
         "ideas",
         True,
-        4,
+        1,
         False,
         0.02,
         cluster_row_queue,
@@ -473,7 +475,7 @@ STAGES: dict[int, Stage] = {
         "Tasks → Content",
         "articles",
         True,
-        2,
+        1,
         False,
         0.05,
         task_queue,
@@ -488,7 +490,7 @@ STAGES: dict[int, Stage] = {
         "Content → Image Prompts",
         "image prompts",
         True,
-        10,
+        1,
         False,
         0.01,
         prompt_queue,
@@ -505,7 +507,7 @@ STAGES: dict[int, Stage] = {
         "Image Prompts → Images",
         "images",
         True,
-        4,
+        1,
         False,
         0.05,
         image_queue,

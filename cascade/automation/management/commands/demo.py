@@ -16,7 +16,7 @@ from cascade.planner.importing import import_rows, rows_from_csv
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_keywords.csv"
 DEMO_PASSWORD = "cascade-demo"
 # Simulated AI seconds per item so a full demo run (300 keywords) takes about four minutes.
-DEMO_LATENCY = "1:0.05,2:0.6,4:2.0,5:0.3,6:0.4"
+DEMO_LATENCY = "1:0.04,2:0.4,4:1.4,5:0.2,6:0.28"
 
 
 class Command(BaseCommand):
