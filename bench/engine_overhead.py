@@ -38,7 +38,7 @@ def floor_run(count: int) -> tuple[float, int]:
 
     site = make_site(f"floor {time.time()}", count)
     provider = LocalProvider()
-    ctx = StageContext(site.pk, "", "", "", {}, provider)
+    ctx = StageContext(site.pk, {}, provider)
     started = time.perf_counter()
     items = 0
     keywords = list(Keyword.objects.filter(site=site).order_by("id"))

@@ -13,7 +13,7 @@ from cascade.accounts.access import site_for
 from cascade.automation import config as run_config
 from cascade.automation import engine, progress
 from cascade.automation.models import ACTIVE, AutomationRun, RunEvent
-from cascade.automation.stages import STAGES, pending_counts
+from cascade.automation.stages import STAGES
 from cascade.lib.paging import PageQuery, page
 
 router = Router()
@@ -40,26 +40,9 @@ def _run(site, run_id) -> AutomationRun:
     return run
 
 
-def overview(site) -> dict:
-    cfg = run_config.load(site)
-    pending = pending_counts(site.pk)
-    stages = [
-        {
-            "number": n,
-            "name": stage.name,
-            "pending": pending[n],
-            "status": "ready" if pending[n] else "empty",
-            "enabled": cfg["stages_enabled"][n - 1],
-            "output_label": stage.output_label,
-        }
-        for n, stage in STAGES.items()
-    ]
-    return {"site_id": site.pk, "stages": stages, "estimate": progress.plan(site, cfg, pending)}
-
-
 @router.get("pipeline_overview/")
 def pipeline_overview(request: HttpRequest, q: Query[SiteQuery]):
-    return overview(site_for(request, q.site_id))
+    return progress.overview(site_for(request, q.site_id))
 
 
 @router.post("run_now/", response={201: dict})

@@ -638,9 +638,6 @@ def _context(run: AutomationRun) -> StageContext:
     site = run.site
     return StageContext(
         site_id=site.pk,
-        site_tone=site.tone,
-        site_audience=site.audience,
-        site_language=site.language,
         config=run.config,
         provider=get_provider(site.account),
         profile=SiteProfile(

@@ -14,10 +14,8 @@ from django.template.loader import render_to_string
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
-from cascade.automation import config as run_config
 from cascade.automation import progress
 from cascade.automation.models import ACTIVE, FINISHED, RunEvent, RunStatus
-from cascade.automation.stages import STAGES, pending_counts
 
 BADGES = {
     "pending": "Pending",
@@ -121,30 +119,13 @@ def _controls(
 
 
 def overview_for(site: Site) -> dict[str, Any]:
-    cfg = run_config.load(site)
-    pending = pending_counts(site.pk)
-    estimate = progress.plan(site, cfg, pending)
-    first = next((n for n in STAGES if pending[n] and cfg["stages_enabled"][n - 1]), None)
-    first_cost = progress.first_batch_cost(site, first, pending[first], cfg) if first else 0
-    return {
-        "stages": [
-            {
-                "number": n,
-                "name": stage.name,
-                "pending": pending[n],
-                "enabled": cfg["stages_enabled"][n - 1],
-                "noun": QUEUE_NOUNS[n],
-                "output_label": stage.output_label,
-            }
-            for n, stage in STAGES.items()
-        ],
-        "items": sum(pending[n] for n in STAGES if cfg["stages_enabled"][n - 1]),
-        "estimate": estimate,
-        "estimate_time": progress.human_duration(estimate["seconds"])
-        if estimate["seconds"]
-        else "< 1 min",
-        "first_batch_credits": first_cost,
-    }
+    """The pipeline overview with words for people."""
+    overview = progress.overview(site)
+    for stage in overview["stages"]:
+        stage["noun"] = QUEUE_NOUNS[stage["number"]]
+    seconds = overview["estimate"]["seconds"]
+    overview["estimate_time"] = progress.human_duration(seconds) if seconds else "< 1 min"
+    return overview
 
 
 def _display_status(stage: dict, run_status: str) -> str:

@@ -22,7 +22,7 @@ from cascade.automation.models import (
     StageStatus,
     StageTiming,
 )
-from cascade.automation.stages import NUMBERS, STAGES, batch_size
+from cascade.automation.stages import NUMBERS, STAGES, batch_size, credits_per_item, pending_counts
 
 SHOWN_ITEMS = 5  # currently_processing and up_next
 SHOWN_ERRORS = 50
@@ -95,10 +95,7 @@ def first_batch_cost(site: Site, number: int, waiting: int, config: dict[str, An
     if not stage.uses_ai:
         return 0
     size = min(waiting, batch_size(number, config))
-    if number == 1:
-        return math.ceil(size / 10)
-    per_item = {2: 2, 4: math.ceil(int(config["target_words"]) * 1.15 / 100), 5: 1, 6: 3}[number]
-    return per_item * (size if stage.together else 1)
+    return math.ceil(credits_per_item(number, config) * (size if stage.together else 1))
 
 
 def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[str, Any]:
@@ -106,13 +103,38 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
     initial = {n: pending[n] if config["stages_enabled"][n - 1] else 0 for n in NUMBERS}
     totals = estimate_totals({}, initial, config)
     seconds, _ = expected_seconds(site.pk)
-    words = int(config["target_words"])
-    per_item_credits = {1: 0.1, 2: 2, 3: 0, 4: math.ceil(words / 100), 5: 1, 6: 3, 7: 0}
     return {
         "items": sum(totals.values()),
-        "credits": math.ceil(sum(totals[n] * per_item_credits[n] for n in NUMBERS)),
+        "credits": math.ceil(sum(totals[n] * credits_per_item(n, config) for n in NUMBERS)),
         "seconds": round(sum(totals[n] * seconds[str(n)] for n in NUMBERS)),
         "stages": {str(n): totals[n] for n in NUMBERS},
+    }
+
+
+def overview(site: Site) -> dict[str, Any]:
+    """The pipeline overview: what waits in each stage's queue (asked of the registry), the
+    estimate of a run over it, and what its first batch will reserve."""
+    from cascade.automation import config as run_config
+
+    cfg = run_config.load(site)
+    pending = pending_counts(site.pk)
+    first = next((n for n in NUMBERS if pending[n] and cfg["stages_enabled"][n - 1]), None)
+    return {
+        "site_id": site.pk,
+        "stages": [
+            {
+                "number": n,
+                "name": stage.name,
+                "pending": pending[n],
+                "status": "ready" if pending[n] else "empty",
+                "enabled": cfg["stages_enabled"][n - 1],
+                "output_label": stage.output_label,
+            }
+            for n, stage in STAGES.items()
+        ],
+        "items": sum(pending[n] for n in NUMBERS if cfg["stages_enabled"][n - 1]),
+        "estimate": plan(site, cfg, pending),
+        "first_batch_credits": first_batch_cost(site, first, pending[first], cfg) if first else 0,
     }
 
 

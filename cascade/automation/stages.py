@@ -60,9 +60,6 @@ class StageError(Exception):
 @dataclass
 class StageContext:
     site_id: int
-    site_tone: str
-    site_audience: str
-    site_language: str
     config: dict[str, Any]
     provider: Any
     profile: SiteProfile = SiteProfile()
@@ -289,9 +286,9 @@ def article_process(ctx: StageContext, tasks: list[Task]):
         target_keywords=list(idea.target_keywords),
         structure=idea.structure,
         target_words=task.target_words,
-        tone=ctx.site_tone,
-        audience=ctx.site_audience,
-        language=ctx.site_language,
+        tone=ctx.profile.tone,
+        audience=ctx.profile.audience,
+        language=ctx.profile.language,
     )
     return ctx.provider.write_article(brief, profile=ctx.profile)
 
@@ -557,3 +554,17 @@ def credits_for_usage(used) -> int:
         math.ceil(tokens * settings.CASCADE_CREDITS_PER_1K_TOKENS / 1000)
         + used.images * CREDIT_COSTS["per_image"]
     )
+
+
+def credits_per_item(number: int, config: dict[str, Any]) -> float:
+    """Expected credits of one item of a stage, from the cost table (estimates and the run-now
+    check; actual charges come from each stage's `apply` or the provider's usage)."""
+    return {
+        1: 1 / CREDIT_COSTS["keywords_per_credit"],
+        2: CREDIT_COSTS["per_cluster"],
+        3: 0,
+        4: math.ceil(int(config["target_words"]) * 1.15 / CREDIT_COSTS["words_per_credit"]),
+        5: CREDIT_COSTS["per_content_prompts"],
+        6: CREDIT_COSTS["per_image"],
+        7: 0,
+    }[number]
