@@ -20,13 +20,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/test-services
+	scripts/check-install
 	scripts/run-tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check cascade tests
+	$(BIN)/ruff check cascade tests bench
+	$(BIN)/ruff format --check cascade tests bench
+	CASCADE_DATA_DIR=var/lint $(BIN)/mypy cascade
 
 clean:
 	rm -rf $(VENV) var test-artifacts

@@ -54,10 +54,13 @@ def setup_django(data_dir: str | None = None, **env: str) -> Path:
 
 
 def make_site(name: str, count: int, credits: int = 10**12):
+    from cascade.accounts import credits as ledger
     from cascade.accounts.models import Account, Site
     from cascade.planner.models import Keyword, normalize
 
-    account, _ = Account.objects.get_or_create(name=f"bench {name}", defaults={"credits": credits})
+    account, created = Account.objects.get_or_create(name=f"bench {name}")
+    if created:
+        ledger.add(account, credits, note="Benchmark credits")
     site = Site.objects.create(account=account, name=name)
     Keyword.objects.bulk_create(
         [Keyword(site=site, keyword=k, normalized=normalize(k)) for k in keywords(count)],
@@ -73,3 +76,35 @@ def pct(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def cascade_process(data, *args: str, **env: str):
+    """`cascade <args>` as a child process on the benchmark's data directory (output dropped)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "cascade", *args],
+        cwd=ROOT,
+        env=dict(os.environ, CASCADE_DATA_DIR=str(data), CASCADE_LOG_LEVEL="WARNING", **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def serve(data, port: int, *args: str, **env: str):
+    """`cascade serve` on loopback, returned once it answers /healthz."""
+    import http.client
+    import time
+
+    process = cascade_process(data, "serve", "--port", str(port), "--no-migrate", *args, **env)
+    for _ in range(200):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    return process

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 
-from common import ROOT, make_site, pct, setup_django
+from common import cascade_process, make_site, pct, serve, setup_django
 
 
 async def viewer(
@@ -159,43 +158,14 @@ def main() -> None:
     Membership.objects.create(user=user, account=site.account, role="owner")
     _, token = ApiToken.issue(user)
     port = 8790 if mode == "embedded" else 8791
-    penv = dict(os.environ, CASCADE_DATA_DIR=str(data), CASCADE_LOG_LEVEL="WARNING", **env)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cascade", "serve", "--port", str(port), "--no-migrate"],
-            cwd=ROOT,
-            env=penv,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
+    procs = [serve(data, port, **env)]
     if mode == "celery":
         for i in range(2):
+            name = f"bench{i}-{os.getpid()}@%h"
             procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "cascade",
-                        "worker",
-                        "--concurrency",
-                        "2",
-                        "--name",
-                        f"bench{i}-{os.getpid()}@%h",
-                    ],
-                    cwd=ROOT,
-                    env=penv,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                cascade_process(data, "worker", "--concurrency", "2", "--name", name, **env)
             )
     try:
-        for _ in range(100):
-            try:
-                _get(port, "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
         time.sleep(2 if mode == "celery" else 0)
         print(
             json.dumps(

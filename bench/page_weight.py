@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 
-from common import ROOT, make_site, setup_django
+from common import ROOT, make_site, serve, setup_django
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+from tests.browser import launch  # noqa: E402  (the browser tests' own launcher)
+
 COUNT_STREAM = """(() => {
   window.__sse = {events: 0, bytes: 0};
   const Real = window.EventSource;
@@ -50,20 +43,13 @@ def main() -> None:
     client.force_login(user)
     session = client.cookies["sessionid"].value
     port = 8792
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cascade", "serve", "--port", str(port), "--no-migrate"],
-        cwd=ROOT,
-        env=dict(os.environ, CASCADE_DATA_DIR=str(data), **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve(data, port, **env)
     from playwright.sync_api import sync_playwright
 
     try:
-        time.sleep(3)
         url = f"http://127.0.0.1:{port}/sites/{site.pk}/automation/"
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = launch(p)
             context = browser.new_context()
             context.add_cookies(
                 [{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{port}"}]

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
 import sys
 import time
 
-from common import ROOT, make_site, median, pct, setup_django
+from common import make_site, median, pct, serve, setup_django
 
 
 def in_flight(count: int):
@@ -54,30 +52,8 @@ def main() -> None:
             progress.snapshot_for(site.pk)
         queries[f"{n}_snapshot"] = len(captured)
     port = 8765
-    env = dict(os.environ, CASCADE_DATA_DIR=str(data), CASCADE_LOG_LEVEL="WARNING")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cascade",
-            "serve",
-            "--port",
-            str(port),
-            "--no-worker",
-            "--no-migrate",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve(data, port, "--no-worker")
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
         results = {}
         for n, site in sites.items():
             per_round = []

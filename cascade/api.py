@@ -88,11 +88,13 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount() -> None:
     from cascade.accounts.api import router as sites_router
     from cascade.automation.api import router as automation_router
+    from cascade.automation.api import sites_router as site_settings_router
     from cascade.planner.api import router as planner_router
     from cascade.writer.api import router as writer_router
 
     api.add_router("/v1/automation/", automation_router, tags=["automation"])
     api.add_router("/v1/sites/", sites_router, tags=["sites"])
+    api.add_router("/v1/sites/", site_settings_router, tags=["sites"])
     api.add_router("/v1/sites/", planner_router, tags=["keywords, clusters, ideas"])
     api.add_router("/v1/sites/", writer_router, tags=["tasks, content, images"])
 

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "ninja",  # serves /api/docs from its own static files (no CDN)
     "cascade.accounts",
     "cascade.planner",
     "cascade.writer",
@@ -132,7 +133,6 @@ CASCADE_MAX_ATTEMPTS = env_int("CASCADE_MAX_ATTEMPTS", 3)
 CASCADE_RETRY_BACKOFF = env_float("CASCADE_RETRY_BACKOFF", 2.0)
 CASCADE_PROVIDER_FAILURE_LIMIT = env_int("CASCADE_PROVIDER_FAILURE_LIMIT", 5)
 CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
-CASCADE_RESUME_ON_START = env_bool("CASCADE_RESUME_ON_START", True)
 # Seconds after which an event stream ends cleanly and the client reconnects.
 CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)
 
@@ -170,13 +170,16 @@ CASCADE_CELERY_FANOUT = env_int("CASCADE_CELERY_FANOUT", 8)
 # --- The OpenAI-compatible provider (CASCADE_AI_PROVIDER=openai) ---------------------------------
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
-CASCADE_TEXT_MODEL = env_str("CASCADE_TEXT_MODEL", "gpt-4o-mini")
-CASCADE_IMAGE_MODEL = env_str("CASCADE_IMAGE_MODEL", "gpt-image-1")
+CASCADE_TEXT_MODEL, CASCADE_IMAGE_MODEL = (
+    env_str("CASCADE_TEXT_MODEL", "gpt-4o-mini"),
+    env_str("CASCADE_IMAGE_MODEL", "gpt-image-1"),
+)
 CASCADE_AI_TIMEOUT = env_float("CASCADE_AI_TIMEOUT", 120.0)
-CASCADE_AI_RETRIES = env_int("CASCADE_AI_RETRIES", 4)
+# Transport retries of one request (by the openai client); see README for the worst case per item.
+CASCADE_AI_RETRIES = env_int("CASCADE_AI_RETRIES", 2)
 CASCADE_AI_CONCURRENCY = env_int("CASCADE_AI_CONCURRENCY", 4)
-CASCADE_AI_RPM = env_int("CASCADE_AI_RPM", 0)
-CASCADE_AI_TPM = env_int("CASCADE_AI_TPM", 0)
+# Requests and tokens per minute per process (0: unlimited).
+CASCADE_AI_RPM, CASCADE_AI_TPM = env_int("CASCADE_AI_RPM", 0), env_int("CASCADE_AI_TPM", 0)
 CASCADE_PROMPTS_DIR = env_str("CASCADE_PROMPTS_DIR")
 CASCADE_CREDITS_PER_1K_TOKENS = env_float("CASCADE_CREDITS_PER_1K_TOKENS", 5.0)
 # Key for encrypting accounts' API keys at rest (default: derived from SECRET_KEY).

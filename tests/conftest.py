@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from cascade.accounts import credits
 from cascade.accounts.models import Account, ApiToken, Membership, Role, Site
 from cascade.ai import reset_provider_cache
 from cascade.automation import engine, progress
@@ -71,7 +72,9 @@ def make_user(django_user_model, name: str, account: Account, role: str):
 
 @pytest.fixture
 def garden(db) -> Account:
-    return Account.objects.create(name="Garden", credits=1_000_000)
+    account = Account.objects.create(name="Garden")
+    credits.add(account, 1_000_000, note="Opening credits")
+    return account
 
 
 @pytest.fixture
@@ -91,7 +94,8 @@ def erin(django_user_model, garden):
 
 @pytest.fixture
 def bob(django_user_model, db):
-    other = Account.objects.create(name="Bob's Account", credits=1000)
+    other = Account.objects.create(name="Bob's Account")
+    credits.add(other, 1000, note="Opening credits")
     user = make_user(django_user_model, "bob", other, Role.OWNER)
     Site.objects.create(account=other, name="Bob's Blog")
     return user

@@ -21,6 +21,8 @@ class FakeOpenAI:
         self.faults: list[
             tuple[str, str]
         ] = []  # (applies to: "any"/"chat"/schema name, kind), used in order
+        self.doomed: dict[str, list[str]] = {}  # prompt text -> faults, repeated forever
+        self.doomed_calls: dict[str, int] = {}
         self.refuse_key = False
         self.refuse_articles = False
         self.titles = 0
@@ -44,8 +46,18 @@ class FakeOpenAI:
         with self.lock:
             self.faults.extend([(on, kind)] * count)
 
-    def _take_fault(self, name: str) -> str | None:
+    def doom(self, text: str, cycle: list[str]) -> None:
+        """Every request whose prompt contains `text` gets the next fault of `cycle`, forever."""
         with self.lock:
+            self.doomed[text] = cycle
+            self.doomed_calls[text] = 0
+
+    def _take_fault(self, name: str, prompt: str = "") -> str | None:
+        with self.lock:
+            for text, cycle in self.doomed.items():
+                if text in prompt:
+                    self.doomed_calls[text] += 1
+                    return cycle[(self.doomed_calls[text] - 1) % len(cycle)]
             for i, (on, kind) in enumerate(self.faults):
                 if on in ("any", name) or (on == "chat" and name != "image"):
                     del self.faults[i]
@@ -167,7 +179,8 @@ class FakeOpenAI:
                             }
                         },
                     )
-                fault = fake._take_fault(name)
+                prompt_text = next((m["content"] for m in messages if m.get("role") == "user"), "")
+                fault = fake._take_fault(name, prompt_text)
                 if fault == "429":
                     return self._send(
                         429,
@@ -175,7 +188,11 @@ class FakeOpenAI:
                         {"Retry-After": "0.3"},
                     )
                 if fault == "500":
-                    return self._send(500, {"error": {"message": "The server had an error"}})
+                    return self._send(
+                        500,
+                        {"error": {"message": "The server had an error"}},
+                        {"retry-after-ms": "5"},
+                    )
                 if fault == "timeout":
                     time.sleep(2.5)
                     return self._send(500, {"error": {"message": "too late"}})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from cascade.accounts.models import LedgerEntry
 from cascade.automation.models import FINISHED, AutomationRun, ItemState, RunItem
-from cascade.automation.stages import pending_counts
+from cascade.automation.stages import registry
 from cascade.planner.models import Cluster, ContentIdea, Keyword
 from cascade.writer.models import Content, Image, ImageStatus, Task
 
@@ -12,9 +13,12 @@ DONE = {"completed", "skipped"}
 
 
 def check_snapshot(doc: dict) -> None:
-    """Contract §3-§5 for one snapshot."""
+    """Contract §3-§5 for one snapshot, and the shape the OpenAPI document promises."""
+    from cascade.automation.schemas import Snapshot
+
+    Snapshot.model_validate(doc)
     stages = doc["stages"]
-    assert [s["number"] for s in stages] == [1, 2, 3, 4, 5, 6, 7]
+    assert [s["number"] for s in stages] == list(registry().numbers)
     for s in stages:
         assert (
             s["remaining_count"] == s["input_count"] - s["processed_count"] - s["failed_count"]
@@ -80,7 +84,7 @@ def check_full_run(
         assert all(i.status == ImageStatus.GENERATED for i in images)
         assert sorted(i.kind for i in images) == ["featured"] + ["in_article"] * images_per_content
     assert Image.objects.filter(site_id=site_id).exclude(status=ImageStatus.GENERATED).count() == 0
-    assert pending_counts(site_id) == {n: 0 for n in range(1, 8)}
+    assert registry().pending_counts(site_id) == {n: 0 for n in registry().numbers}
     # nothing done twice: every item of the run was done exactly once
     assert not RunItem.objects.filter(run=run).exclude(state=ItemState.DONE).exists()
 
@@ -94,3 +98,34 @@ def check_chaining(doc: dict) -> None:
     assert s[5]["input_count"] == s[4]["output_count"]
     assert s[6]["input_count"] == s[5]["output_count"]
     assert s[7]["input_count"] == s[5]["input_count"]
+
+
+def charged_to(run: AutomationRun) -> int:
+    """Credits the ledger says the run was charged (charges are negative rows)."""
+    return -sum(LedgerEntry.objects.filter(run=run).values_list("delta", flat=True))
+
+
+def ledger_matches_balance(account_id: int) -> bool:
+    """The balance equals the sum of the ledger, read in one statement (one snapshot)."""
+    from django.db import connection
+
+    from cascade.accounts.models import Account
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.credits, (SELECT COALESCE(SUM(l.delta), 0) FROM {LedgerEntry._meta.db_table} l "
+            f"WHERE l.account_id = a.id) FROM {Account._meta.db_table} a WHERE a.id = %s",
+            [account_id],
+        )
+        balance, ledger = cursor.fetchone()
+    return balance == ledger
+
+
+def check_completed_run(run: AutomationRun) -> None:
+    """A run that completed without failures: everything produced, chained and counted."""
+    from cascade.automation import progress
+
+    run.refresh_from_db()
+    assert run.status == "completed", run.status
+    check_full_run(run)
+    check_chaining(progress.build_snapshot(run))

@@ -92,3 +92,16 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def open_stream(server: Server, site_id: int, token: str):
+    """The API's event stream of a site, opened with a bearer token."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request(
+        "GET",
+        f"/api/v1/automation/stream/?site_id={site_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return connection.getresponse()

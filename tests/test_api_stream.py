@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import http.client
 import json
 import time
 import urllib.error
@@ -10,7 +9,7 @@ import pytest
 
 from tests.conftest import CELERY, start_workers
 from tests.invariants import check_snapshot
-from tests.servers import Server
+from tests.servers import Server, open_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -38,13 +37,7 @@ def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tm
     server = Server(log=tmp_path / "serve.log").start()
     workers = start_workers(tmp_path) if CELERY else None  # `serve` is web-only on Celery
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        connection.request(
-            "GET",
-            f"/api/v1/automation/stream/?site_id={site.pk}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        response = connection.getresponse()
+        response = open_stream(server, site.pk, token)
         assert response.status == 200
         assert response.getheader("Content-Type").startswith("text/event-stream")
         request = urllib.request.Request(
@@ -63,7 +56,7 @@ def test_the_api_stream_sends_every_snapshot_of_a_run(site, alice, token_for, tm
             seen.append(doc)
             if doc["run"]["status"] == "completed":
                 break
-        connection.close()
+        response.close()
     finally:
         server.stop()
         if workers:

@@ -5,28 +5,18 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from cascade.automation import progress
 from cascade.automation.models import AutomationRun
+from tests.browser import launch, shot, with_session
 from tests.servers import Server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LATENCY = "1:0.02,2:0.3,4:0.45,5:0.1,6:0.12"
-SHOTS = Path(__file__).parents[1] / "var" / "screenshots"
 
 READ_PAGE = """() => {
   const g = document.querySelector('[data-testid=global-progress]');
@@ -48,13 +38,11 @@ READ_PAGE = """() => {
 
 @pytest.fixture(scope="module")
 def playwright_browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
 
@@ -71,21 +59,12 @@ def login(alice, server):
     def open_page(browser, width=1440, height=1000):
         client = Client()
         client.force_login(alice)
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
+        session = client.cookies["sessionid"].value
+        return with_session(
+            browser, server.url, session, viewport={"width": width, "height": height}
         )
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        return page
 
     return open_page
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def check_consistent(doc: dict) -> None:
@@ -177,7 +156,7 @@ def test_run_now_shows_the_run_live_from_zero_to_the_summary(
             mid_shot = True
         if doc["global"]["percentage"] == 100:
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     page.wait_for_selector("[data-testid=completion-summary]", timeout=30_000)
     final = page.evaluate(READ_PAGE)
     assert final["global"]["percentage"] == 100 and final["global"]["status"] == "completed"
@@ -273,16 +252,10 @@ def test_two_tabs_agree_and_updates_cost_no_requests(playwright_browser, login, 
     requests: list[str] = []
     first.on("request", lambda request: requests.append(request.url))
     first.get_by_test_id("run-now").focus()  # the controls work from the keyboard
-    first.keyboard.press("Enter")
-    deadline = time.monotonic() + 10
-    # (Playwright reports requests only while the test calls into it: wait with its timer)
-    while (
-        not any(url.endswith("/automation/live/") for url in requests)
-        and time.monotonic() < deadline
-    ):
-        first.wait_for_timeout(50)  # the click's own POST, then one refresh of the live region
+    with first.expect_response(lambda r: "/actions/run-now/" in r.url):
+        first.keyboard.press("Enter")  # the click's own POST answers with the new live region
     first.wait_for_timeout(500)
-    assert any("/run_now/" in url for url in requests)
+    assert any("/actions/run-now/" in url for url in requests)
     requests.clear()
     versions_seen = 0
     deadline = time.monotonic() + 6
@@ -345,11 +318,7 @@ def test_the_page_reflows_on_a_phone(playwright_browser, login, server, site):
 def test_a_viewer_sees_why_the_buttons_are_disabled(playwright_browser, server, site, carol):
     client = Client()
     client.force_login(carol)
-    context = playwright_browser.new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
-    )
-    page = context.new_page()
+    page = with_session(playwright_browser, server.url, client.cookies["sessionid"].value)
     page.goto(f"{server.url}/sites/{site.pk}/automation/")
     button = page.get_by_test_id("run-now")
     assert button.is_disabled()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import statistics
 import threading
@@ -10,15 +9,21 @@ import time
 
 import pytest
 
-from cascade.accounts.models import LedgerEntry, Site
+from cascade.accounts.models import Site
 from cascade.automation import engine
 from cascade.automation.models import ItemState, RunItem, RunStage
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import CeleryWorkers, snapshot, wait_for, wait_until_finished
-from tests.invariants import check_chaining, check_full_run, check_snapshot
+from tests.invariants import (
+    charged_to,
+    check_chaining,
+    check_completed_run,
+    check_full_run,
+    check_snapshot,
+)
 from tests.keywords import synthetic_keywords
-from tests.servers import Server
+from tests.servers import Server, open_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery, pytest.mark.slow]
 
@@ -60,9 +65,7 @@ def test_three_workers_share_one_stage_of_a_500_keyword_run(garden, alice, tmp_p
         wait_until_finished(run, timeout=300)
     finally:
         workers.stop()
-    assert run.status == "completed"
-    check_full_run(run)
-    check_chaining(snapshot(run))
+    check_completed_run(run)
     percentages = [d["global_progress"]["percentage"] for d in docs]
     assert percentages == sorted(percentages)
     sharing = overlapping_workers(run, 4)
@@ -96,14 +99,9 @@ def test_a_worker_killed_mid_stage_costs_only_time(garden, alice, tmp_path):
         wait_until_finished(run, timeout=300)
     finally:
         workers.stop()
-    assert run.status == "completed"
-    check_full_run(run)
-    check_chaining(snapshot(run))
+    check_completed_run(run)
     garden.refresh_from_db()
-    assert (
-        sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True))
-        == run.credits_used
-    )
+    assert charged_to(run) == run.credits_used
     assert balance - garden.credits == run.credits_used
     assert run.events.filter(kind="item_reclaimed").exists()
 
@@ -141,13 +139,7 @@ def test_progress_committed_by_another_process_reaches_the_web_stream_within_a_s
     stop = threading.Event()
 
     def listen():
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        connection.request(
-            "GET",
-            f"/api/v1/automation/stream/?site_id={site.pk}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        response = connection.getresponse()
+        response = open_stream(server, site.pk, token)
         event = None
         while not stop.is_set():
             line = response.readline().decode().rstrip("\n")
@@ -155,7 +147,7 @@ def test_progress_committed_by_another_process_reaches_the_web_stream_within_a_s
                 event = line[7:]
             elif line.startswith("data: ") and event == "progress" and line != "data: null":
                 received.append((time.monotonic(), json.loads(line[6:])["version"]))
-        connection.close()
+        response.close()
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
@@ -172,7 +164,7 @@ def test_progress_committed_by_another_process_reaches_the_web_stream_within_a_s
             wait_for(lambda v=version: any(got >= v for _, got in received), 5, 0.005, "the event")
             arrived = next(t for t, got in received if got >= version)
             latencies.append(arrived - committed)
-            engine._release(claim.items, claim.token)
+            engine.release(claim.items, claim.token)
             time.sleep(0.4)
     finally:
         stop.set()

@@ -5,12 +5,13 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from cascade.accounts.models import Account, Membership, Site
 from cascade.automation.models import AutomationRun
 from tests.conftest import DEMO
-from tests.invariants import check_full_run
+from tests.invariants import check_full_run, ledger_matches_balance
 from tests.servers import ROOT, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -36,9 +37,19 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     out = cascade(
         "create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "5000"
     ).stdout
-    assert "Created user 'dana' (owner) in account 'Dana Co' with 5000 credits." in out
+    assert "Created user 'dana' (owner) in account 'Dana Co' with 5,000 credits." in out
     account = Account.objects.get(name="Dana Co")
     assert Membership.objects.get(account=account).role == "owner"
+    assert ledger_matches_balance(account.pk) and account.ledger.count() == 1
+
+    # Running it again with the same password keeps the password (and the user's sessions).
+    dana = get_user_model().objects.get(username="dana")
+    cascade(
+        "create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "6000"
+    )
+    assert get_user_model().objects.get(username="dana").password == dana.password
+    account.refresh_from_db()
+    assert account.credits == 6000 and ledger_matches_balance(account.pk)
 
     token = cascade("create_token", "dana").stdout
     assert token.count("\n") == 1 and token.startswith("csk_")

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from cascade.accounts.models import LedgerEntry
 from cascade.automation.models import AutomationRun
 from tests.conftest import run_to_end, snapshot
-from tests.invariants import check_chaining, check_full_run, check_snapshot
+from tests.invariants import charged_to, check_chaining, check_full_run, check_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +26,7 @@ def test_the_ledger_sums_to_the_runs_credits(site):
     before = site.account.credits
     run = run_to_end(site)
     site.account.refresh_from_db()
-    charged = sum(LedgerEntry.objects.filter(run=run).values_list("credits", flat=True))
+    charged = charged_to(run)
     assert charged == run.credits_used > 0
     assert before - site.account.credits == run.credits_used
     doc = snapshot(run)

@@ -9,13 +9,12 @@ import math
 import pytest
 from django.test import Client
 
-from cascade.accounts.models import LedgerEntry
 from cascade.automation import engine
 from cascade.automation.models import ItemState, RunEvent, RunItem
 from cascade.writer.models import Content, Image
 from tests.conftest import snapshot
 from tests.fake_openai import FakeOpenAI
-from tests.invariants import check_full_run, check_snapshot
+from tests.invariants import charged_to, check_full_run, check_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KEY = "sk-test-SECRET-7f3a9c2e1d"
@@ -28,7 +27,7 @@ def fake(settings, caplog):
     settings.OPENAI_API_KEY = KEY
     settings.OPENAI_BASE_URL = server.url
     settings.CASCADE_AI_TIMEOUT = 1.0
-    settings.CASCADE_AI_RETRIES = 4
+    settings.CASCADE_AI_RETRIES = 4  # the faults below come in runs of up to 3
     caplog.set_level(logging.INFO)  # everything any library logs is searched for the key
     yield server
     server.stop()
@@ -81,9 +80,7 @@ def test_a_full_run_through_the_openai_package(site, fake, caplog):
     )
     expected += 3 * Image.objects.filter(site=site).count()
     assert finished.credits_used == expected
-    assert (
-        sum(LedgerEntry.objects.filter(run=finished).values_list("credits", flat=True)) == expected
-    )
+    assert charged_to(finished) == expected
     assert (
         RunItem.objects.filter(run=finished, stage=4).exclude(completion_tokens=0).count()
         == RunItem.objects.filter(run=finished, stage=4).count()
@@ -98,9 +95,30 @@ def test_rate_limits_server_errors_and_timeouts_are_retried(site, fake, caplog):
     finished = run(site)
     check_full_run(finished)
     assert not fake.faults
-    assert "rate limited (429), retry after 0.3 s" in caplog.text
-    assert "timed out after 1 s" in caplog.text
+    # the openai client retried them, waiting as long as Retry-After said
+    assert "Retrying request in 0.300000 seconds" in caplog.text
+    # 8 faults in a row: the first attempt's 5 tries end in 4 retries, the item's second
+    # attempt meets the last 3 faults (3 retries) and then an answer
+    assert caplog.text.count("Retrying request in") == 7
+    assert RunEvent.objects.filter(run=finished, kind="item_retried").exists()
     assert_key_nowhere(caplog, site, finished)
+
+
+def test_an_item_costs_at_most_the_stated_number_of_provider_calls(site, fake, settings):
+    """README: at most attempts x (1 + repairs) x (1 + transport retries) requests per item."""
+    from cascade.ai.openai_provider import REPAIRS
+
+    settings.CASCADE_AI_RETRIES = 2
+    victim = ": idea 2\nStructure:"  # the article of the second idea
+    # every answer is refused twice (500) and then invalid: the worst an item can meet
+    fake.doom(victim, ["500", "500", "malformed"])
+    finished = run(site)
+    worst = settings.CASCADE_MAX_ATTEMPTS * (1 + REPAIRS) * (1 + settings.CASCADE_AI_RETRIES)
+    assert worst == 18
+    assert fake.doomed_calls[victim] == worst
+    doomed = RunItem.objects.get(run=finished, stage=4, title__endswith=": idea 2")
+    assert doomed.state == ItemState.FAILED and doomed.attempts == settings.CASCADE_MAX_ATTEMPTS
+    assert finished.status == "completed"
 
 
 def test_invalid_answers_are_sent_back_with_their_validation_error(site, fake, caplog, settings):
@@ -159,7 +177,7 @@ def test_an_accounts_own_key_is_used_encrypted_and_never_shown(site, fake, setti
 def test_the_rate_limiter_spreads_requests_and_tokens_over_its_window():
     import time
 
-    from cascade.ai.openai_provider import RateLimiter
+    from cascade.ai.limits import RateLimiter
 
     limiter = RateLimiter(rpm=2, tpm=0, window=0.4)
     started = time.monotonic()

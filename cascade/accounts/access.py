@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from ninja.errors import HttpError
 
@@ -24,7 +26,7 @@ def site_and_role(user, site_id: int) -> tuple[Site | None, str | None]:
     )
     if not sites:
         return None, None
-    return sites[0], sites[0].member_role
+    return sites[0], getattr(sites[0], "member_role", None)
 
 
 def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Site:
@@ -52,3 +54,26 @@ def role_in(user, account_id: int) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def add_site_list(
+    router: Any, path: str, model: Any, schema: Any, defer: tuple[str, ...] = ()
+) -> None:
+    """Register `GET sites/{id}/<path>/` on an API router: the site's rows of `model`, oldest
+    first, paginated with limit/offset and filterable by `status` (contract §6)."""
+    from ninja.pagination import paginate
+
+    from cascade.lib.paging import Paging, status_filter
+    from cascade.lib.schemas import READ_ERRORS
+
+    @router.get(
+        f"{{int:site_id}}/{path}/",
+        response={200: list[schema], **READ_ERRORS},
+        operation_id=f"list_{path}",
+        summary=f"List the site's {path}",
+    )
+    @paginate(Paging)
+    def listing(request: HttpRequest, site_id: int, status: str | None = None):
+        rows = model.objects.filter(site=site_for(request, site_id)).order_by("id").defer(*defer)
+        statuses = [value for value, _ in model._meta.get_field("status").choices]
+        return rows.filter(status=status) if status_filter(status, statuses) else rows

@@ -1,4 +1,8 @@
+"""Sites: list, create, read (contract §6)."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -7,14 +11,33 @@ from pydantic import Field
 
 from cascade.accounts.access import site_for, sites_of
 from cascade.accounts.models import CAN_OPERATE, Membership, Site
+from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
 
 router = Router()
+MAX_ID = 2**63 - 1
 
 
 class SiteIn(Schema):
     name: str = Field(min_length=1, max_length=200)
     domain: str = Field(default="", max_length=253)
-    account_id: int | None = None
+    account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class SiteOut(Schema):
+    id: int
+    name: str
+    domain: str
+    account_id: int
+    account: str
+    credits: int
+    tone: str
+    audience: str
+    language: str
+
+
+class SiteList(Schema):
+    count: int
+    items: list[SiteOut]
 
 
 def site_row(site: Site) -> dict:
@@ -31,15 +54,16 @@ def site_row(site: Site) -> dict:
     }
 
 
-@router.get("")
+@router.get("", response={200: SiteList, **READ_ERRORS})
 def list_sites(request: HttpRequest):
     sites = sites_of(request.user)
     return {"count": len(sites), "items": [site_row(s) for s in sites]}
 
 
-@router.post("", response={201: dict})
+@router.post("", response={201: SiteOut, **WRITE_ERRORS})
 def create_site(request: HttpRequest, payload: SiteIn):
-    memberships = Membership.objects.filter(user=request.user).select_related("account")
+    user_id: Any = request.user.pk
+    memberships = Membership.objects.filter(user_id=user_id).select_related("account")
     if payload.account_id is not None:
         memberships = memberships.filter(account_id=payload.account_id)
     membership = next((m for m in memberships if m.role in CAN_OPERATE), None)
@@ -56,47 +80,6 @@ def create_site(request: HttpRequest, payload: SiteIn):
     return Status(201, site_row(site))
 
 
-@router.get("{int:site_id}/")
+@router.get("{int:site_id}/", response={200: SiteOut, **READ_ERRORS})
 def get_site(request: HttpRequest, site_id: int):
     return site_row(site_for(request, site_id))
-
-
-class SiteSettingsIn(Schema):
-    tone: str | None = Field(default=None, max_length=200)
-    audience: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, min_length=2, max_length=40)
-    target_words: int | None = Field(default=None, ge=300, le=5000)
-
-
-def site_settings(site: Site) -> dict:
-    from cascade.automation import config as run_config
-
-    return {
-        "tone": site.tone,
-        "audience": site.audience,
-        "language": site.language,
-        "target_words": run_config.load(site)["target_words"],
-    }
-
-
-@router.get("{int:site_id}/settings/")
-def get_site_settings(request: HttpRequest, site_id: int):
-    return site_settings(site_for(request, site_id))
-
-
-@router.put("{int:site_id}/settings/")
-def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsIn):
-    from cascade.automation import config as run_config
-
-    site = site_for(request, site_id, operate=True)
-    values = payload.model_dump(exclude_unset=True)
-    for field in ("tone", "audience", "language"):
-        if field in values:
-            text = (values[field] or "").strip()
-            if any(ord(c) < 32 for c in text):
-                raise HttpError(422, f"{field}: must be visible text without control characters")
-            setattr(site, field, text)
-    site.save()
-    if values.get("target_words") is not None:
-        run_config.save(site, {"target_words": values["target_words"]})
-    return site_settings(site)

@@ -1,59 +1,107 @@
-"""Credit movements. Every change is a conditional UPDATE, so the balance never goes negative
-even when many workers reserve at once."""
+"""Credit movements.
+
+The balance (`Account.credits`) always equals the sum of the account's ledger: every change of
+it writes a ledger row in the same transaction. Credits held for AI calls in flight
+(`Account.reserved`) are not charges; they keep what can be spent (balance minus reserved) from
+going below zero when many workers reserve at once, and turn into a charge when the work commits.
+Every change is a conditional UPDATE, so no race can overdraw an account."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F
 
-from cascade.accounts.models import Account
+from cascade.accounts.models import Account, LedgerEntry, LedgerKind
+from cascade.accounts.signals import credits_added
 
 
-def reserve(account_id: int, credits: int) -> bool:
-    """Take `credits` off the balance if it can pay; the caller must be inside a transaction
-    that also records the reservation, so a crash cannot lose it."""
+def hold(account_id: int, credits: int) -> bool:
+    """Hold `credits` for work about to start if the account can pay; the caller records the
+    hold in the same transaction, so a crash cannot lose it."""
     if credits <= 0:
         return True
-    won = Account.objects.filter(pk=account_id, credits__gte=credits).update(
-        credits=F("credits") - credits
+    won = Account.objects.filter(pk=account_id, credits__gte=F("reserved") + credits).update(
+        reserved=F("reserved") + credits
     )
     return won == 1
 
 
-def give_back(account_id: int, credits: int) -> None:
+def release(account_id: int, credits: int) -> None:
+    """Give a hold back (the work did not happen)."""
     if credits > 0:
-        Account.objects.filter(pk=account_id).update(credits=F("credits") + credits)
+        Account.objects.filter(pk=account_id).update(reserved=F("reserved") - credits)
 
 
-def settle(account_id: int, reserved: int, actual: int) -> int:
-    """Turn a reservation into the actual charge; returns what was really charged.
+def _record(
+    account_id: int, delta: int, kind: str, note: str, run_id=None, stage: int | None = None
+) -> LedgerEntry:
+    balance = Account.objects.filter(pk=account_id).values_list("credits", flat=True).get()
+    return LedgerEntry.objects.create(
+        account_id=account_id,
+        run_id=run_id,
+        stage=stage,
+        kind=kind,
+        delta=delta,
+        balance_after=balance,
+        note=note[:200],
+    )
 
-    When the actual cost exceeds the reservation, the extra is taken only as far as the balance
-    allows: the balance stays at or above zero and the ledger records what was taken."""
-    if actual <= reserved:
-        give_back(account_id, reserved - actual)
-        return actual
-    extra = actual - reserved
-    if reserve(account_id, extra):
-        return actual
-    balance = Account.objects.filter(pk=account_id).values_list("credits", flat=True).first() or 0
-    taken = balance if reserve(account_id, balance) else 0
-    return reserved + taken
+
+def charge(
+    account_id: int, held: int, actual: int, *, note: str, run_id=None, stage: int | None = None
+) -> int:
+    """Inside the work's transaction: release the hold and charge the actual cost, as far as the
+    account can pay (never below zero). Returns what was charged; writes its ledger row."""
+    release(account_id, held)
+    if actual <= 0:
+        return 0
+    won = Account.objects.filter(pk=account_id, credits__gte=F("reserved") + actual).update(
+        credits=F("credits") - actual
+    )
+    charged = actual
+    if not won:
+        # Costlier than held and more than is left: take what is left.
+        account = Account.objects.select_for_update().get(pk=account_id)
+        charged = max(0, account.credits - account.reserved)
+        Account.objects.filter(pk=account_id).update(credits=F("credits") - charged)
+    if charged:
+        _record(account_id, -charged, LedgerKind.CHARGE, note, run_id=run_id, stage=stage)
+    return charged
 
 
-def top_up(account: Account, credits: int) -> None:
-    """Add credits and resume runs that paused because the account could not pay."""
-    from cascade.automation.engine import resume_runs_waiting_for_credits
-
+def add(account: Account | int, credits: int, note: str = "Top-up") -> int:
+    """Add credits (a top-up) and return the new balance; runs waiting for credits resume."""
+    if credits <= 0:
+        raise ValueError("credits to add must be a positive whole number")
+    account_id = account if isinstance(account, int) else account.pk
     with transaction.atomic():
-        Account.objects.filter(pk=account.pk).update(credits=F("credits") + credits)
-    account.refresh_from_db(fields=["credits"])
-    resume_runs_waiting_for_credits(account.pk)
+        updated = Account.objects.filter(pk=account_id).update(credits=F("credits") + credits)
+        if not updated:
+            raise Account.DoesNotExist(f"account {account_id} does not exist")
+        entry = _record(account_id, credits, LedgerKind.TOP_UP, note)
+        transaction.on_commit(
+            lambda: credits_added.send_robust(sender=Account, account_id=account_id)
+        )
+    if isinstance(account, Account):
+        account.refresh_from_db(fields=["credits", "reserved"])
+    return entry.balance_after
 
 
-def set_balance(account: Account, credits: int) -> None:
-    Account.objects.filter(pk=account.pk).update(credits=max(0, credits))
-    account.refresh_from_db(fields=["credits"])
-    from cascade.automation.engine import resume_runs_waiting_for_credits
-
-    resume_runs_waiting_for_credits(account.pk)
+def set_balance(account: Account, credits: int, note: str = "Balance set by an operator") -> int:
+    """Bring the balance to `credits` with one adjustment row (none if it is already there)."""
+    if credits < 0:
+        raise ValueError("a balance cannot be negative")
+    with transaction.atomic():
+        current = Account.objects.select_for_update().get(pk=account.pk)
+        delta = credits - current.credits
+        if delta < 0 and credits < current.reserved:
+            raise ValueError(f"{current.reserved} credits are held by work in flight")
+        if delta:
+            Account.objects.filter(pk=account.pk).update(credits=F("credits") + delta)
+            _record(account.pk, delta, LedgerKind.ADJUSTMENT, note)
+            if delta > 0:
+                transaction.on_commit(
+                    lambda: credits_added.send_robust(sender=Account, account_id=account.pk)
+                )
+    account.refresh_from_db(fields=["credits", "reserved"])
+    return account.credits

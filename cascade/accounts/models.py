@@ -11,9 +11,11 @@ from django.db import models
 
 class Account(models.Model):
     name = models.CharField(max_length=120, unique=True)
-    # Available credits. Reservations are taken off immediately, so this never goes below zero
-    # (enforced by a check constraint and by conditional updates in accounts.credits).
+    # The balance: always the sum of the account's ledger (accounts.credits writes both).
     credits = models.BigIntegerField(default=0)
+    # Credits held for AI work in flight, not yet charged. What can be spent is credits minus
+    # reserved, which never goes below zero (check constraint and conditional updates).
+    reserved = models.BigIntegerField(default=0)
     # The account's own key for the OpenAI-compatible provider, encrypted (accounts.secrets).
     ai_api_key_encrypted = models.TextField(blank=True)
     ai_api_key_hint = models.CharField(max_length=8, blank=True)
@@ -23,11 +25,19 @@ class Account(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(credits__gte=0), name="credits_never_negative"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reserved__gte=0, credits__gte=models.F("reserved")),
+                name="reserved_within_balance",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def available(self) -> int:
+        return self.credits - self.reserved
 
     def set_ai_key(self, secret: str) -> None:
         from cascade.accounts import secrets
@@ -105,8 +115,14 @@ class ApiToken(models.Model):
         return token, raw
 
 
+class LedgerKind(models.TextChoices):
+    CHARGE = "charge"  # AI work of a run
+    TOP_UP = "top_up"  # credits bought or granted
+    ADJUSTMENT = "adjustment"  # a balance set by an operator, or an opening balance
+
+
 class LedgerEntry(models.Model):
-    """One charge of credits: the ledger of a run sums to the run's credits_used."""
+    """One change of an account's balance; the balance is always the sum of its rows."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="ledger")
     run = models.ForeignKey(
@@ -117,13 +133,18 @@ class LedgerEntry(models.Model):
         related_name="ledger",
     )
     stage = models.PositiveSmallIntegerField(null=True, blank=True)
-    credits = models.BigIntegerField()
-    reason = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=LedgerKind.choices, default=LedgerKind.CHARGE)
+    delta = models.BigIntegerField()  # negative for charges
+    balance_after = models.BigIntegerField()
+    note = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["run", "stage"])]
+        indexes = [
+            models.Index(fields=["run", "stage"]),
+            models.Index(fields=["account", "-id"]),
+        ]
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
-        return f"{self.credits} · {self.reason}"
+        return f"{self.delta:+} · {self.note}"

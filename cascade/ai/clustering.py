@@ -95,14 +95,14 @@ def cluster_keywords(
     member_texts: list[str] = []
     owners: list[int] = []
     for ci, ref in enumerate(existing):
-        members = signature_members(ref.signature) or [ref.name]
-        member_texts.extend(members)
-        owners.extend([ci] * len(members))
+        names = signature_members(ref.signature) or [ref.name]
+        member_texts.extend(names)
+        owners.extend([ci] * len(names))
     vectors = vectorize(texts + member_texts)
     kw_vecs = vectors[: len(texts)]
 
     assignments: list[ClusterAssignment] = []
-    unassigned = list(range(len(texts)))
+    unassigned: list[int] = list(range(len(texts)))
     if existing:
         member_vecs = vectors[len(texts) :]
         owner_matrix = sparse.csr_matrix(
@@ -126,6 +126,7 @@ def cluster_keywords(
                 )
             )
 
+    groups: list[list[int]]
     if len(unassigned) == 1:
         groups = [[unassigned[0]]]
     elif unassigned:

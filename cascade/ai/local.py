@@ -13,17 +13,7 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
-from cascade.ai import clustering
-from cascade.ai.base import (
-    ArticleOut,
-    Brief,
-    ClusterAssignment,
-    ClusterIn,
-    ClusterRef,
-    IdeaOut,
-    KeywordIn,
-    PromptOut,
-)
+from cascade.ai import base, clustering
 from cascade.planner.models import Structure, normalize
 
 TAG_RE = re.compile(r"<[^>]+>")
@@ -215,16 +205,16 @@ class LocalProvider:
     is_offline = True
 
     def cluster_keywords(
-        self, keywords: list[KeywordIn], existing: list[ClusterRef], profile=None
-    ) -> list[ClusterAssignment]:
+        self, keywords: list[base.KeywordIn], existing: list[base.ClusterRef], profile=None
+    ) -> list[base.ClusterAssignment]:
         return clustering.cluster_keywords(keywords, existing)
 
     def generate_ideas(
-        self, cluster: ClusterIn, count: int, taken_titles: set[str], profile=None
-    ) -> list[IdeaOut]:
+        self, cluster: base.ClusterIn, count: int, taken_titles: set[str], profile=None
+    ) -> list[base.IdeaOut]:
         words = [k.keyword for k in cluster.keywords] or [cluster.name]
         topic = titlecase(topic_of(cluster.name))
-        ideas: list[IdeaOut] = []
+        ideas: list[base.IdeaOut] = []
         taken = set(taken_titles)
         table = QUESTION_TITLES if QUESTION_START.match(topic) else TITLES
         for i, structure in enumerate(choose_structures(words, count)):
@@ -237,7 +227,9 @@ class LocalProvider:
             ]
             targets = sorted(words, key=len)[:5]
             ideas.append(
-                IdeaOut(title=title, outline=outline, target_keywords=targets, structure=structure)
+                base.IdeaOut(
+                    title=title, outline=outline, target_keywords=targets, structure=structure
+                )
             )
         return ideas
 
@@ -257,15 +249,14 @@ class LocalProvider:
                 return title
             n += 1
 
-    def write_article(self, brief: Brief, profile=None) -> ArticleOut:
+    def write_article(self, brief: base.Brief, profile=None) -> base.ArticleOut:
         seed = int(hashlib.sha256(brief.title.encode()).hexdigest()[:12], 16)
         rng = random.Random(seed)
         keywords = brief.target_keywords or [brief.title]
         topic = brief.title
         sections = list(brief.outline) or ["Overview"]
-        blocks: list[tuple[str | None, int]] = (
-            [(None, 0)] + [(s, 0) for s in sections] + [("Conclusion", 0)]
-        )
+        titles: list[str | None] = [None, *sections, "Conclusion"]
+        blocks: list[tuple[str | None, int]] = [(t, 0) for t in titles]
         budget = brief.target_words
         per_block = max(40, budget // len(blocks))
         parts: list[str] = [f"<h1>{_esc(brief.title)}</h1>"]
@@ -303,7 +294,7 @@ class LocalProvider:
             f"{brief.title}: practical advice on {', '.join(keywords[:3])}, with steps, costs and common mistakes.",
             160,
         )
-        return ArticleOut(
+        return base.ArticleOut(
             html=html,
             meta_title=meta_title,
             meta_description=meta_description,
@@ -312,9 +303,9 @@ class LocalProvider:
 
     def image_prompts(
         self, title: str, outline: list[str], in_article: int, profile=None
-    ) -> list[PromptOut]:
+    ) -> list[base.PromptOut]:
         prompts = [
-            PromptOut(
+            base.PromptOut(
                 "featured",
                 f"Editorial photograph for '{title}': bright natural light, inviting, no text",
             )
@@ -323,7 +314,7 @@ class LocalProvider:
         for i in range(in_article):
             section = sections[(i * max(1, len(sections) // max(1, in_article))) % len(sections)]
             prompts.append(
-                PromptOut(
+                base.PromptOut(
                     "in_article",
                     f"Illustration of '{section}' for the article '{title}', clean and informative",
                 )

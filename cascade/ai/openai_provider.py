@@ -3,8 +3,9 @@ servers (Ollama, vLLM, LM Studio).
 
 Every text stage asks for structured output (a JSON schema in `response_format`) and validates
 the answer with pydantic; an invalid answer is asked again with the validation error, never
-accepted. Calls are limited in concurrency and rate, 429 answers wait for `Retry-After`, transient
-errors back off with jitter. The API key never leaves this module: it is not logged and no error
+accepted. Calls are limited in concurrency and rate; the openai client retries transient failures
+(waiting for `Retry-After`, backing off with jitter), and the engine retries the item after that.
+Worst case per item: CASCADE_MAX_ATTEMPTS x (1 + REPAIRS) x (1 + CASCADE_AI_RETRIES) requests. The API key never leaves this module: it is not logged and no error
 message contains it."""
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ import base64
 import io
 import json
 import logging
-import random
 import threading
-import time
-from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
-from typing import Any, Literal
+from typing import Any, TypeVar
 
 from django.conf import settings
 from PIL import Image as PILImage
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from cascade.ai import usage
+from cascade.ai.answers import (
+    ArticleModel,
+    ClustersOut,
+    IdeasOut,
+    PromptsOut,
+    schema_of,
+)
 from cascade.ai.base import (
     ArticleOut,
     Brief,
@@ -40,108 +46,13 @@ from cascade.ai.base import (
     ProviderUnavailable,
     SiteProfile,
 )
+from cascade.ai.limits import RateLimiter
 from cascade.ai.local import clip, count_words
 
 log = logging.getLogger("cascade.ai.openai")
+Answer = TypeVar("Answer", bound=BaseModel)
 PROMPTS = Path(__file__).parent / "prompts"
-REPAIRS = 2  # times an invalid answer is sent back with its validation error
-
-
-# --- the answers' shapes ------------------------------------------------------------------------
-
-
-class ClusterOut(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    existing_cluster_id: int | None
-    keyword_ids: list[int] = Field(min_length=1)
-
-
-class ClustersOut(BaseModel):
-    clusters: list[ClusterOut]
-
-
-class IdeaModel(BaseModel):
-    title: str = Field(min_length=3, max_length=290)
-    outline: list[str] = Field(min_length=5, max_length=8)
-    target_keywords: list[str] = Field(min_length=1, max_length=5)
-    structure: Literal["guide", "how-to", "listicle", "comparison", "faq"]
-
-
-class IdeasOut(BaseModel):
-    ideas: list[IdeaModel]
-
-
-class ArticleModel(BaseModel):
-    html: str = Field(min_length=50)
-    meta_title: str = Field(min_length=1, max_length=60)
-    meta_description: str = Field(min_length=1, max_length=160)
-
-
-class PromptModel(BaseModel):
-    kind: Literal["featured", "in_article"]
-    prompt: str = Field(min_length=3, max_length=2000)
-
-
-class PromptsOut(BaseModel):
-    prompts: list[PromptModel]
-
-    @field_validator("prompts")
-    @classmethod
-    def _one_featured(cls, value: list[PromptModel]) -> list[PromptModel]:
-        if sum(p.kind == "featured" for p in value) != 1:
-            raise ValueError("exactly one prompt must be of kind 'featured'")
-        return value
-
-
-def schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    """A strict JSON schema for `response_format` (every property required, no extras)."""
-
-    def strict(node: Any) -> Any:
-        if isinstance(node, dict):
-            node = {k: strict(v) for k, v in node.items() if k not in ("title", "default")}
-            if node.get("type") == "object" and "properties" in node:
-                node["required"] = list(node["properties"])
-                node["additionalProperties"] = False
-            return node
-        if isinstance(node, list):
-            return [strict(v) for v in node]
-        return node
-
-    return strict(model.model_json_schema())
-
-
-# --- limits ---------------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """At most `rpm` requests and `tpm` tokens in any sliding minute (0: unlimited)."""
-
-    def __init__(self, rpm: int, tpm: int, window: float = 60.0) -> None:
-        self.rpm, self.tpm, self.window = rpm, tpm, window
-        self.requests: deque[float] = deque()
-        self.tokens: deque[tuple[float, int]] = deque()
-        self.lock = threading.Lock()
-
-    def acquire(self, tokens: int) -> None:
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.requests and now - self.requests[0] > self.window:
-                    self.requests.popleft()
-                while self.tokens and now - self.tokens[0][0] > self.window:
-                    self.tokens.popleft()
-                used = sum(t for _, t in self.tokens)
-                fits_requests = not self.rpm or len(self.requests) < self.rpm
-                fits_tokens = not self.tpm or used + tokens <= self.tpm or not self.tokens
-                if fits_requests and fits_tokens:
-                    self.requests.append(now)
-                    self.tokens.append((now, tokens))
-                    return
-                starts = [self.requests[0]] if self.requests else []
-                starts += [self.tokens[0][0]] if self.tokens else []
-                oldest = min(starts, default=now)
-                wait = max(0.01, self.window - (now - oldest))
-            time.sleep(min(wait, 0.25))
+REPAIRS = 1  # times an invalid answer is sent back with its validation error
 
 
 def redact(text: str, secret: str) -> str:
@@ -169,7 +80,7 @@ class OpenAIProvider:
             api_key=key,
             base_url=settings.OPENAI_BASE_URL or None,
             timeout=settings.CASCADE_AI_TIMEOUT,
-            max_retries=0,  # retries, Retry-After and backoff are handled here, visibly
+            max_retries=settings.CASCADE_AI_RETRIES,  # transport retries: here and only here
         )
         self.gate = threading.BoundedSemaphore(max(1, settings.CASCADE_AI_CONCURRENCY))
         self.limiter = RateLimiter(settings.CASCADE_AI_RPM, settings.CASCADE_AI_TPM)
@@ -180,47 +91,52 @@ class OpenAIProvider:
     # --- transport ---------------------------------------------------------------------------------
 
     def _call(self, send, estimated_tokens: int):
-        """Send one request with the limits, retrying what is worth retrying."""
+        """Send one request within the limits. The openai client itself retries what is worth
+        retrying (429, 408, 409, 5xx, timeouts, lost connections) CASCADE_AI_RETRIES times,
+        honouring Retry-After with jittered backoff; what still fails is told to the engine in
+        its words: retry the item later, fail it, or pause the run."""
         openai = self._openai
-        attempts = max(1, settings.CASCADE_AI_RETRIES + 1)
-        for attempt in range(1, attempts + 1):
-            self.limiter.acquire(estimated_tokens)
-            try:
-                with self.gate:
-                    return send()
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise ProviderUnavailable(
-                    f"The AI provider refused the API key ({exc.status_code}): check OPENAI_API_KEY or the "
-                    "account's key on its settings page."
+        tries = settings.CASCADE_AI_RETRIES + 1
+        self.limiter.acquire(estimated_tokens)
+        try:
+            with self.gate:
+                return send()
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise ProviderUnavailable(
+                f"The AI provider refused the API key ({exc.status_code}): check OPENAI_API_KEY or the "
+                "account's key on its settings page."
+            ) from None
+        except openai.BadRequestError as exc:
+            raise ProviderRefused(redact(_message(exc), self._key)) from None
+        except openai.RateLimitError:
+            raise ProviderError(
+                f"The AI provider rate-limited the request (429) {tries} times."
+            ) from None
+        except openai.APITimeoutError:
+            raise ProviderError(
+                f"The AI provider timed out after {settings.CASCADE_AI_TIMEOUT:g} s, {tries} times."
+            ) from None
+        except openai.APIConnectionError:
+            raise ProviderError(f"Could not connect to the AI provider ({tries} tries).") from None
+        except openai.APIStatusError as exc:
+            if exc.status_code < 500 and exc.status_code not in (408, 409):
+                raise ProviderRefused(
+                    f"{exc.status_code}: {redact(_message(exc), self._key)}"
                 ) from None
-            except openai.BadRequestError as exc:
-                raise ProviderRefused(redact(_message(exc), self._key)) from None
-            except openai.RateLimitError as exc:
-                wait = _retry_after(exc)
-                reason = f"rate limited (429){f', retry after {wait:g} s' if wait else ''}"
-            except openai.APITimeoutError:
-                wait, reason = None, f"timed out after {settings.CASCADE_AI_TIMEOUT:g} s"
-            except openai.APIConnectionError:
-                wait, reason = None, "could not connect"
-            except openai.APIStatusError as exc:
-                if exc.status_code < 500 and exc.status_code not in (408, 409):
-                    raise ProviderRefused(
-                        f"{exc.status_code}: {redact(_message(exc), self._key)}"
-                    ) from None
-                wait, reason = _retry_after(exc), f"server error ({exc.status_code})"
-            if attempt == attempts:
-                raise ProviderError(f"The AI provider {reason}; gave up after {attempts} tries.")
-            delay = (
-                wait if wait is not None else settings.CASCADE_RETRY_BACKOFF * 2 ** (attempt - 1)
-            )
-            delay = min(60.0, delay) * (1 if wait is not None else 0.5 + random.random())
-            log.info("AI request %s; retrying in %.1f s", reason, delay)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+            raise ProviderError(
+                f"The AI provider answered {exc.status_code} {tries} times: "
+                f"{redact(_message(exc), self._key)}"
+            ) from None
 
-    def _structured(self, prompt: str, model: type[BaseModel], name: str, check=None) -> BaseModel:
+    def _structured(
+        self,
+        prompt: str,
+        model: type[Answer],
+        name: str,
+        check: Callable[[Answer], None] | None = None,
+    ) -> Answer:
         """Ask for JSON of `model`'s schema; send invalid answers back with the error."""
-        messages = [
+        messages: list[Any] = [
             {
                 "role": "system",
                 "content": "You are a careful content strategist. Answer only with JSON that "
@@ -228,7 +144,7 @@ class OpenAIProvider:
             },
             {"role": "user", "content": prompt},
         ]
-        fmt = {
+        fmt: Any = {
             "type": "json_schema",
             "json_schema": {"name": name, "strict": True, "schema": schema_of(model)},
         }
@@ -457,15 +373,6 @@ def _fit(picture: PILImage.Image, width: int, height: int) -> bytes:
     out = io.BytesIO()
     picture.resize((width, height)).save(out, format="PNG")
     return out.getvalue()
-
-
-def _retry_after(exc) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _message(exc) -> str:

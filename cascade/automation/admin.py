@@ -13,7 +13,7 @@ from cascade.automation.models import (
 class RunStageInline(admin.TabularInline):
     model = RunStage
     extra = 0
-    fields = [
+    fields = readonly_fields = (
         "number",
         "status",
         "input_count",
@@ -24,8 +24,7 @@ class RunStageInline(admin.TabularInline):
         "credits_used",
         "started_at",
         "finished_at",
-    ]
-    readonly_fields = fields
+    )
 
 
 @admin.register(AutomationRun)

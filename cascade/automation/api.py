@@ -1,35 +1,52 @@
-"""Automation endpoints (contract §6). Paths stay compatible with the earlier product's client."""
+"""Automation endpoints (contract §6). Paths stay compatible with the earlier product's client.
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: Ninja's `@paginate` wrapper resolves the view's
+annotations in its own module, where string annotations such as "Query[RunQuery]" mean nothing.)
+"""
 
 import uuid
+from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.pagination import paginate
 from pydantic import Field, field_validator
 
 from cascade.accounts.access import site_for
 from cascade.automation import config as run_config
-from cascade.automation import engine, progress
+from cascade.automation import engine, estimates, progress
 from cascade.automation.models import ACTIVE, AutomationRun, RunEvent
-from cascade.automation.stages import STAGES
-from cascade.lib.paging import PageQuery, page
+from cascade.automation.schemas import (
+    Config,
+    Conflict,
+    CreditsRefused,
+    CurrentProcessing,
+    EventOut,
+    History,
+    Overview,
+    RunCreated,
+    SiteSettings,
+    Snapshot,
+)
+from cascade.automation.stages import registry
+from cascade.lib.paging import Paging
+from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
 
 router = Router()
+sites_router = Router()  # per-site settings, mounted under /v1/sites/
+MAX_ID = 2**63 - 1
 
 
 class SiteQuery(Schema):
-    site_id: int
+    site_id: int = Field(le=MAX_ID)
 
 
-class RunQuery(Schema):
-    site_id: int
+class RunQuery(SiteQuery):
     run_id: uuid.UUID
 
 
-class OptionalRunQuery(Schema):
-    site_id: int
+class OptionalRunQuery(SiteQuery):
     run_id: uuid.UUID | None = None
 
 
@@ -40,65 +57,76 @@ def _run(site, run_id) -> AutomationRun:
     return run
 
 
-@router.get("pipeline_overview/")
+STEER = {**WRITE_ERRORS, 200: Snapshot, 409: Conflict}
+
+
+@router.get("pipeline_overview/", response={200: Overview, **READ_ERRORS})
 def pipeline_overview(request: HttpRequest, q: Query[SiteQuery]):
-    return progress.overview(site_for(request, q.site_id))
+    return estimates.overview(site_for(request, q.site_id))
 
 
-@router.post("run_now/", response={201: dict})
+@router.post(
+    "run_now/",
+    response={201: RunCreated, 402: CreditsRefused, 409: Conflict, **WRITE_ERRORS},
+)
 def run_now(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id, operate=True)
     run = engine.start_run(site)
     return Status(201, {"run_id": run.run_id})
 
 
-@router.post("pause/")
+@router.post("pause/", response=STEER)
 def pause(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id, operate=True), q.run_id)
     return progress.build_snapshot(engine.pause_run(run.pk))
 
 
-@router.post("resume/")
+@router.post("resume/", response=STEER)
 def resume(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id, operate=True), q.run_id)
     return progress.build_snapshot(engine.resume_run(run.pk))
 
 
-@router.post("cancel/")
+@router.post("cancel/", response=STEER)
 def cancel(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id, operate=True), q.run_id)
     return progress.build_snapshot(engine.cancel_run(run.pk))
 
 
-@router.post("retry_failed/", response={201: dict})
+@router.post(
+    "retry_failed/",
+    response={201: RunCreated, 402: CreditsRefused, 409: Conflict, **WRITE_ERRORS},
+)
 def retry_failed(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id, operate=True), q.run_id)
     new = engine.retry_failed(run.pk)
     return Status(201, {"run_id": new.run_id, "retry_of": run.run_id})
 
 
-@router.get("run_progress/")
+@router.get("run_progress/", response={200: Snapshot, **READ_ERRORS})
 def run_progress(request: HttpRequest, q: Query[OptionalRunQuery]):
     site = site_for(request, q.site_id)
-    doc = progress.snapshot_for(site.pk, q.run_id)
-    if doc is None:
+    # The hottest read of all: the JSON is encoded once per version and shared (the schema
+    # above documents it; this document is the one the snapshot tests check against it).
+    body = progress.snapshot_json_for(site.pk, q.run_id)
+    if body is None:
         raise HttpError(
             404,
             f"Run {q.run_id} not found for site {site.pk}."
             if q.run_id
             else f"Site {site.pk} has no runs yet.",
         )
-    return doc
+    return HttpResponse(body, content_type="application/json")
 
 
-@router.get("current_run/")
+@router.get("current_run/", response={200: Snapshot | None, **READ_ERRORS})
 def current_run(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
     run = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
     return progress.build_snapshot(run) if run else None
 
 
-@router.get("current_processing/")
+@router.get("current_processing/", response={200: CurrentProcessing | None, **READ_ERRORS})
 def current_processing(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
     run = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
@@ -111,67 +139,63 @@ def current_processing(request: HttpRequest, q: Query[SiteQuery]):
     return {"run_id": run.run_id, "version": snapshot["version"], "stage": stage}
 
 
-@router.get("history/")
+@router.get("history/", response={200: History, **READ_ERRORS})
 def history(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
     items = [
-        {k: progress._iso(v) if k.endswith("_at") else v for k, v in row.items()}
+        {k: progress.iso(v) if k.endswith("_at") else v for k, v in row.items()}
         for row in progress.run_summaries(site.pk)
     ]
     return {"count": len(items), "items": items}
 
 
-@router.get("logs/")
-def logs(request: HttpRequest, q: Query[RunQuery], paging: Query[PageQuery]):
+@router.get("logs/", response={200: list[EventOut], **READ_ERRORS})
+@paginate(Paging)
+def logs(request: HttpRequest, q: Query[RunQuery]):
     run = _run(site_for(request, q.site_id), q.run_id)
-    events = RunEvent.objects.filter(run=run).order_by("-id")
-    return page(
-        events,
-        paging.limit,
-        paging.offset,
-        lambda e: {
-            "id": e.id,
-            "at": progress._iso(e.at),
-            "kind": e.kind,
-            "stage": e.stage,
-            "item_id": e.item_id,
-            "message": e.message,
-        },
-    )
+    return RunEvent.objects.filter(run=run).order_by("-id")
 
 
 class ConfigIn(Schema):
-    stages_enabled: list[bool] | None = Field(default=None, min_length=7, max_length=7)
+    stages_enabled: list[bool] | None = None
     batch_sizes: dict[str, int] | None = None
     ideas_per_cluster: int | None = Field(default=None, ge=1, le=10)
     images_per_content: int | None = Field(default=None, ge=0, le=6)
     target_words: int | None = Field(default=None, ge=300, le=5000)
-    max_items_per_stage: int | None = Field(default=None, ge=1)
-    max_credits_per_run: int | None = Field(default=None, ge=1)
+    max_items_per_stage: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_credits_per_run: int | None = Field(default=None, ge=1, le=1_000_000_000)
+
+    @field_validator("stages_enabled")
+    @classmethod
+    def _stages_enabled(cls, value: list[bool] | None) -> list[bool] | None:
+        if value is not None and len(value) != len(registry()):
+            raise ValueError(f"must list one boolean for each of the {len(registry())} stages")
+        return value
 
     @field_validator("batch_sizes")
     @classmethod
     def _batch_sizes(cls, value: dict[str, int] | None) -> dict[str, int] | None:
         if value is None:
             return value
+        numbers = registry().numbers
         for key, size in value.items():
-            if key not in {str(n) for n in STAGES}:
-                raise ValueError(f"stage {key!r} does not exist; use 1-7")
+            if key not in {str(n) for n in numbers}:
+                raise ValueError(f"stage {key!r} does not exist; use {numbers[0]}-{numbers[-1]}")
             if not 1 <= size <= 1000:
                 raise ValueError(f"batch size of stage {key} must be between 1 and 1000")
         return value
 
 
-@router.get("config/")
+@router.get("config/", response={200: Config, **READ_ERRORS})
 def get_config(request: HttpRequest, q: Query[SiteQuery]):
     return run_config.load(site_for(request, q.site_id))
 
 
-@router.put("config/")
+@router.put("config/", response={200: Config, **WRITE_ERRORS})
 def put_config(request: HttpRequest, q: Query[SiteQuery], payload: ConfigIn):
     site = site_for(request, q.site_id, operate=True)
     # Only the fields the client sent change; explicit nulls clear the optional limits.
-    values = payload.model_dump(exclude_unset=True)
+    values: dict[str, Any] = payload.model_dump(exclude_unset=True)
     for field in (
         "stages_enabled",
         "batch_sizes",
@@ -182,3 +206,43 @@ def put_config(request: HttpRequest, q: Query[SiteQuery], payload: ConfigIn):
         if field in values and values[field] is None:
             raise HttpError(422, f"{field}: may not be null")
     return run_config.save(site, values)
+
+
+# --- a site's writing settings (under /v1/sites/) ------------------------------------------------
+
+
+class SiteSettingsIn(Schema):
+    tone: str | None = Field(default=None, max_length=200)
+    audience: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, min_length=2, max_length=40)
+    target_words: int | None = Field(default=None, ge=300, le=5000)
+
+
+def site_settings(site) -> dict:
+    return {
+        "tone": site.tone,
+        "audience": site.audience,
+        "language": site.language,
+        "target_words": run_config.load(site)["target_words"],
+    }
+
+
+@sites_router.get("{int:site_id}/settings/", response={200: SiteSettings, **READ_ERRORS})
+def get_site_settings(request: HttpRequest, site_id: int):
+    return site_settings(site_for(request, site_id))
+
+
+@sites_router.put("{int:site_id}/settings/", response={200: SiteSettings, **WRITE_ERRORS})
+def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsIn):
+    site = site_for(request, site_id, operate=True)
+    values = payload.model_dump(exclude_unset=True)
+    for field in ("tone", "audience", "language"):
+        if field in values:
+            text = (values[field] or "").strip()
+            if any(ord(c) < 32 for c in text):
+                raise HttpError(422, f"{field}: must be visible text without control characters")
+            setattr(site, field, text)
+    site.save()
+    if values.get("target_words") is not None:
+        run_config.save(site, {"target_words": values["target_words"]})
+    return site_settings(site)

@@ -7,6 +7,6 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
-        from cascade.automation import executor
+        from cascade.automation import checks, engine, executor  # noqa: F401  (receivers, checks)
 
         executor.install()

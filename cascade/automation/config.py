@@ -6,11 +6,12 @@ from typing import Any
 
 from cascade.accounts.models import Site
 from cascade.automation.models import AutomationConfig
+from cascade.automation.stages import registry
 
 
 def defaults() -> dict[str, Any]:
     return {
-        "stages_enabled": [True] * 7,
+        "stages_enabled": [True] * len(registry()),
         "batch_sizes": {},
         "ideas_per_cluster": 3,
         "images_per_content": 2,
@@ -24,9 +25,10 @@ def as_dict(config: AutomationConfig | None) -> dict[str, Any]:
     result = defaults()
     if config is None:
         return result
+    count = len(registry())
     enabled = list(config.stages_enabled or [])
     result.update(
-        stages_enabled=(enabled + [True] * 7)[:7],
+        stages_enabled=(enabled + [True] * count)[:count],
         batch_sizes={str(k): int(v) for k, v in (config.batch_sizes or {}).items()},
         ideas_per_cluster=config.ideas_per_cluster,
         images_per_content=config.images_per_content,
@@ -44,7 +46,7 @@ def load(site: Site | int) -> dict[str, Any]:
 
 def save(site: Site, values: dict[str, Any]) -> dict[str, Any]:
     config, _ = AutomationConfig.objects.get_or_create(
-        site=site, defaults={"stages_enabled": [True] * 7}
+        site=site, defaults={"stages_enabled": defaults()["stages_enabled"]}
     )
     for field, value in values.items():
         if field == "batch_sizes":

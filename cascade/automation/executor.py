@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from cascade.automation import engine
+from cascade.automation import engine, signals
 
 log = logging.getLogger("cascade.executor")
 CHANNEL = "cascade:progress"
@@ -38,11 +38,11 @@ def install() -> None:
     if _installed or not uses_celery():
         return
     _installed = True
-    engine.on_runnable(_kick)
-    engine.on_progress(_publish)
+    signals.run_runnable.connect(_kick)
+    signals.progress_changed.connect(_publish)
 
 
-def _kick(run_id: str) -> None:
+def _kick(sender: object, run_id: str, **kwargs: object) -> None:
     from cascade.automation.tasks import kick_run
 
     try:
@@ -54,7 +54,7 @@ def _kick(run_id: str) -> None:
 _publisher = threading.local()
 
 
-def _publish(run_id: str) -> None:
+def _publish(sender: object, run_id: str, **kwargs: object) -> None:
     try:
         client = getattr(_publisher, "client", None) or redis_client()
         _publisher.client = client
@@ -104,10 +104,10 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
                 name=name, defaults={"kind": "celery", "seen_at": timezone.now()}
             )
             engine.reclaim_expired(force=True)
-            for run_id, status in AutomationRun.objects.filter(
+            for pk, status in AutomationRun.objects.filter(
                 status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
             ).values_list("pk", "status"):
-                run_id = str(run_id)
+                run_id = str(pk)
                 # one process per run and second does this, the others skip
                 if not client.set(
                     f"cascade:housekeeping:{run_id}", "1", nx=True, ex=max(1, int(every))

@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from cascade.automation import engine
+from cascade.automation import signals
 from cascade.automation.models import AutomationRun
 
 log = logging.getLogger("cascade.live")
@@ -115,10 +115,13 @@ class Hub:
         if not self._subscribed:
             from cascade.automation import executor
 
-            engine.on_progress(self._nudge_from_thread)
+            signals.progress_changed.connect(self._on_progress, weak=False)
             if executor.uses_celery():
                 executor.listen(self._nudge_from_thread)  # commits made by Celery workers
             self._subscribed = True
+
+    def _on_progress(self, sender: Any, run_id: str, **kwargs: Any) -> None:
+        self._nudge_from_thread(run_id)
 
     def _nudge_from_thread(self, run_id: str) -> None:
         loop = self.loop
@@ -159,9 +162,10 @@ class Hub:
 hub = Hub()
 
 
-def sse(event: str, data: str) -> str:
+def sse(event: str, data: str, event_id: str = "") -> str:
     lines = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
-    return f"event: {event}\n{lines}\n\n"
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\n{lines}\n\n"
 
 
 async def stream(
@@ -181,6 +185,7 @@ async def stream(
                 yield sse("ping", json.dumps({"run_id": state[0], "version": state[1]}))
                 continue
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
-            yield sse(event, encode(body))
+            run_id, version = update.state[0], update.state[1]
+            yield sse(event, encode(body), f"{run_id or 'none'}:{version}")
     finally:
         hub.unsubscribe(watcher, queue)

@@ -28,18 +28,49 @@ ACTIVE = frozenset(
 FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED})
 # Statuses in which items may be in flight and the engine must keep working on the run.
 WORKING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.CANCELLING})
+# What a person (or API client) may do to a run in each status. The engine enforces these, the
+# API maps a refusal to 409, and the page and CLI offer only what they allow.
+PAUSABLE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})  # work is going on or about to
+RESUMABLE = frozenset({RunStatus.PAUSING, RunStatus.PAUSED})  # resuming a pausing run undoes it
+CANCELLABLE = ACTIVE - {RunStatus.CANCELLING}  # cancelling twice changes nothing
+RETRYABLE = FINISHED  # failed items are put through again once their run has ended
+
+
+class RunAction(models.TextChoices):
+    PAUSE = "pause", "Paused"
+    RESUME = "resume", "Resumed"
+    CANCEL = "cancel", "Cancelled"
+    RETRY_FAILED = "retry_failed", "Retried"
+
+
+ALLOWED_IN = {
+    RunAction.PAUSE: PAUSABLE,
+    RunAction.RESUME: RESUMABLE,
+    RunAction.CANCEL: CANCELLABLE,
+    RunAction.RETRY_FAILED: RETRYABLE,
+}
+
+
+def allowed_actions(status: str | None, failed_items: int = 0) -> list[str]:
+    """The actions a run in `status` accepts now, in the order the page shows them."""
+    return [
+        action.value
+        for action, statuses in ALLOWED_IN.items()
+        if status in statuses and (action != RunAction.RETRY_FAILED or failed_items > 0)
+    ]
 
 
 class PauseReason(models.TextChoices):
-    USER = "user"
-    INSUFFICIENT_CREDITS = "insufficient_credits"
-    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    USER = "user", "by a user"
+    INSUFFICIENT_CREDITS = "insufficient_credits", "not enough credits"
+    # The AI provider failed many times in a row: pause rather than burn the queue.
+    PROVIDER_UNAVAILABLE = "provider_unavailable", "the AI provider is unavailable"
 
 
 class Trigger(models.TextChoices):
-    MANUAL = "manual"
-    RETRY = "retry"
-    SCHEDULED = "scheduled"
+    MANUAL = "manual", "Run Now"
+    RETRY = "retry", "retry of failed items"
+    SCHEDULED = "scheduled", "schedule"
 
 
 class AutomationRun(models.Model):
@@ -100,6 +131,10 @@ class AutomationRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    def allows(self, action: str) -> bool:
+        """Whether the run accepts `action` (a RunAction) in its status now."""
+        return self.status in ALLOWED_IN[RunAction(action)]
 
 
 class StageStatus(models.TextChoices):
@@ -197,6 +232,8 @@ class RunItem(models.Model):
 
 
 class EventKind(models.TextChoices):
+    """What an entry of a run's journal records."""
+
     RUN_QUEUED = "run_queued"
     RUN_STARTED = "run_started"
     STAGE_STARTED = "stage_started"
@@ -233,7 +270,7 @@ class AutomationConfig(models.Model):
     """Per-site automation settings; a run freezes a copy when it starts."""
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="automation_config")
-    stages_enabled = models.JSONField(default=list)  # seven booleans
+    stages_enabled = models.JSONField(default=list)  # one boolean per stage of the registry
     batch_sizes = models.JSONField(default=dict)  # {"1": 100, ...}; missing stages use defaults
     ideas_per_cluster = models.PositiveSmallIntegerField(default=3)
     images_per_content = models.PositiveSmallIntegerField(default=2)

@@ -1,21 +1,26 @@
 """What the Automation page shows, assembled from the snapshot and the pipeline overview.
 
-This module decides wording and which controls make sense; it never counts. Every number comes
-from `progress.build_snapshot` or the registry's overview."""
+This module decides wording and which controls make sense (from the run status rules of
+`automation.models`); it never counts. Every number comes from `progress.build_snapshot` or
+the registry's overview."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
-from cascade.automation import progress
-from cascade.automation.models import ACTIVE, FINISHED, RunEvent, RunStatus
+from cascade.automation import estimates, progress
+from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus
+from cascade.automation.stages import registry
 
 BADGES = {
     "pending": "Pending",
@@ -35,94 +40,75 @@ ICONS = {
     "cancelled": "✕",
     "failed": "!",
 }
-QUEUE_NOUNS = {
-    1: "keywords",
-    2: "clusters",
-    3: "ideas",
-    4: "tasks",
-    5: "articles",
-    6: "image prompts",
-    7: "articles",
+LABELS = {
+    "run-now": "Run Now",
+    RunAction.PAUSE: "Pause",
+    RunAction.RESUME: "Resume",
+    RunAction.CANCEL: "Cancel",
+    RunAction.RETRY_FAILED: "Retry failed",
+}
+# Why an action the run's status does not allow is disabled, by action.
+NOT_NOW = {
+    RunAction.PAUSE: "No run is running",
+    RunAction.RESUME: "No run is paused",
+    RunAction.CANCEL: "No run is active",
+    RunAction.RETRY_FAILED: "No failed items",
 }
 
 
 @dataclass
 class Control:
-    name: str
+    name: str  # the action, as the action view's URL names it ("run-now", "pause", ...)
     label: str
     enabled: bool
     reason: str = ""
 
+    @property
+    def testid(self) -> str:
+        return self.name.replace("_", "-")
 
-def _controls(
-    site: Site, run: dict | None, overview: dict, balance: int, can_operate: bool
-) -> list[Control]:
-    status = run["run"]["status"] if run else None
-    active = status in ACTIVE
-    failed = run["global_progress"]["failed_items"] if run else 0
-    need = overview["first_batch_credits"]
+
+def _disabled_reason(action: str, status: str | None, failed: int) -> str:
+    if action == RunAction.PAUSE and status == RunStatus.PAUSING:
+        return "Already pausing"
+    if action == RunAction.CANCEL and status == RunStatus.CANCELLING:
+        return "Already cancelling"
+    if action == RunAction.RETRY_FAILED and failed and status in ACTIVE:
+        return "Wait until the run has finished"
+    return NOT_NOW[RunAction(action)]
+
+
+def controls(run: dict | None, overview: dict, available: int, can_operate: bool) -> list[Control]:
+    """The run controls, each enabled or disabled with its reason: the server decides, the
+    browser only shows."""
+    names = ["run-now", *[a.value for a in RunAction]]
     if not can_operate:
         reason = "Viewers can watch runs but not steer them"
-        return [
-            Control(n, label, False, reason)
-            for n, label in (
-                ("run-now", "Run Now"),
-                ("pause", "Pause"),
-                ("resume", "Resume"),
-                ("cancel", "Cancel"),
-                ("retry-failed", "Retry failed"),
-            )
-        ]
-    if active:
-        run_now = Control("run-now", "Run Now", False, "A run is already active")
+        return [Control(n, LABELS[n], False, reason) for n in names]
+    status = run["run"]["status"] if run else None
+    failed = run["global_progress"]["failed_items"] if run else 0
+    allowed = set(run["run"]["actions"]) if run else set()
+    need = overview["first_batch_credits"]
+    if status in ACTIVE:
+        run_now = Control("run-now", LABELS["run-now"], False, "A run is already active")
     elif not overview["items"]:
-        run_now = Control("run-now", "Run Now", False, "Nothing to process")
-    elif balance < need:
-        run_now = Control(
-            "run-now", "Run Now", False, f"Not enough credits: about {need} needed, {balance} left"
-        )
+        run_now = Control("run-now", LABELS["run-now"], False, "Nothing to process")
+    elif available < need:
+        reason = f"Not enough credits: about {need:,} needed, {available:,} left"
+        run_now = Control("run-now", LABELS["run-now"], False, reason)
     else:
-        run_now = Control("run-now", "Run Now", True)
-    return [
-        run_now,
-        Control(
-            "pause",
-            "Pause",
-            status in (RunStatus.RUNNING, RunStatus.QUEUED),
-            ""
-            if status in (RunStatus.RUNNING, RunStatus.QUEUED)
-            else ("Already pausing" if status == RunStatus.PAUSING else "No run is running"),
-        ),
-        Control(
-            "resume",
-            "Resume",
-            status in (RunStatus.PAUSED, RunStatus.PAUSING),
-            "" if status in (RunStatus.PAUSED, RunStatus.PAUSING) else "No run is paused",
-        ),
-        Control(
-            "cancel",
-            "Cancel",
-            active and status != RunStatus.CANCELLING,
-            ""
-            if active and status != RunStatus.CANCELLING
-            else ("Already cancelling" if status == RunStatus.CANCELLING else "No run is active"),
-        ),
-        Control(
-            "retry-failed",
-            "Retry failed",
-            bool(status in FINISHED and failed),
-            ""
-            if status in FINISHED and failed
-            else ("Wait until the run has finished" if active and failed else "No failed items"),
-        ),
+        run_now = Control("run-now", LABELS["run-now"], True)
+    return [run_now] + [
+        Control(a.value, LABELS[a], True)
+        if a.value in allowed
+        else Control(a.value, LABELS[a], False, _disabled_reason(a, status, failed))
+        for a in RunAction
     ]
 
 
 def overview_for(site: Site) -> dict[str, Any]:
     """The pipeline overview with words for people."""
-    overview = progress.overview(site)
-    for stage in overview["stages"]:
-        stage["noun"] = QUEUE_NOUNS[stage["number"]]
+    overview = estimates.overview(site)
     seconds = overview["estimate"]["seconds"]
     overview["estimate_time"] = progress.human_duration(seconds) if seconds else "< 1 min"
     return overview
@@ -138,11 +124,13 @@ def decorate(shared: dict) -> dict:
     """Labels for the template on a copy of the snapshot; the numbers stay the snapshot's."""
     snapshot = copy.deepcopy(shared)
     status = snapshot["run"]["status"]
+    count = len(snapshot["stages"])
     for stage in snapshot["stages"]:
         shown = _display_status(stage, status)
         stage["display_status"] = shown
         stage["badge"] = BADGES[shown]
         stage["icon"] = ICONS[shown]
+        stage["noun"] = registry()[stage["number"]].noun.many
         stage["ticking"] = stage["status"] == "active" and status in (
             RunStatus.RUNNING,
             RunStatus.CANCELLING,
@@ -152,15 +140,16 @@ def decorate(shared: dict) -> dict:
         (s for s in snapshot["stages"] if s["number"] == snapshot["run"]["current_stage"]), None
     )
     snapshot["current"] = current if status in ACTIVE else None
+    snapshot["stage_count"] = count
     g = snapshot["global_progress"]
-    stage_part = f"stage {current['number']} of 7" if current else "finished"
+    stage_part = f"stage {current['number']} of {count}" if current else "finished"
     left = (
         f", about {g['estimated_remaining_time'].lstrip('~')} left"
         if g["estimated_remaining_time"]
         else ""
     )
     snapshot["aria_text"] = f"{g['percentage']} %, {stage_part}{left}"
-    title_stage = f" · Stage {current['number']}/7" if current and status in ACTIVE else ""
+    title_stage = f" · Stage {current['number']}/{count}" if current and status in ACTIVE else ""
     snapshot["title"] = (
         f"{g['percentage']} %{title_stage} · Cascade"
         if status in ACTIVE
@@ -168,65 +157,78 @@ def decorate(shared: dict) -> dict:
     )
     snapshot["is_active"] = status in ACTIVE
     snapshot["is_finished"] = status in FINISHED
-    snapshot["review_ready"] = snapshot["stages"][6]["output_count"]
+    snapshot["review_ready"] = snapshot["stages"][-1]["output_count"]
     return snapshot
 
 
-def live_context(site: Site, can_operate: bool) -> dict[str, Any]:
-    run = progress.latest_run(site.pk)
-    snapshot = decorate(progress.build_snapshot(run)) if run else None
-    overview = overview_for(site)
-    balance = Account.objects.filter(pk=site.account_id).values_list("credits", flat=True).get()
-    events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
+def _provider(site: Site) -> tuple[str, bool]:
     try:
         provider = get_provider(site.account)
     except ProviderUnavailable as exc:  # e.g. no API key yet: say so, the page still works
-        provider = type(
-            "Missing", (), {"label": f"AI provider unavailable: {exc}", "is_offline": False}
-        )()
+        return f"AI provider unavailable: {exc}", False
+    return getattr(provider, "label", "AI"), bool(getattr(provider, "is_offline", False))
+
+
+def _idle_cards(overview: dict) -> list[dict[str, Any]]:
+    """Stage cards before any run: every stage pending, nothing counted yet."""
+    return [
+        {
+            "number": o["number"],
+            "name": o["name"],
+            "display_status": "pending",
+            "badge": BADGES["pending"],
+            "icon": ICONS["pending"],
+            "input_count": 0,
+            "processed_count": 0,
+            "remaining_count": 0,
+            "failed_count": 0,
+            "output_count": 0,
+            "output_label": o["output_label"],
+            "progress_percentage": 0,
+            "credits_used": 0,
+            "duration_seconds": 0,
+            "ticking": False,
+        }
+        for o in overview["stages"]
+    ]
+
+
+def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
+    run = progress.latest_run(site.pk)
+    snapshot = decorate(progress.build_snapshot(run)) if run else None
+    overview = overview_for(site)
+    account = Account.objects.filter(pk=site.account_id).values("credits", "reserved").get()
+    available = account["credits"] - account["reserved"]
+    events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
+    provider_label, provider_offline = _provider(site)
     waiting = {o["number"]: o for o in overview["stages"]}
-    if snapshot:
-        cards = snapshot["stages"]
-    else:
-        cards = [
-            {
-                "number": n,
-                "name": o["name"],
-                "display_status": "pending",
-                "badge": BADGES["pending"],
-                "icon": ICONS["pending"],
-                "input_count": 0,
-                "processed_count": 0,
-                "remaining_count": 0,
-                "failed_count": 0,
-                "output_count": 0,
-                "output_label": o["output_label"],
-                "progress_percentage": 0,
-                "credits_used": 0,
-                "duration_seconds": 0,
-                "ticking": False,
-            }
-            for n, o in waiting.items()
-        ]
+    cards = snapshot["stages"] if snapshot else _idle_cards(overview)
     for card in cards:
-        card["waiting"] = (
-            waiting[card["number"]]["pending"] if not (snapshot and snapshot["is_active"]) else 0
-        )
+        idle = not (snapshot and snapshot["is_active"])
+        card["waiting"] = waiting[card["number"]]["pending"] if idle else 0
         card["noun"] = waiting[card["number"]]["noun"]
     return {
         "history": history(site),
         "stage_cards": cards,
+        "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
         "overview": overview,
-        "balance": balance,
-        "controls": _controls(site, snapshot, overview, balance, can_operate),
+        "balance": available,
+        "reserved": account["reserved"],
+        "controls": controls(snapshot, overview, available, can_operate),
         "events": events,
-        "provider_label": getattr(provider, "label", "AI"),
-        "provider_offline": getattr(provider, "is_offline", False),
+        "provider_label": provider_label,
+        "provider_offline": provider_offline,
         "can_operate": can_operate,
-        "state_key": f"{snapshot['run']['run_id']}:{snapshot['version']}" if snapshot else "none:0",
+        "dismissed": list(dismissed),
+        "state_key": state_key(snapshot),
     }
+
+
+def state_key(snapshot: dict | None) -> str:
+    """ "run id:version", what the browser compares to drop an update older than its own."""
+    return f"{snapshot['run']['run_id']}:{snapshot['version']}" if snapshot else "none:0"
 
 
 def history(site: Site) -> list[dict]:
@@ -237,30 +239,26 @@ def history(site: Site) -> list[dict]:
     return rows
 
 
-def render_live(site: Site, can_operate: bool) -> str:
-    return render_to_string("automation/live.html", live_context(site, can_operate))
+def render_live(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> str:
+    return render_to_string("automation/live.html", live_context(site, can_operate, dismissed))
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def timeline(snapshot: dict) -> dict[str, Any]:
     """An SVG-ready layout of when each stage ran and how fast (items per minute)."""
-    from datetime import datetime
-
-    def parse(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-    start = parse(snapshot["run"]["started_at"])
-    end = parse(snapshot["run"]["finished_at"])
-    rows = []
+    start, end = _parse(snapshot["run"]["started_at"]), _parse(snapshot["run"]["finished_at"])
+    width, left, right, row_h = 900, 200, 110, 28
     if start is None:
-        return {"rows": rows, "width": 900, "height": 40, "span": 0, "left": 200}
-    stages = [(s, parse(s["started_at"]), parse(s["finished_at"])) for s in snapshot["stages"]]
-    from django.utils import timezone
-
+        return {"rows": [], "width": width, "height": 40, "span": 0, "left": left}
+    stages = [(s, _parse(s["started_at"]), _parse(s["finished_at"])) for s in snapshot["stages"]]
     last = max([end or timezone.now()] + [f for _, _, f in stages if f] + [start])
     span = max(1.0, (last - start).total_seconds())
-    width, left, right, row_h = 900, 200, 110, 28
+    scale = (width - left - right) / span
+    rows = []
     for i, (s, began, finished) in enumerate(stages):
-        scale = (width - left - right) / span
         x0 = left + scale * (began - start).total_seconds() if began else None
         x1 = left + scale * ((finished or last) - start).total_seconds() if began else None
         rows.append(
@@ -274,10 +272,5 @@ def timeline(snapshot: dict) -> dict[str, Any]:
                 "processed": s["processed_count"],
             }
         )
-    return {
-        "rows": rows,
-        "width": width,
-        "height": 20 + len(rows) * row_h,
-        "span": span,
-        "left": left,
-    }
+    height = 20 + len(rows) * row_h
+    return {"rows": rows, "width": width, "height": height, "span": span, "left": left}

@@ -1,553 +1,209 @@
-"""The stage registry: the only place that says what is in a stage's queue, how one item is
-processed, what it outputs and what it costs (contract §1).
+"""The stage registry: the one place that says how many stages there are and, for each, what is
+in its queue, what one item is called, what it produces, what it costs and how many items it
+passes on to the stages after it (contract §1).
 
-Pipeline overview, engine, snapshot and CLI all ask `STAGES`; nothing else filters source tables
-by status to decide what a stage will process.
+The pipeline overview, the engine, the snapshot, the page and the CLI all ask `registry()`;
+nothing else filters source tables by status to decide what a stage will process, and nothing
+else knows how many stages there are. The work of each stage lives in `automation.steps`.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
-from django.db.models.functions import Concat
+from django.db.models import Exists, OuterRef, QuerySet
 
-from cascade.ai import clustering
-from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn, SiteProfile
-from cascade.planner.models import (
-    Cluster,
-    ClusterStatus,
-    ContentIdea,
-    IdeaStatus,
-    Keyword,
-    KeywordStatus,
-    normalize,
-)
-from cascade.writer.models import (
-    IMAGE_SIZES,
-    Content,
-    ContentStatus,
-    Image,
-    ImageKind,
-    ImageStatus,
-    Task,
-    TaskStatus,
-)
+from cascade.automation.steps import Applied, StageContext, planning, writing
+from cascade.planner import models as planner
+from cascade.writer import models as writer
 
-# Credit costs, the one settings table (contract §1).
+# Credit costs, the one settings table (contract §1). With a provider that reports usage (real
+# AI), credits follow it instead: per 1,000 tokens (CASCADE_CREDITS_PER_1K_TOKENS) plus
+# "per_image" for each generated picture.
 CREDIT_COSTS = {
-    # With a provider that reports usage (real AI), credits follow it instead: per 1,000 tokens
-    # (CASCADE_CREDITS_PER_1K_TOKENS, default 5) plus "per_image" for each generated picture.
     "keywords_per_credit": 10,  # stage 1: 1 credit per 10 keywords of a batch, rounded up
     "per_cluster": 2,  # stage 2
     "words_per_credit": 100,  # stage 4: 1 credit per 100 words written
     "per_content_prompts": 1,  # stage 5
     "per_image": 3,  # stage 6
 }
-
-
-class StageError(Exception):
-    """An item cannot be processed for a reason that retrying will not change."""
-
-
-@dataclass
-class StageContext:
-    site_id: int
-    config: dict[str, Any]
-    provider: Any
-    profile: SiteProfile = SiteProfile()
-
-
-@dataclass
-class Applied:
-    outputs: int  # rows this stage created
-    credits: int  # actual credits the work cost
+# An article may come out up to 15 % longer than its target: stage 4 reserves that much.
+ARTICLE_LENGTH_MARGIN = 1.15
+# Keywords per new cluster before the site has measured its own (stage 1's default fan-out).
+KEYWORDS_PER_CLUSTER = 8.0
 
 
 @dataclass(frozen=True)
-class Stage:
-    number: int
-    name: str
-    output_label: str  # plural noun for output_count ("clusters")
-    uses_ai: bool
+class Noun:
+    one: str
+    many: str
+
+    def count(self, n: int) -> str:
+        return f"{n:,} {self.one if n == 1 else self.many}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inflow:
+    """Where a stage's items come from: `per_item(config)` items for each item of stage
+    `source` (e.g. stage 6 gets 1 + K image prompts per article of stage 5). `measured` says
+    the ratio is learnt from the site's own runs once it has some."""
+
+    source: int
+    per_item: Callable[[dict[str, Any]], float]
+    measured: bool = False
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which rows wait in a stage's queue and how its items are claimed."""
+
+    queue: Callable[[int], QuerySet]  # site id -> rows waiting, in processing order
+    title: str = "title"  # the field an item's title comes from, for the item lists
+    titles: Callable[[QuerySet], Iterable[tuple[int, str]]] | None = None  # or (id, title) pairs
+    related: tuple[str, ...] = ()  # loaded with each item for the work
     # Items claimed at once (configurable per site and by CASCADE_BATCH_SIZES). Per-item stages
     # claim one: a claimed item is being worked on, so "processing now" is the truth.
-    batch_size: int
-    together: bool  # the claimed batch is processed and committed as one unit
-    base_seconds: float  # expected seconds of work per item, before simulated latency
-    queue: Callable[[int], QuerySet]  # site id -> rows waiting, in processing order
-    titles: Callable[[QuerySet], Iterable[tuple[int, str]]]  # (id, title) for the item list
-    load: Callable[[list[int]], list[Any]]
-    cost: Callable[[StageContext, list[Any]], int]  # credits to reserve before the work
-    process: Callable[[StageContext, list[Any]], Any]  # the AI work; no database writes
-    apply: Callable[[StageContext, list[Any], Any], Applied]  # writes, inside the item transaction
+    claim: int = 1
+    together: bool = False  # the claimed batch is processed and committed as one unit
 
 
-def _by_id(model) -> Callable[[list[int]], list[Any]]:
-    return lambda ids: list(model.objects.filter(id__in=ids).order_by("id"))
+def _unused(ctx: StageContext, items: list[Any], result: Any) -> Applied:
+    raise TypeError("a stage's work must say how it applies its result")
 
 
-def _values(field: str) -> Callable[[QuerySet], Iterable[tuple[int, str]]]:
-    return lambda qs: qs.values_list("id", field)
+@dataclass(frozen=True)
+class Work:
+    """What processing an item does: `process` asks the AI (no database writes; None for stages
+    without AI), `apply` writes inside the item's transaction."""
+
+    process: Callable[[StageContext, list[Any]], Any] | None = None
+    apply: Callable[[StageContext, list[Any], Any], Applied] = _unused
+    seconds: float = 0.01  # expected seconds of work per item, before simulated latency
 
 
-class StaleItem(StageError):
-    pass
+@dataclass(frozen=True)
+class Price:
+    """Expected credits of one item (a function of the run's configuration); reservations add
+    `margin` for work whose length varies. The one source of a stage's price for estimates,
+    reservations and charges."""
+
+    per_item: Callable[[dict[str, Any]], float]
+    margin: float = 1.0
 
 
-def _expect(updated: int, wanted: int, what: str) -> None:
-    # Source rows are changed with conditional updates; a mismatch means someone else changed
-    # them, and the whole item transaction is rolled back rather than writing twice.
-    if updated != wanted:
-        raise StaleItem(f"{what}: expected {wanted} rows in their queue status, found {updated}")
+FREE = Price(lambda config: 0.0)
 
 
-# --- 1. Keywords → Clusters --------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    name: str
+    noun: Noun  # what one queued item is ("keyword", "keywords")
+    makes: str  # plural noun for output_count ("clusters")
+    rows: Rows
+    work: Work
+    price: Price = FREE
+    inflow: Inflow | None = None  # None: only what waits when the run starts
+    number: int = 0  # its place in the registry, set by the registry
 
+    @property
+    def output_label(self) -> str:
+        return self.makes
 
-def keyword_queue(site_id: int) -> QuerySet:
-    return Keyword.objects.filter(
-        site_id=site_id, status=KeywordStatus.NEW, cluster__isnull=True, disabled=False
-    ).order_by("id")
+    @property
+    def uses_ai(self) -> bool:
+        return self.work.process is not None
 
+    @property
+    def batch_size(self) -> int:
+        return self.rows.claim
 
-def cluster_cost(ctx: StageContext, keywords: list[Keyword]) -> int:
-    return math.ceil(len(keywords) / CREDIT_COSTS["keywords_per_credit"])
+    @property
+    def together(self) -> bool:
+        return self.rows.together
 
+    @property
+    def base_seconds(self) -> float:
+        return self.work.seconds
 
-def cluster_process(ctx: StageContext, keywords: list[Keyword]):
-    existing = [
-        ClusterRef(id=c["id"], name=c["name"], signature=c["signature"])
-        for c in Cluster.objects.filter(site_id=ctx.site_id, disabled=False).values(
-            "id", "name", "signature"
+    def queue(self, site_id: int) -> QuerySet:
+        return self.rows.queue(site_id)
+
+    def titles(self, queue: QuerySet) -> Iterable[tuple[int, str]]:
+        if self.rows.titles is not None:
+            return self.rows.titles(queue)
+        return queue.values_list("id", self.rows.title)
+
+    def load(self, ids: list[int]) -> list[Any]:
+        model = self.rows.queue(0).model
+        return list(
+            model.objects.filter(id__in=ids).select_related(*self.rows.related).order_by("id")
         )
-    ]
-    batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
-    return ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
-
-
-def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments) -> Applied:
-    text_of = {k.id: k.keyword for k in keywords}
-    assigned = [kid for a in assignments for kid in a.keyword_ids]
-    if sorted(assigned) != sorted(text_of):
-        raise StageError("clustering did not assign every keyword of the batch exactly once")
-    created = 0
-    for a in assignments:
-        cluster = None
-        if a.cluster_id is not None:
-            cluster = Cluster.objects.filter(site_id=ctx.site_id, id=a.cluster_id).first()
-        if cluster is None:
-            name = (a.name or text_of[a.keyword_ids[0]])[:200]
-            # Another batch of the same stage may have created this cluster meanwhile: join it.
-            cluster = Cluster.objects.filter(
-                site_id=ctx.site_id, normalized=normalize(name)
-            ).first()
-            if cluster is None:
-                cluster = Cluster.objects.create(
-                    site_id=ctx.site_id,
-                    name=name,
-                    normalized=normalize(name),
-                    status=ClusterStatus.NEW,
-                )
-                created += 1
-        members = clustering.signature_members(cluster.signature)
-        extra = [text_of[kid] for kid in a.keyword_ids][
-            : max(0, clustering.SIGNATURE_SIZE - len(members))
-        ]
-        updated = Keyword.objects.filter(
-            id__in=a.keyword_ids, status=KeywordStatus.NEW, cluster__isnull=True
-        ).update(cluster=cluster, status=KeywordStatus.MAPPED)
-        _expect(updated, len(a.keyword_ids), "keywords")
-        Cluster.objects.filter(pk=cluster.pk).update(
-            keyword_count=F("keyword_count") + len(a.keyword_ids),
-            signature=clustering.make_signature(members + extra),
-        )
-    return Applied(outputs=created, credits=cluster_cost(ctx, keywords))
-
-
-# --- 2. Clusters → Ideas -----------------------------------------------------------------------
-
-
-def cluster_row_queue(site_id: int) -> QuerySet:
-    return Cluster.objects.filter(
-        site_id=site_id, status=ClusterStatus.NEW, disabled=False
-    ).order_by("id")
-
-
-def ideas_process(ctx: StageContext, clusters: list[Cluster]):
-    (cluster,) = clusters
-    keywords = [
-        KeywordIn(k["id"], k["keyword"], k["intent"], k["volume"])
-        for k in cluster.keywords.order_by("-volume", "id").values(
-            "id", "keyword", "intent", "volume"
-        )[:40]
-    ]
-    stem = normalize(cluster.name)[:40]
-    taken = set(
-        ContentIdea.objects.filter(
-            site_id=ctx.site_id, normalized_title__contains=stem
-        ).values_list("normalized_title", flat=True)
-    )
-    return ctx.provider.generate_ideas(
-        ClusterIn(cluster.id, cluster.name, keywords),
-        int(ctx.config["ideas_per_cluster"]),
-        taken,
-        profile=ctx.profile,
-    )
-
-
-def _unique_title(site_id: int, title: str) -> str:
-    candidate, n = title[:290], 2
-    while ContentIdea.objects.filter(
-        site_id=site_id, normalized_title=normalize(candidate)
-    ).exists():
-        candidate = f"{title[:280]} ({n})"
-        n += 1
-    return candidate
-
-
-def ideas_apply(ctx: StageContext, clusters: list[Cluster], ideas) -> Applied:
-    (cluster,) = clusters
-    for idea in ideas:
-        title = _unique_title(ctx.site_id, idea.title)
-        ContentIdea.objects.create(
-            site_id=ctx.site_id,
-            cluster=cluster,
-            title=title,
-            normalized_title=normalize(title),
-            outline=list(idea.outline),
-            target_keywords=list(idea.target_keywords),
-            structure=idea.structure,
-        )
-    updated = Cluster.objects.filter(pk=cluster.pk, status=ClusterStatus.NEW).update(
-        status=ClusterStatus.MAPPED
-    )
-    _expect(updated, 1, "cluster")
-    return Applied(outputs=len(ideas), credits=CREDIT_COSTS["per_cluster"])
-
-
-# --- 3. Ideas → Tasks --------------------------------------------------------------------------
-
-
-def idea_queue(site_id: int) -> QuerySet:
-    return ContentIdea.objects.filter(site_id=site_id, status=IdeaStatus.NEW).order_by("id")
-
-
-def tasks_apply(ctx: StageContext, ideas: list[ContentIdea], _result) -> Applied:
-    target = int(ctx.config["target_words"])
-    Task.objects.bulk_create(
-        [
-            Task(
-                site_id=ctx.site_id,
-                idea=i,
-                title=i.title,
-                target_words=target,
-                status=TaskStatus.QUEUED,
-            )
-            for i in ideas
-        ]
-    )
-    updated = ContentIdea.objects.filter(
-        id__in=[i.id for i in ideas], status=IdeaStatus.NEW
-    ).update(status=IdeaStatus.QUEUED)
-    _expect(updated, len(ideas), "ideas")
-    return Applied(outputs=len(ideas), credits=0)
-
-
-# --- 4. Tasks → Content ------------------------------------------------------------------------
-
-
-def task_queue(site_id: int) -> QuerySet:
-    return Task.objects.filter(site_id=site_id, status=TaskStatus.QUEUED).order_by("id")
-
-
-def _words_cost(words: int) -> int:
-    return math.ceil(words / CREDIT_COSTS["words_per_credit"])
-
-
-def article_cost(ctx: StageContext, tasks: list[Task]) -> int:
-    # Reserve for the longest article the target allows (+15 %); settled to the words written.
-    return sum(_words_cost(math.ceil(t.target_words * 1.15)) for t in tasks)
-
-
-def article_process(ctx: StageContext, tasks: list[Task]):
-    (task,) = tasks
-    idea = task.idea
-    brief = Brief(
-        title=idea.title,
-        outline=list(idea.outline),
-        target_keywords=list(idea.target_keywords),
-        structure=idea.structure,
-        target_words=task.target_words,
-        tone=ctx.profile.tone,
-        audience=ctx.profile.audience,
-        language=ctx.profile.language,
-    )
-    return ctx.provider.write_article(brief, profile=ctx.profile)
-
-
-def article_apply(ctx: StageContext, tasks: list[Task], article) -> Applied:
-    (task,) = tasks
-    Content.objects.create(
-        site_id=ctx.site_id,
-        task=task,
-        title=task.title,
-        html=article.html,
-        meta_title=article.meta_title[:60],
-        meta_description=article.meta_description[:160],
-        word_count=article.word_count,
-        status=ContentStatus.DRAFT,
-        is_offline_draft=bool(getattr(ctx.provider, "is_offline", False)),
-        provider=getattr(ctx.provider, "name", ""),
-    )
-    _expect(
-        Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
-            status=TaskStatus.COMPLETED
-        ),
-        1,
-        "task",
-    )
-    ContentIdea.objects.filter(pk=task.idea_id).update(status=IdeaStatus.COMPLETED)
-    return Applied(outputs=1, credits=_words_cost(article.word_count))
-
-
-# --- 5. Content → Image prompts ----------------------------------------------------------------
-
-
-def prompt_queue(site_id: int) -> QuerySet:
-    has_images = Exists(Image.objects.filter(content_id=OuterRef("pk")))
-    return (
-        Content.objects.filter(site_id=site_id, status=ContentStatus.DRAFT)
-        .filter(~has_images)
-        .order_by("id")
-    )
-
-
-def prompts_process(ctx: StageContext, contents: list[Content]):
-    (content,) = contents
-    outline = list(content.task.idea.outline) if content.task_id else []
-    return ctx.provider.image_prompts(
-        content.title, outline, int(ctx.config["images_per_content"]), profile=ctx.profile
-    )
-
-
-def prompts_apply(ctx: StageContext, contents: list[Content], prompts) -> Applied:
-    (content,) = contents
-    if Image.objects.filter(content=content).exists():
-        raise StaleItem("content already has image prompts")
-    Image.objects.bulk_create(
-        [
-            Image(site_id=ctx.site_id, content=content, kind=p.kind, position=i, prompt=p.prompt)
-            for i, p in enumerate(prompts)
-        ]
-    )
-    return Applied(outputs=len(prompts), credits=CREDIT_COSTS["per_content_prompts"])
-
-
-# --- 6. Image prompts → Images -----------------------------------------------------------------
-
-
-def image_queue(site_id: int) -> QuerySet:
-    return Image.objects.filter(site_id=site_id, status=ImageStatus.PENDING).order_by("id")
-
-
-def image_titles(qs: QuerySet):
-    return qs.annotate(label=Concat(F("content__title"), Value(" · "), F("kind"))).values_list(
-        "id", "label"
-    )
-
-
-def image_process(ctx: StageContext, images: list[Image]):
-    (image,) = images
-    width, height = IMAGE_SIZES[ImageKind(image.kind)]
-    scale = settings.CASCADE_IMAGE_SCALE
-    width, height = max(16, int(width * scale)), max(16, int(height * scale))
-    png = ctx.provider.render_image(image.prompt, width, height, profile=ctx.profile)
-    # The file name depends only on the image row, so a retry overwrites instead of adding.
-    relative = f"sites/{ctx.site_id}/images/{image.content_id}-{image.position}-{image.kind}.png"
-    target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(png)
-    os.replace(tmp, target)
-    return relative, width, height
-
-
-def image_apply(ctx: StageContext, images: list[Image], result) -> Applied:
-    (image,) = images
-    relative, width, height = result
-    updated = Image.objects.filter(pk=image.pk, status=ImageStatus.PENDING).update(
-        status=ImageStatus.GENERATED, file=relative, width=width, height=height
-    )
-    _expect(updated, 1, "image")
-    return Applied(outputs=1, credits=CREDIT_COSTS["per_image"])
-
-
-# --- 7. Review gate ----------------------------------------------------------------------------
-
-
-def review_queue(site_id: int) -> QuerySet:
-    images = Image.objects.filter(content_id=OuterRef("pk"))
-    return (
-        Content.objects.filter(site_id=site_id, status=ContentStatus.DRAFT)
-        .filter(Exists(images))
-        .exclude(Exists(images.exclude(status=ImageStatus.GENERATED)))
-        .order_by("id")
-    )
-
-
-def review_apply(ctx: StageContext, contents: list[Content], _result) -> Applied:
-    ids = [c.id for c in contents]
-    updated = Content.objects.filter(id__in=ids, status=ContentStatus.DRAFT).update(
-        status=ContentStatus.REVIEW
-    )
-    _expect(updated, len(ids), "content")
-    return Applied(outputs=len(ids), credits=0)
-
-
-def _free(ctx: StageContext, items: list[Any]) -> int:
-    return 0
-
-
-def _nothing(ctx: StageContext, items: list[Any]) -> None:
-    return None
-
-
-STAGES: dict[int, Stage] = {
-    1: Stage(
-        1,
-        "Keywords → Clusters",
-        "clusters",
-        True,
-        100,
-        True,
-        0.01,
-        keyword_queue,
-        _values("keyword"),
-        _by_id(Keyword),
-        cluster_cost,
-        cluster_process,
-        cluster_apply,
-    ),
-    2: Stage(
-        2,
-        "Clusters → Ideas",
-        "ideas",
-        True,
-        1,
-        False,
-        0.02,
-        cluster_row_queue,
-        _values("name"),
-        _by_id(Cluster),
-        lambda ctx, items: CREDIT_COSTS["per_cluster"] * len(items),
-        ideas_process,
-        ideas_apply,
-    ),
-    3: Stage(
-        3,
-        "Ideas → Tasks",
-        "tasks",
-        False,
-        100,
-        True,
-        0.003,
-        idea_queue,
-        _values("title"),
-        _by_id(ContentIdea),
-        _free,
-        _nothing,
-        tasks_apply,
-    ),
-    4: Stage(
-        4,
-        "Tasks → Content",
-        "articles",
-        True,
-        1,
-        False,
-        0.05,
-        task_queue,
-        _values("title"),
-        lambda ids: list(Task.objects.filter(id__in=ids).select_related("idea").order_by("id")),
-        article_cost,
-        article_process,
-        article_apply,
-    ),
-    5: Stage(
-        5,
-        "Content → Image Prompts",
-        "image prompts",
-        True,
-        1,
-        False,
-        0.01,
-        prompt_queue,
-        _values("title"),
-        lambda ids: list(
-            Content.objects.filter(id__in=ids).select_related("task__idea").order_by("id")
-        ),
-        lambda ctx, items: CREDIT_COSTS["per_content_prompts"] * len(items),
-        prompts_process,
-        prompts_apply,
-    ),
-    6: Stage(
-        6,
-        "Image Prompts → Images",
-        "images",
-        True,
-        1,
-        False,
-        0.05,
-        image_queue,
-        image_titles,
-        _by_id(Image),
-        lambda ctx, items: CREDIT_COSTS["per_image"] * len(items),
-        image_process,
-        image_apply,
-    ),
-    7: Stage(
-        7,
-        "Review gate",
-        "articles ready for review",
-        False,
-        100,
-        True,
-        0.003,
-        review_queue,
-        _values("title"),
-        _by_id(Content),
-        _free,
-        _nothing,
-        review_apply,
-    ),
-}
-NUMBERS = tuple(STAGES)
-
-
-def batch_size(number: int, config: dict[str, Any]) -> int:
-    configured = (config.get("batch_sizes") or {}).get(str(number))
-    if configured:
-        return max(1, int(configured))
-    if number in settings.CASCADE_BATCH_SIZES:
-        return max(1, int(settings.CASCADE_BATCH_SIZES[number]))
-    return STAGES[number].batch_size
-
-
-def pending_counts(site_id: int) -> dict[int, int]:
-    """What waits in each stage's queue now: the pipeline overview's numbers."""
-    return {n: stage.queue(site_id).count() for n, stage in STAGES.items()}
-
-
-def credits_for_usage(used) -> int:
+
+    def process(self, ctx: StageContext, items: list[Any]) -> Any:
+        return self.work.process(ctx, items) if self.work.process else None
+
+    def apply(self, ctx: StageContext, items: list[Any], result: Any) -> Applied:
+        return self.work.apply(ctx, items, result)
+
+    def credits(self, config: dict[str, Any], count: int, *, reserve: bool = False) -> int:
+        """Credits for `count` items processed together; with `reserve`, the most they may cost."""
+        margin = self.price.margin if reserve else 1.0
+        return math.ceil(round(self.price.per_item(config) * count * margin, 6))
+
+
+class Registry:
+    """The stages of the pipeline, numbered 1..n in the order they run."""
+
+    def __init__(self, stages: Iterable[Stage]) -> None:
+        # A stage's number is its place in the list; the order is the order stages run in.
+        self.stages = tuple(replace(s, number=i) for i, s in enumerate(stages, start=1))
+        self.by_number = {s.number: s for s in self.stages}
+        for s in self.stages:
+            if s.inflow and not 1 <= s.inflow.source < s.number:
+                raise ValueError(f"stage {s.number} is fed by a stage that does not run before it")
+
+    def __iter__(self) -> Iterator[Stage]:
+        return iter(self.stages)
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def __getitem__(self, number: int) -> Stage:
+        return self.by_number[number]
+
+    def __contains__(self, number: object) -> bool:
+        return number in self.by_number
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(self.by_number)
+
+    @property
+    def last(self) -> int:
+        return self.stages[-1].number
+
+    def from_stage(self, first: int) -> tuple[Stage, ...]:
+        return tuple(s for s in self.stages if s.number >= first)
+
+    def pending_counts(self, site_id: int) -> dict[int, int]:
+        """What waits in each stage's queue now: the pipeline overview's numbers."""
+        return {s.number: s.queue(site_id).count() for s in self.stages}
+
+    def batch_size(self, number: int, config: dict[str, Any]) -> int:
+        configured = (config.get("batch_sizes") or {}).get(str(number))
+        if configured:
+            return max(1, int(configured))
+        if number in settings.CASCADE_BATCH_SIZES:
+            return max(1, int(settings.CASCADE_BATCH_SIZES[number]))
+        return self[number].batch_size
+
+
+def credits_for_usage(used: Any) -> int:
     """Credits for measured AI usage: tokens at the configured rate, plus pictures."""
     tokens = used.prompt_tokens + used.completion_tokens
     return (
@@ -556,15 +212,150 @@ def credits_for_usage(used) -> int:
     )
 
 
-def credits_per_item(number: int, config: dict[str, Any]) -> float:
-    """Expected credits of one item of a stage, from the cost table (estimates and the run-now
-    check; actual charges come from each stage's `apply` or the provider's usage)."""
-    return {
-        1: 1 / CREDIT_COSTS["keywords_per_credit"],
-        2: CREDIT_COSTS["per_cluster"],
-        3: 0,
-        4: math.ceil(int(config["target_words"]) * 1.15 / CREDIT_COSTS["words_per_credit"]),
-        5: CREDIT_COSTS["per_content_prompts"],
-        6: CREDIT_COSTS["per_image"],
-        7: 0,
-    }[number]
+# --- the queues ---------------------------------------------------------------------------------
+
+
+def keyword_queue(site_id: int) -> QuerySet:
+    return planner.Keyword.objects.filter(
+        site_id=site_id, status=planner.KeywordStatus.NEW, cluster__isnull=True, disabled=False
+    ).order_by("id")
+
+
+def cluster_queue(site_id: int) -> QuerySet:
+    return planner.Cluster.objects.filter(
+        site_id=site_id, status=planner.ClusterStatus.NEW, disabled=False
+    ).order_by("id")
+
+
+def idea_queue(site_id: int) -> QuerySet:
+    return planner.ContentIdea.objects.filter(
+        site_id=site_id, status=planner.IdeaStatus.NEW
+    ).order_by("id")
+
+
+def task_queue(site_id: int) -> QuerySet:
+    return writer.Task.objects.filter(site_id=site_id, status=writer.TaskStatus.QUEUED).order_by(
+        "id"
+    )
+
+
+def prompt_queue(site_id: int) -> QuerySet:
+    has_images = Exists(writer.Image.objects.filter(content_id=OuterRef("pk")))
+    return (
+        writer.Content.objects.filter(site_id=site_id, status=writer.ContentStatus.DRAFT)
+        .filter(~has_images)
+        .order_by("id")
+    )
+
+
+def image_queue(site_id: int) -> QuerySet:
+    return writer.Image.objects.filter(site_id=site_id, status=writer.ImageStatus.PENDING).order_by(
+        "id"
+    )
+
+
+def review_queue(site_id: int) -> QuerySet:
+    images = writer.Image.objects.filter(content_id=OuterRef("pk"))
+    return (
+        writer.Content.objects.filter(site_id=site_id, status=writer.ContentStatus.DRAFT)
+        .filter(Exists(images))
+        .exclude(Exists(images.exclude(status=writer.ImageStatus.GENERATED)))
+        .order_by("id")
+    )
+
+
+def image_titles(qs: QuerySet) -> Iterable[tuple[int, str]]:
+    kind = {"featured": "featured image", "in_article": "in-article image"}
+    for pk, title, k in qs.values_list("id", "content__title", "kind"):
+        yield pk, f"{title} · {kind.get(k, k)}"
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+ARTICLE = Noun("article", "articles")
+
+PIPELINE = Registry(
+    [
+        Stage(
+            name="Keywords → Clusters",
+            noun=Noun("keyword", "keywords"),
+            makes="clusters",
+            rows=Rows(keyword_queue, title="keyword", claim=100, together=True),
+            work=Work(planning.cluster_process, planning.cluster_apply, seconds=0.01),
+            price=Price(lambda c: 1 / CREDIT_COSTS["keywords_per_credit"]),
+        ),
+        Stage(
+            name="Clusters → Ideas",
+            noun=Noun("cluster", "clusters"),
+            makes="ideas",
+            rows=Rows(cluster_queue, title="name"),
+            work=Work(planning.ideas_process, planning.ideas_apply, seconds=0.02),
+            price=Price(lambda c: CREDIT_COSTS["per_cluster"]),
+            inflow=Inflow(source=1, per_item=lambda c: 1 / KEYWORDS_PER_CLUSTER, measured=True),
+        ),
+        Stage(
+            name="Ideas → Tasks",
+            noun=Noun("idea", "ideas"),
+            makes="tasks",
+            rows=Rows(idea_queue, claim=100, together=True),
+            work=Work(apply=planning.tasks_apply, seconds=0.003),
+            inflow=Inflow(source=2, per_item=lambda c: int(c["ideas_per_cluster"])),
+        ),
+        Stage(
+            name="Tasks → Content",
+            noun=Noun("task", "tasks"),
+            makes="articles",
+            rows=Rows(task_queue, related=("idea",)),
+            work=Work(writing.article_process, writing.article_apply, seconds=0.05),
+            price=Price(
+                lambda c: int(c["target_words"]) / CREDIT_COSTS["words_per_credit"],
+                margin=ARTICLE_LENGTH_MARGIN,
+            ),
+            inflow=Inflow(source=3, per_item=lambda c: 1),
+        ),
+        Stage(
+            name="Content → Image Prompts",
+            noun=ARTICLE,
+            makes="image prompts",
+            rows=Rows(prompt_queue, related=("task__idea",)),
+            work=Work(writing.prompts_process, writing.prompts_apply, seconds=0.01),
+            price=Price(lambda c: CREDIT_COSTS["per_content_prompts"]),
+            inflow=Inflow(source=4, per_item=lambda c: 1),
+        ),
+        Stage(
+            name="Image Prompts → Images",
+            noun=Noun("image prompt", "image prompts"),
+            makes="images",
+            rows=Rows(image_queue, titles=image_titles),
+            work=Work(writing.image_process, writing.image_apply, seconds=0.05),
+            price=Price(lambda c: CREDIT_COSTS["per_image"]),
+            inflow=Inflow(source=5, per_item=lambda c: 1 + int(c["images_per_content"])),
+        ),
+        Stage(
+            name="Review gate",
+            noun=ARTICLE,
+            makes="articles ready for review",
+            rows=Rows(review_queue, claim=100, together=True),
+            work=Work(apply=writing.review_apply, seconds=0.003),
+            inflow=Inflow(source=5, per_item=lambda c: 1),
+        ),
+    ]
+)
+
+_active = PIPELINE
+
+
+def registry() -> Registry:
+    """The registry in use: the pipeline, or the one a test put in its place."""
+    return _active
+
+
+@contextmanager
+def using(replacement: Registry) -> Iterator[Registry]:
+    """Run with another registry (tests of a pipeline of a different length)."""
+    global _active
+    previous, _active = _active, replacement
+    try:
+        yield replacement
+    finally:
+        _active = previous

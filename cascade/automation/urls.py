@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cascade.accounts import views as account_views
-from cascade.automation import views
+from cascade.automation import settings_views, streams, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,11 +12,17 @@ urlpatterns = [
     path("sites/", views.site_list, name="sites"),
     path("sites/go/", views.site_go, name="site-go"),
     path("sites/<int:site_id>/automation/", views.automation_page, name="automation"),
-    path("sites/<int:site_id>/settings/", account_views.site_settings, name="site-settings"),
-    path("account/", account_views.account_settings, name="account-settings"),
+    path("sites/<int:site_id>/settings/", settings_views.site_settings, name="site-settings"),
     path("sites/<int:site_id>/automation/live/", views.automation_live, name="automation-live"),
     path(
-        "sites/<int:site_id>/automation/stream/", views.automation_stream, name="automation-stream"
+        "sites/<int:site_id>/automation/stream/",
+        streams.automation_stream,
+        name="automation-stream",
+    ),
+    path(
+        "sites/<int:site_id>/automation/actions/<slug:action>/",
+        views.automation_action,
+        name="automation-action",
     ),
     path("sites/<int:site_id>/automation/runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
 ]

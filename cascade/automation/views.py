@@ -1,25 +1,31 @@
+"""The Automation pages and their small action views (htmx posts answered with the re-rendered
+live region), plus health checks and media."""
+
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
 from cascade.accounts.access import site_and_role, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import live, page, progress
-from cascade.automation.models import AutomationRun
+from cascade.automation import engine, live, page, progress
+from cascade.automation.models import AutomationRun, RunAction
 
 
 @require_GET
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -30,7 +36,7 @@ def healthz(request):
 
 
 @require_GET
-def live_stats(request):
+def live_stats(request: HttpRequest) -> HttpResponse:
     """How many version checks this process's watchers made and how many viewers they serve:
     the cost of change detection, for benchmarks and monitoring."""
     viewers = sum(len(w.queues) for w in live.hub.watchers.values())
@@ -40,9 +46,9 @@ def live_stats(request):
 
 
 @require_GET
-def media(request, path):
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Generated pictures. Behind a reverse proxy, let it serve MEDIA_ROOT directly instead."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
 
 
 def _site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
@@ -54,7 +60,7 @@ def _site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
 
 @login_required
 @require_GET
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     sites = sites_of(request.user)
     if len(sites) == 1:
         return redirect("automation", sites[0].pk)
@@ -63,7 +69,7 @@ def home(request):
 
 @login_required
 @require_GET
-def site_list(request):
+def site_list(request: HttpRequest) -> HttpResponse:
     sites = sites_of(request.user)
     rows = [{"site": s, "keywords": s.keywords.count()} for s in sites]
     return render(request, "automation/sites.html", {"rows": rows, "sites": sites})
@@ -71,36 +77,100 @@ def site_list(request):
 
 @login_required
 @require_GET
-def site_go(request):
+def site_go(request: HttpRequest) -> HttpResponse:
+    """The site switcher: a form GET, or an htmx request answered with HX-Redirect."""
     try:
-        site_id = int(request.GET.get("site", ""))
+        target = redirect("automation", int(request.GET.get("site", "")))
     except ValueError:
-        return redirect("sites")
-    return redirect("automation", site_id)
+        target = redirect("sites")
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target["Location"]
+        return response
+    return target
+
+
+def _dismissed(request: HttpRequest) -> list[str]:
+    return list(request.session.get("dismissed_runs", []))
 
 
 @login_required
 @require_GET
-def automation_page(request, site_id: int):
+def automation_page(request: HttpRequest, site_id: int) -> HttpResponse:
     site, can_operate = _site(request, site_id)
-    context = page.live_context(site, can_operate)
-    context.update(
-        sites=sites_of(request.user), dismissed=request.session.get("dismissed_runs", [])
-    )
+    context = page.live_context(site, can_operate, _dismissed(request))
+    context["sites"] = sites_of(request.user)
     return render(request, "automation/page.html", context)
 
 
+def _live_response(
+    request: HttpRequest, site: Site, can_operate: bool, error: str = "", status=200
+):
+    """The live region for htmx to morph in, with the flash message swapped out of band."""
+    context = page.live_context(site, can_operate, _dismissed(request))
+    html = render_to_string("automation/live.html", context)
+    flash = (
+        format_html('<div id="flash" class="flash" role="alert" hx-swap-oob="true">{}</div>', error)
+        if error
+        else '<div id="flash" class="flash" role="alert" hx-swap-oob="true" hidden></div>'
+    )
+    response = HttpResponse(html + flash, status=status)
+    response["X-Cascade-State"] = context["state_key"]
+    return response
+
+
 @login_required
 @require_GET
-def automation_live(request, site_id: int):
+def automation_live(request: HttpRequest, site_id: int) -> HttpResponse:
     """The live region alone: what the event stream sends, for the page's polling fallback."""
     site, can_operate = _site(request, site_id)
-    return HttpResponse(page.render_live(site, can_operate))
+    return _live_response(request, site, can_operate)
+
+
+RUN_ACTIONS: dict[str, Callable[[Any], Any]] = {
+    RunAction.PAUSE: engine.pause_run,
+    RunAction.RESUME: engine.resume_run,
+    RunAction.CANCEL: engine.cancel_run,
+    RunAction.RETRY_FAILED: engine.retry_failed,
+}
+
+
+@login_required
+@require_POST
+def automation_action(request: HttpRequest, site_id: int, action: str) -> HttpResponse:
+    """Run Now, pause, resume, cancel, retry failed or dismiss the summary, then answer the
+    re-rendered live region (with the reason when the engine refused)."""
+    site, can_operate = _site(request, site_id)
+    run = None
+    try:
+        run_id = uuid.UUID(request.POST.get("run_id", ""))
+        run = AutomationRun.objects.filter(site=site, pk=run_id).first()
+    except ValueError:
+        pass
+    if action == "dismiss":
+        if run is not None:
+            request.session["dismissed_runs"] = [*_dismissed(request)[-49:], run.run_id]
+        return _live_response(request, site, can_operate)
+    if action != "run-now" and action not in RUN_ACTIONS:
+        raise Http404("No such action.")
+    if not can_operate:
+        error = "Your role may watch this site but not change it."
+        return _live_response(request, site, can_operate, error, status=403)
+    try:
+        if action == "run-now":
+            engine.start_run(site)
+        elif run is None:
+            return _live_response(request, site, can_operate, "That run does not exist.", 404)
+        else:
+            RUN_ACTIONS[action](run.pk)
+    except engine.EngineRefusal as refusal:
+        return _live_response(request, site, can_operate, refusal.detail, refusal.status)
+    return _live_response(request, site, can_operate)
 
 
 @login_required
 @require_GET
-def run_detail(request, site_id: int, run_id: uuid.UUID):
+def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpResponse:
     site, can_operate = _site(request, site_id)
     run = AutomationRun.objects.filter(site=site, pk=run_id).first()
     if run is None:
@@ -117,80 +187,4 @@ def run_detail(request, site_id: int, run_id: uuid.UUID):
             "timeline": page.timeline(snapshot),
             "events": run.events.order_by("-id")[:200],
         },
-    )
-
-
-def _renderers(state: tuple) -> dict:
-    """Everything a watcher may be asked for about one state of a site; each is built once,
-    on first demand, and shared by all viewers of that variant."""
-    run_id, site_id = state[0], state[3]
-
-    def page_for(can_operate: bool):
-        def render() -> str:
-            return page.render_live(
-                Site.objects.select_related("account").get(pk=site_id), can_operate
-            )
-
-        return render
-
-    return {
-        "page:operate": page_for(True),
-        "page:watch": page_for(False),
-        "json": lambda: progress.build_snapshot(run_id) if run_id else None,
-    }
-
-
-def _event_stream(body) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(body, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
-    return response
-
-
-async def automation_stream(request, site_id: int):
-    """The page's event stream: `update` events carrying the re-rendered live region."""
-    user = await request.auser()
-    if not user.is_authenticated:
-        return HttpResponse("Log in first.", status=401)
-    site, role = await sync_to_async(site_and_role)(user, site_id)
-    if site is None:
-        raise Http404("No such site.")
-    variant = "page:operate" if role in CAN_OPERATE else "page:watch"
-    return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"))
-
-
-async def api_stream(request):
-    """GET /api/v1/automation/stream/?site_id=[&run_id=]: `progress` events with the snapshot."""
-    from cascade.api import BearerToken
-
-    user = await request.auser()
-    if not user.is_authenticated:
-        header = request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            user = (
-                await sync_to_async(BearerToken().authenticate)(request, header[7:].strip()) or user
-            )
-    if not user.is_authenticated:
-        return JsonResponse(
-            {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."},
-            status=401,
-        )
-    try:
-        site_id = int(request.GET.get("site_id", ""))
-    except ValueError:
-        return JsonResponse({"detail": "site_id: Input should be a valid integer"}, status=422)
-    run_id = request.GET.get("run_id") or None
-    if run_id is not None:
-        try:
-            run_id = str(uuid.UUID(run_id))
-        except ValueError:
-            return JsonResponse({"detail": "run_id: Input should be a valid UUID"}, status=422)
-    site, _ = await sync_to_async(site_and_role)(user, site_id)
-    if site is None:
-        return JsonResponse({"detail": f"Site {site_id} not found."}, status=404)
-    if run_id and not await AutomationRun.objects.filter(site=site, pk=run_id).aexists():
-        return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
-
-    return _event_stream(
-        live.stream((site.pk, run_id), _renderers, "json", "progress", encode=json.dumps)
     )

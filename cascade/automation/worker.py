@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cascade.automation import engine
+from cascade.automation import engine, signals
 from cascade.automation.models import WorkerBeat
 
 log = logging.getLogger("cascade.worker")
@@ -31,7 +31,7 @@ class EmbeddedWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._unsubscribe = engine.on_progress(lambda run_id: self._wake.set())
+        signals.progress_changed.connect(self._on_progress)
 
     def start(self) -> None:
         try:
@@ -52,13 +52,16 @@ class EmbeddedWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _on_progress(self, sender: object, run_id: str, **kwargs: object) -> None:
+        self._wake.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking new work; items in flight finish (or are taken back after a restart)."""
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=timeout)
-        self._unsubscribe()
+        signals.progress_changed.disconnect(self._on_progress)
 
     def _beat(self) -> None:
         name = engine.worker_name().rsplit(":", 1)[0]

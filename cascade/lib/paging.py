@@ -1,26 +1,29 @@
-"""`{"count": n, "items": [...]}` pages for the read lists of the API."""
+"""Ninja's limit/offset pagination with bounds: `{"count": n, "items": [...]}`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from django.db.models import QuerySet
-from ninja import Schema
+from ninja import Field, Schema
+from ninja.pagination import LimitOffsetPagination
 
 MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
 
 
-class PageQuery(Schema):
-    limit: int = 50
-    offset: int = 0
+class Paging(LimitOffsetPagination):
+    class Input(Schema):
+        limit: int = Field(50, ge=1, le=MAX_LIMIT)
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_limit=MAX_LIMIT, **kwargs)
 
 
-def page(qs: QuerySet, limit: int, offset: int, row: Callable[[Any], dict]) -> dict[str, Any]:
+def status_filter(value: str | None, statuses: list[str]) -> str | None:
+    """The `status` filter of a list, checked against the statuses rows can have (422 otherwise)."""
     from ninja.errors import HttpError
 
-    if limit < 1 or limit > MAX_LIMIT:
-        raise HttpError(422, f"limit: must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise HttpError(422, "offset: must be 0 or more")
-    return {"count": qs.count(), "items": [row(obj) for obj in qs[offset : offset + limit]]}
+    if value is None:
+        return None
+    if value not in statuses:
+        raise HttpError(422, f"status: must be one of {', '.join(statuses)}")
+    return value

@@ -3,34 +3,36 @@ from __future__ import annotations
 import json
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from cascade.accounts.access import site_for
-from cascade.lib.paging import PageQuery, page
+from cascade.accounts.access import add_site_list, site_for
+from cascade.lib.schemas import WRITE_ERRORS
 from cascade.planner.importing import ImportRefused, import_rows, rows_from_csv
 from cascade.planner.models import (
     Cluster,
-    ClusterStatus,
     ContentIdea,
-    IdeaStatus,
     Keyword,
-    KeywordStatus,
 )
 
 router = Router()
 
 
-def _status(value: str | None, allowed: type) -> str | None:
-    if value is None:
-        return None
-    if value not in allowed.values:
-        raise HttpError(422, f"status: must be one of {', '.join(allowed.values)}")
-    return value
+class ImportRejection(Schema):
+    row: int
+    value: str
+    reason: str
+
+
+class ImportReport(Schema):
+    created: int
+    duplicates: int
+    rejected: list[ImportRejection]
 
 
 @router.post(
     "{int:site_id}/keywords/",
+    response={200: ImportReport, **WRITE_ERRORS},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -62,72 +64,35 @@ def import_keywords(request: HttpRequest, site_id: int):
         raise HttpError(422, str(exc)) from None
 
 
-@router.get("{int:site_id}/keywords/")
-def list_keywords(
-    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
-):
-    site = site_for(request, site_id)
-    qs = Keyword.objects.filter(site=site).order_by("id")
-    if _status(status, KeywordStatus):
-        qs = qs.filter(status=status)
-    return page(
-        qs,
-        paging.limit,
-        paging.offset,
-        lambda k: {
-            "id": k.id,
-            "keyword": k.keyword,
-            "status": k.status,
-            "cluster_id": k.cluster_id,
-            "volume": k.volume,
-            "difficulty": k.difficulty,
-            "intent": k.intent,
-            "disabled": k.disabled,
-        },
-    )
+class KeywordOut(Schema):
+    id: int
+    keyword: str
+    status: str
+    cluster_id: int | None
+    volume: int | None
+    difficulty: int | None
+    intent: str
+    disabled: bool
 
 
-@router.get("{int:site_id}/clusters/")
-def list_clusters(
-    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
-):
-    site = site_for(request, site_id)
-    qs = Cluster.objects.filter(site=site).order_by("id")
-    if _status(status, ClusterStatus):
-        qs = qs.filter(status=status)
-    return page(
-        qs,
-        paging.limit,
-        paging.offset,
-        lambda c: {
-            "id": c.id,
-            "name": c.name,
-            "status": c.status,
-            "keyword_count": c.keyword_count,
-            "disabled": c.disabled,
-        },
-    )
+class ClusterOut(Schema):
+    id: int
+    name: str
+    status: str
+    keyword_count: int
+    disabled: bool
 
 
-@router.get("{int:site_id}/ideas/")
-def list_ideas(
-    request: HttpRequest, site_id: int, paging: Query[PageQuery], status: str | None = None
-):
-    site = site_for(request, site_id)
-    qs = ContentIdea.objects.filter(site=site).order_by("id")
-    if _status(status, IdeaStatus):
-        qs = qs.filter(status=status)
-    return page(
-        qs,
-        paging.limit,
-        paging.offset,
-        lambda i: {
-            "id": i.id,
-            "title": i.title,
-            "cluster_id": i.cluster_id,
-            "status": i.status,
-            "structure": i.structure,
-            "outline": i.outline,
-            "target_keywords": i.target_keywords,
-        },
-    )
+class IdeaOut(Schema):
+    id: int
+    title: str
+    cluster_id: int | None
+    status: str
+    structure: str
+    outline: list[str]
+    target_keywords: list[str]
+
+
+add_site_list(router, "keywords", Keyword, KeywordOut)
+add_site_list(router, "clusters", Cluster, ClusterOut)
+add_site_list(router, "ideas", ContentIdea, IdeaOut)

@@ -18,16 +18,35 @@ class KeywordStatus(models.TextChoices):
 
 
 class Intent(models.TextChoices):
-    INFORMATIONAL = "informational"
-    COMMERCIAL = "commercial"
-    TRANSACTIONAL = "transactional"
-    NAVIGATIONAL = "navigational"
+    """Why people search for a keyword (optional, from the import)."""
+
+    INFORMATIONAL = "informational", "Informational"  # they want to learn
+    COMMERCIAL = "commercial", "Commercial"  # they compare before buying
+    TRANSACTIONAL = "transactional", "Transactional"  # they want to buy or act
+    NAVIGATIONAL = "navigational", "Navigational"  # they look for a place or brand
 
 
-class Keyword(models.Model):
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="keywords")
-    keyword = models.CharField(max_length=200)
+class QueueRow(models.Model):
+    """A named row of a site that waits in a stage's queue: unique in its site (case- and
+    whitespace-insensitively) and kept out of automation while disabled."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="%(class)ss")
     normalized = models.CharField(max_length=200)
+    disabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["site", "normalized"], name="%(class)s_unique_in_site")
+        ]
+        indexes = [
+            models.Index(fields=["site", "status", "disabled", "id"], name="%(class)s_queue")
+        ]
+
+
+class Keyword(QueueRow):
+    keyword = models.CharField(max_length=200)
     volume = models.PositiveIntegerField(null=True, blank=True)
     difficulty = models.PositiveSmallIntegerField(null=True, blank=True)
     intent = models.CharField(max_length=20, choices=Intent.choices, blank=True)
@@ -37,14 +56,6 @@ class Keyword(models.Model):
     cluster = models.ForeignKey(
         "Cluster", null=True, blank=True, on_delete=models.SET_NULL, related_name="keywords"
     )
-    disabled = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["site", "normalized"], name="keyword_unique_in_site")
-        ]
-        indexes = [models.Index(fields=["site", "status", "disabled", "id"])]
 
     def __str__(self) -> str:
         return self.keyword
@@ -55,25 +66,15 @@ class ClusterStatus(models.TextChoices):
     MAPPED = "mapped"  # ideas were drawn from it
 
 
-class Cluster(models.Model):
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="clusters")
+class Cluster(QueueRow):
     name = models.CharField(max_length=200)
-    normalized = models.CharField(max_length=200)
     status = models.CharField(
         max_length=10, choices=ClusterStatus.choices, default=ClusterStatus.NEW
     )
-    disabled = models.BooleanField(default=False)
     keyword_count = models.PositiveIntegerField(default=0)
     # A short text that stands for the cluster when new keywords are matched against it
     # (its name and a few members), so matching never loads every keyword of the site.
     signature = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["site", "normalized"], name="cluster_unique_in_site")
-        ]
-        indexes = [models.Index(fields=["site", "status", "disabled", "id"])]
 
     def __str__(self) -> str:
         return self.name
@@ -86,11 +87,13 @@ class IdeaStatus(models.TextChoices):
 
 
 class Structure(models.TextChoices):
-    GUIDE = "guide"
-    HOW_TO = "how-to"
-    LISTICLE = "listicle"
-    COMPARISON = "comparison"
-    FAQ = "faq"
+    """The shape an article takes, chosen from its keywords' wording."""
+
+    GUIDE = "guide", "Guide"
+    HOW_TO = "how-to", "How-to"
+    LISTICLE = "listicle", "List"
+    COMPARISON = "comparison", "Comparison"
+    FAQ = "faq", "FAQ"
 
 
 class ContentIdea(models.Model):

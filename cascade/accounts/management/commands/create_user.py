@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role
 
 
@@ -15,25 +16,35 @@ class Command(BaseCommand):
         parser.add_argument("--password", required=True)
         parser.add_argument("--account", required=True)
         parser.add_argument("--role", choices=[r.value for r in Role], default=Role.OWNER)
-        parser.add_argument("--credits", type=int, help="set the account's credit balance")
+        parser.add_argument(
+            "--credits", type=int, help="set the account's balance (written to its ledger)"
+        )
         parser.add_argument("--email", default="")
 
     @transaction.atomic
-    def handle(self, name, password, account, role, credits, email, **options):
+    def handle(self, name, password, account, role, credits: int | None, email, **options):
         if credits is not None and credits < 0:
             raise CommandError("--credits must be 0 or more")
         if not name.strip():
             raise CommandError("the user name may not be empty")
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(username=name, defaults={"email": email})
-        user.set_password(password)
-        user.save()
+        # Setting the same password again would change its hash and log the user out everywhere.
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
         acct, _ = Account.objects.get_or_create(name=account)
         if credits is not None:
-            Account.objects.filter(pk=acct.pk).update(credits=credits)
-            acct.refresh_from_db()
+            _set_balance(acct, credits)
         Membership.objects.update_or_create(user=user, account=acct, defaults={"role": role})
         verb = "Created" if created else "Updated"
         self.stdout.write(
-            f"{verb} user {name!r} ({role}) in account {acct.name!r} with {acct.credits} credits."
+            f"{verb} user {name!r} ({role}) in account {acct.name!r} with {acct.credits:,} credits."
         )
+
+
+def _set_balance(account: Account, balance: int) -> None:
+    try:
+        credits.set_balance(account, balance, note="Balance set by create_user")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None

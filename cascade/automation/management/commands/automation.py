@@ -105,7 +105,7 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def watch(self, run: AutomationRun) -> dict:
-        console = Console()
+        console = Console(file=getattr(self.stdout, "_out", sys.stdout))
         columns = (
             TextColumn("{task.description}", justify="left"),
             BarColumn(bar_width=None),
@@ -142,7 +142,8 @@ class Command(BaseCommand):
                     if stage:
                         bars.update(
                             stage_bar,
-                            description=f"Stage {stage['number']}/7 {stage['name']}",
+                            description=f"Stage {stage['number']}/{len(snapshot['stages'])} "
+                            f"{stage['name']}",
                             total=max(1, stage["input_count"]),
                             completed=stage["processed_count"] + stage["failed_count"],
                             note=f"{stage['output_count']} {stage['output_label']}",
@@ -160,7 +161,7 @@ class Command(BaseCommand):
             self.stdout.write("No runs yet for this site.")
             return
         g = snapshot["global_progress"]
-        console = Console()
+        console = Console(file=getattr(self.stdout, "_out", sys.stdout))
         console.print(
             f"Run {snapshot['run']['run_id']} · {snapshot['run']['status_text']} · {g['percentage']} % · "
             f"{g['completed_items']}/{'≈' if g['total_is_estimate'] else ''}{g['total_items']} items · "

@@ -9,12 +9,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role, Site
 from cascade.lib.env import parse_stage_map
 from cascade.planner.importing import import_rows, rows_from_csv
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_keywords.csv"
 DEMO_PASSWORD = "cascade-demo"
+DEMO_CREDITS = 1_000_000
 # Simulated AI seconds per item so a full demo run (300 keywords) takes about four minutes.
 DEMO_LATENCY = "1:0.04,2:0.4,4:1.4,5:0.2,6:0.28"
 
@@ -43,7 +45,8 @@ class Command(BaseCommand):
     @transaction.atomic
     def prepare(self) -> Site:
         account, _ = Account.objects.get_or_create(name="Demo Account")
-        Account.objects.filter(pk=account.pk, credits__lt=1_000_000).update(credits=1_000_000)
+        if account.credits < DEMO_CREDITS:
+            credits.add(account, DEMO_CREDITS - account.credits, note="Demo credits")
         user, created = get_user_model().objects.get_or_create(username="demo")
         if created or not user.check_password(DEMO_PASSWORD):
             user.set_password(DEMO_PASSWORD)

@@ -1,0 +1,153 @@
+"""Moving a run through its stages: beginning it, freezing each stage's queue when the stage
+starts, and passing to the next stage (skipping empty or disabled ones) when one is done.
+Exactly one caller advances a stage: the run row is locked and the change is conditional."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from cascade.automation import estimates
+from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.models import (
+    AutomationRun,
+    EventKind,
+    RunItem,
+    RunStage,
+    RunStatus,
+    StageStatus,
+    StageTiming,
+)
+from cascade.automation.signals import announce
+from cascade.automation.stages import registry
+
+
+def begin_run(run_id: Any) -> bool:
+    with transaction.atomic():
+        run = locked(run_id)
+        if run.status != RunStatus.QUEUED:
+            return False
+        run.status, run.started_at = RunStatus.RUNNING, timezone.now()
+        # Expectations are frozen by the process that does the work (it knows its own latency).
+        run.expected_seconds, run.has_history = estimates.expected_seconds(run.site_id)
+        event(run.pk, EventKind.RUN_STARTED, "Run started.")
+        activate_from(run, registry().numbers[0])
+        bump(run)
+        save_run(
+            run,
+            "status",
+            "started_at",
+            "expected_seconds",
+            "has_history",
+            "current_stage",
+            "finished_at",
+            "percentage_hwm",
+        )
+        announce(run.pk)
+    return True
+
+
+def activate_from(run: AutomationRun, first: int) -> None:
+    """Make the next stage with work active, skipping empty or disabled ones; complete the run
+    when none is left. Called inside the run's transaction."""
+    now = timezone.now()
+    rows = {s.number: s for s in RunStage.objects.filter(run=run, number__gte=first)}
+    for stage in registry().from_stage(first):
+        n, row = stage.number, rows[stage.number]
+        enabled = run.config["stages_enabled"][n - 1]
+        added = freeze_queue(run, row) if enabled else 0
+        if added == 0:
+            row.status, row.started_at, row.finished_at = StageStatus.SKIPPED, now, now
+            row.save(update_fields=["status", "started_at", "finished_at"])
+            why = "disabled in this run's configuration" if not enabled else "nothing to do"
+            event(run.pk, EventKind.STAGE_SKIPPED, f"Stage {n} skipped: {why}.", stage=n)
+            continue
+        row.status, row.started_at, row.last_completion_at = StageStatus.ACTIVE, now, now
+        row.save(update_fields=["status", "started_at", "last_completion_at", "input_count"])
+        run.current_stage = n
+        event(
+            run.pk,
+            EventKind.STAGE_STARTED,
+            f"Stage {n} started with {stage.noun.count(row.input_count)}.",
+            stage=n,
+        )
+        return
+    run.status, run.finished_at, run.percentage_hwm = RunStatus.COMPLETED, now, 100
+    event(run.pk, EventKind.COMPLETED, "Run completed.")
+
+
+def freeze_queue(run: AutomationRun, row: RunStage) -> int:
+    """Add the stage's waiting rows that are not yet items of this run's stage; returns how many.
+    The registry's queue is the only source of what enters a stage."""
+    stage = registry()[row.number]
+    queue = stage.queue(run.site_id)
+    only = (run.only_ids or {}).get(str(row.number))
+    if only is not None:
+        queue = queue.filter(id__in=only)
+    queue = queue.exclude(
+        id__in=RunItem.objects.filter(run=run, stage=row.number).values("object_id")
+    )
+    cap = run.config.get("max_items_per_stage")
+    if cap:
+        room = cap - row.input_count
+        if room <= 0:
+            return 0
+        queue = queue[:room]
+    rows = list(stage.titles(queue))
+    RunItem.objects.bulk_create(
+        [
+            RunItem(
+                run=run,
+                stage=row.number,
+                object_id=object_id,
+                title=(title or "")[:300],
+                position=row.input_count + i,
+            )
+            for i, (object_id, title) in enumerate(rows)
+        ],
+        batch_size=2000,
+    )
+    row.input_count += len(rows)
+    return len(rows)
+
+
+def advance_if_stage_done(run_id: Any) -> bool:
+    """Move a run from a finished stage to the next; True when something changed."""
+    with transaction.atomic():
+        run = locked(run_id)
+        if run.status != RunStatus.RUNNING or not run.current_stage:
+            return False
+        row = RunStage.objects.get(run=run, number=run.current_stage)
+        if row.status != StageStatus.ACTIVE or row.in_progress_count or row.queued_count > 0:
+            return False
+        if freeze_queue(run, row):  # rows that arrived in the queue while the stage ran
+            row.save(update_fields=["input_count"])
+            bump(run)
+            save_run(run)
+            announce(run.pk)
+            return True
+        row.status, row.finished_at = StageStatus.COMPLETED, timezone.now()
+        row.save(update_fields=["status", "finished_at"])
+        event(
+            run.pk,
+            EventKind.STAGE_FINISHED,
+            f"Stage {row.number} finished: {row.processed_count:,} done, "
+            f"{row.failed_count:,} failed.",
+            stage=row.number,
+        )
+        _record_timing(run, row)
+        activate_from(run, row.number + 1)
+        bump(run)
+        save_run(run, "status", "current_stage", "finished_at", "percentage_hwm")
+        announce(run.pk)
+    return True
+
+
+def _record_timing(run: AutomationRun, row: RunStage) -> None:
+    if row.recent_intervals:
+        seconds = sum(row.recent_intervals) / len(row.recent_intervals)
+        StageTiming.objects.update_or_create(
+            site_id=run.site_id, stage=row.number, defaults={"seconds_per_item": seconds}
+        )

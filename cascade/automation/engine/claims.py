@@ -1,0 +1,246 @@
+"""Claims and leases: which worker is processing which items.
+
+A claim is a conditional update of queued items under the run's row lock (SKIP LOCKED on
+PostgreSQL); its row count says who won. A claim expires unless its worker keeps it fresh, and
+expired claims (or claims of processes that no longer exist) are taken back, with their held
+credits, so a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F, Sum
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from cascade.accounts import credits
+from cascade.automation.engine.lifecycle import settle
+from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.models import (
+    AutomationRun,
+    EventKind,
+    ItemState,
+    RunItem,
+    RunStage,
+    RunStatus,
+)
+from cascade.automation.signals import announce
+from cascade.automation.stages import registry
+
+log = logging.getLogger("cascade.engine")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass
+class Claim:
+    run_id: Any
+    stage: int
+    token: str
+    items: list[RunItem]
+
+
+def claim_items(run_id: Any, worker: str) -> Claim | None:
+    """Claim the next batch of the active stage. The run row is locked, so a pause or cancel
+    either happens before (nothing is claimed) or after (the claim is in flight and finishes)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = locked(run_id)
+        if run.status != RunStatus.RUNNING or not run.current_stage:
+            return None
+        stage = run.current_stage
+        candidates = (
+            RunItem.objects.filter(run=run, stage=stage, state=ItemState.QUEUED)
+            .exclude(not_before__gt=now)
+            .order_by("position")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[: registry().batch_size(stage, run.config)]
+        )
+        ids = list(candidates)
+        if not ids:
+            return None
+        token = uuid.uuid4().hex
+        claimed = RunItem.objects.filter(pk__in=ids, state=ItemState.QUEUED).update(
+            state=ItemState.PROCESSING,
+            worker=worker[:120],
+            claim_token=token,
+            started_at=now,
+            claim_expires_at=now + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT),
+            attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            return None
+        RunStage.objects.filter(run=run, number=stage).update(
+            in_progress_count=F("in_progress_count") + claimed
+        )
+        bump(run)
+        save_run(run)
+        announce(run.pk)
+    items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
+    return Claim(run_id, stage, token, items)
+
+
+def claimable_batches(run_id: Any) -> int:
+    """How many batches of the run's current stage could be claimed right now."""
+    run = (
+        AutomationRun.objects.filter(pk=run_id).values("status", "current_stage", "config").first()
+    )
+    if not run or run["status"] != RunStatus.RUNNING or not run["current_stage"]:
+        return 0
+    stage = run["current_stage"]
+    waiting = (
+        RunItem.objects.filter(run_id=run_id, stage=stage, state=ItemState.QUEUED)
+        .exclude(not_before__gt=timezone.now())
+        .count()
+    )
+    return math.ceil(waiting / registry().batch_size(stage, run["config"]))
+
+
+@contextmanager
+def keep_claims_fresh(token: str) -> Iterator[None]:
+    """A live worker keeps extending its claim while an item takes longer than the timeout."""
+    stop = threading.Event()
+    period = max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(period):
+                RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING).update(
+                    claim_expires_at=timezone.now()
+                    + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
+                )
+        except Exception:
+            log.exception("claim heartbeat failed")
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=beat, name=f"claim-heartbeat-{token[:6]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def release(items: list[RunItem], token: str) -> None:
+    """Put claimed items that were not worked on back in the queue, as if never claimed."""
+    if not items:
+        return
+    with transaction.atomic():
+        run = locked(items[0].run_id)
+        mine = RunItem.objects.filter(
+            pk__in=[it.pk for it in items], claim_token=token, state=ItemState.PROCESSING
+        )
+        requeue(run, mine, items[0].stage)
+
+
+def requeue(run: AutomationRun, claimed: Any, stage: int, why: str = "") -> int:
+    """Inside the run's transaction: claimed items go back to the queue as if never claimed
+    (their held credits are released); returns how many."""
+    held = claimed.aggregate(total=Sum("reserved_credits"))["total"] or 0
+    count = claimed.update(
+        state=ItemState.QUEUED,
+        claim_token="",
+        worker="",
+        claim_expires_at=None,
+        reserved_credits=0,
+        attempts=Greatest(F("attempts") - 1, 0),
+    )
+    if not count:
+        return 0
+    account_id = AutomationRun.objects.filter(pk=run.pk).values_list("site__account_id").get()[0]
+    credits.release(account_id, held)
+    row = RunStage.objects.select_for_update().get(run=run, number=stage)
+    row.in_progress_count -= count
+    row.save(update_fields=["in_progress_count"])
+    if why:
+        event(run.pk, EventKind.ITEM_RECLAIMED, f"{count} item(s) {why}", stage=stage)
+    bump(run)
+    save_run(run)
+    run.refresh_from_db(fields=["version"])
+    settle(run, row.in_progress_count)
+    announce(run.pk)
+    return count
+
+
+_reclaim_lock = threading.Lock()
+_last_reclaim = 0.0
+
+
+def reclaim_expired(force: bool = False) -> int:
+    """Take back items whose worker stopped keeping its claim fresh, at most once a second per
+    process unless forced."""
+    global _last_reclaim
+    with _reclaim_lock:
+        if not force and time.monotonic() - _last_reclaim < 1.0:
+            return 0
+        _last_reclaim = time.monotonic()
+    now = timezone.now()
+    stale = (
+        RunItem.objects.filter(state=ItemState.PROCESSING, claim_expires_at__lt=now)
+        .values_list("claim_token", flat=True)
+        .distinct()[:100]
+    )
+    return sum(_reclaim_token(token, now) for token in list(stale))
+
+
+def release_orphans() -> int:
+    """At start-up: claims held by processes of this host that no longer exist are taken back at
+    once instead of after the claim timeout."""
+    host = socket.gethostname()
+    tokens = set()
+    for token, worker in RunItem.objects.filter(
+        state=ItemState.PROCESSING, worker__startswith=host + ":"
+    ).values_list("claim_token", "worker"):
+        try:
+            pid = int(worker.split(":")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            tokens.add(token)
+    return sum(_reclaim_token(token, None) for token in tokens)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reclaim_token(token: str, expired_before: datetime | None) -> int:
+    with transaction.atomic():
+        first = (
+            RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
+            .values("run_id", "stage")
+            .first()
+        )
+        if first is None:
+            return 0
+        run = locked(first["run_id"])
+        mine = RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
+        if expired_before is not None:
+            mine = mine.filter(claim_expires_at__lt=expired_before)
+        taken = requeue(run, mine, first["stage"], "taken back from a worker that stopped.")
+    if taken:
+        log.warning("took back %s item(s) of a stopped worker", taken)
+    return taken

@@ -1,0 +1,106 @@
+"""Failed attempts: an item is retried with exponential backoff and jitter, and failed for good
+after its last attempt. When the provider fails many times in a row, the run pauses instead of
+burning its queue."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cascade.accounts import credits
+from cascade.automation.engine.errors import InvalidTransition
+from cascade.automation.engine.lifecycle import pause_run, settle
+from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.models import (
+    AutomationRun,
+    EventKind,
+    ItemState,
+    PauseReason,
+    RunItem,
+    RunStage,
+)
+from cascade.automation.signals import announce
+
+RETRY_FIELDS = [
+    "state",
+    "finished_at",
+    "not_before",
+    "attempts",
+    "last_error",
+    "last_error_at",
+    "claim_token",
+    "claim_expires_at",
+    "reserved_credits",
+]
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with jitter: base × 2^(attempts-1) × [0.5, 1.5)."""
+    return settings.CASCADE_RETRY_BACKOFF * (2 ** max(0, attempts - 1)) * (0.5 + random.random())
+
+
+def fail(
+    run: AutomationRun, stage: int, token: str, group: list[RunItem], message: str, *, final: bool
+) -> bool:
+    """Record a failed attempt of the claimed items. Returns True when the provider has now
+    failed too many times in a row (the caller pauses the run)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked_run = locked(run.pk)
+        mine = list(
+            RunItem.objects.filter(
+                pk__in=[it.pk for it in group], claim_token=token, state=ItemState.PROCESSING
+            )
+        )
+        if not mine:
+            return False
+        credits.release(run.site.account_id, sum(it.reserved_credits for it in mine))
+        if not final:
+            locked_run.consecutive_failures += 1
+        too_many = locked_run.consecutive_failures >= settings.CASCADE_PROVIDER_FAILURE_LIMIT
+        failed = 0
+        for item in mine:
+            # Only burn an item when the provider has answered others since its first attempt:
+            # if every call failed, the provider is the problem, not the item.
+            evidence = locked_run.consecutive_failures < item.attempts
+            last = item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence and not too_many
+            if final or last:
+                item.state, item.finished_at = ItemState.FAILED, now
+                failed += 1
+                event(
+                    run.pk, EventKind.ITEM_FAILED, f"{item.title}: {message}", stage, item.object_id
+                )
+            else:
+                delay = backoff_seconds(item.attempts)
+                item.state, item.not_before = ItemState.QUEUED, now + timedelta(seconds=delay)
+                text = f"{item.title}: attempt {item.attempts} failed ({message}); retrying."
+                if too_many:
+                    item.attempts = 0  # the provider's outage is not the item's fault
+                event(run.pk, EventKind.ITEM_RETRIED, text, stage, item.object_id)
+            item.last_error, item.last_error_at = message[:2000], now
+            item.claim_token, item.claim_expires_at, item.reserved_credits = "", None, 0
+            item.save(update_fields=RETRY_FIELDS)
+        row = RunStage.objects.select_for_update().get(run=locked_run, number=stage)
+        row.in_progress_count -= len(mine)
+        row.failed_count += failed
+        row.save(update_fields=["in_progress_count", "failed_count"])
+        bump(locked_run)
+        save_run(locked_run, "consecutive_failures")
+        locked_run.refresh_from_db(fields=["version"])
+        settle(locked_run, row.in_progress_count)
+        announce(run.pk)
+    return too_many
+
+
+def pause_for_provider(run: AutomationRun, message: str) -> None:
+    """Pause with `provider_unavailable`; queued items start their attempts afresh on resume."""
+    with transaction.atomic():
+        RunItem.objects.filter(run=run, state=ItemState.QUEUED).update(attempts=0, not_before=None)
+    try:
+        pause_run(run.pk, PauseReason.PROVIDER_UNAVAILABLE, message)
+    except InvalidTransition:
+        pass

@@ -1,0 +1,190 @@
+"""Processing a claim: the AI work outside any transaction, then the item's outputs, its done
+mark, the stage's counters, the credits it cost and the run's version in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cascade.accounts import credits
+from cascade.ai import get_provider, usage
+from cascade.ai.base import ProviderRefused, ProviderUnavailable, SiteProfile
+from cascade.automation.engine.billing import pause_for_credits, reserve
+from cascade.automation.engine.claims import Claim, keep_claims_fresh, release
+from cascade.automation.engine.errors import LostClaim
+from cascade.automation.engine.failures import fail, pause_for_provider
+from cascade.automation.engine.lifecycle import settle
+from cascade.automation.engine.records import bump, locked, save_run
+from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage, RunStatus
+from cascade.automation.signals import announce
+from cascade.automation.stages import Stage, credits_for_usage, registry
+from cascade.automation.steps import StageContext, StageError
+
+log = logging.getLogger("cascade.engine")
+INTERVAL_WINDOW = 20  # item completions the ETA looks back over
+
+
+def _context(run: AutomationRun) -> StageContext:
+    site = run.site
+    return StageContext(
+        site_id=site.pk,
+        config=run.config,
+        provider=get_provider(site.account),
+        profile=SiteProfile(
+            name=site.name, tone=site.tone, audience=site.audience, language=site.language
+        ),
+    )
+
+
+def process_claim(claim: Claim) -> None:
+    run = AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
+    stage = registry()[claim.stage]
+    try:
+        ctx = _context(run)
+    except ProviderUnavailable as exc:  # e.g. no API key at all
+        release(claim.items, claim.token)
+        pause_for_provider(run, str(exc))
+        return
+    groups = [claim.items] if stage.together else [[item] for item in claim.items]
+    with keep_claims_fresh(claim.token):
+        for i, group in enumerate(groups):
+            status = (
+                AutomationRun.objects.filter(pk=claim.run_id)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if status != RunStatus.RUNNING:
+                # Pause and cancel take effect at item boundaries: what has not started goes back.
+                release([it for g in groups[i:] for it in g], claim.token)
+                return
+            if not _process_group(run, ctx, stage, claim.token, group):
+                release([it for g in groups[i + 1 :] for it in g], claim.token)
+                return
+
+
+def _simulate_latency(stage: int, count: int, provider: Any) -> None:
+    seconds = settings.CASCADE_AI_LATENCY.get(stage, 0.0) * count
+    if seconds > 0 and getattr(provider, "is_offline", False):
+        time.sleep(seconds)
+
+
+def _process_group(
+    run: AutomationRun, ctx: StageContext, stage: Stage, token: str, group: list[RunItem]
+) -> bool:
+    """Process one unit (an item, or a whole batch for batch stages). False: stop this claim."""
+    objects = stage.load([it.object_id for it in group])
+    found = {o.pk for o in objects}
+    gone = [it for it in group if it.object_id not in found]
+    if gone:
+        fail(run, stage.number, token, gone, "The source row no longer exists.", final=True)
+        group = [it for it in group if it.object_id in found]
+        if not group:
+            return True
+    cost = stage.credits(ctx.config, len(objects), reserve=True)
+    if not reserve(run, token, group, cost):
+        release(group, token)
+        pause_for_credits(run, cost)
+        return False
+    try:
+        _simulate_latency(stage.number, len(group), ctx.provider)
+        with usage.measure() as used:
+            result = stage.process(ctx, objects)
+        _commit(run, ctx, stage, token, group, objects, result, used)
+    except LostClaim:
+        log.warning("claim %s expired before commit; another worker redoes its items", token[:8])
+    except ProviderUnavailable as exc:
+        release(group, token)
+        pause_for_provider(run, str(exc))
+        return False
+    except ProviderRefused as exc:
+        message = f"The AI provider refused the request: {exc}"
+        fail(run, stage.number, token, group, message, final=True)
+    except Exception as exc:  # a failing item never fails the run
+        message = str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, StageError):
+            log.info("stage %s item failed: %s", stage.number, message)
+        if fail(run, stage.number, token, group, message, final=False):
+            limit = settings.CASCADE_PROVIDER_FAILURE_LIMIT
+            pause_for_provider(
+                run, f"The AI provider failed {limit} times in a row; last error: {message}"
+            )
+            return False
+    return True
+
+
+def _commit(
+    run: AutomationRun,
+    ctx: StageContext,
+    stage: Stage,
+    token: str,
+    group: list[RunItem],
+    objects: list[Any],
+    result: Any,
+    used: usage.Usage,
+) -> None:
+    """Outputs, done marks, counters, credits and version in one transaction."""
+    ids = [it.pk for it in group]
+    now = timezone.now()
+    with transaction.atomic():
+        locked_run = locked(run.pk)
+        mine = RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING)
+        held = sum(mine.values_list("reserved_credits", flat=True))
+        done = mine.update(
+            state=ItemState.DONE,
+            finished_at=now,
+            claim_token="",
+            claim_expires_at=None,
+            reserved_credits=0,
+        )
+        if done != len(ids):
+            raise LostClaim(token)
+        applied = stage.apply(ctx, objects, result)
+        # A provider that reports its usage is paid by it; the offline provider by the table.
+        if used.measured:
+            cost = credits_for_usage(used)
+            RunItem.objects.filter(pk=ids[0]).update(
+                prompt_tokens=used.prompt_tokens, completion_tokens=used.completion_tokens
+            )
+        else:
+            cost = stage.credits({**ctx.config, **applied.priced_as}, len(objects))
+        charged = credits.charge(
+            run.site.account_id,
+            held,
+            cost,
+            note=f"{stage.name}: {stage.noun.count(len(ids))}",
+            run_id=run.pk,
+            stage=stage.number,
+        )
+        row = RunStage.objects.select_for_update().get(run_id=run.pk, number=stage.number)
+        since = row.last_completion_at or row.started_at or now
+        interval = max(0.0, (now - since).total_seconds()) / len(ids)
+        row.recent_intervals = (list(row.recent_intervals) + [round(interval, 4)])[
+            -INTERVAL_WINDOW:
+        ]
+        row.last_completion_at = now
+        row.processed_count += len(ids)
+        row.in_progress_count -= len(ids)
+        row.output_count += applied.outputs
+        row.credits_used += charged
+        row.save(
+            update_fields=[
+                "recent_intervals",
+                "last_completion_at",
+                "processed_count",
+                "in_progress_count",
+                "output_count",
+                "credits_used",
+            ]
+        )
+        locked_run.credits_used += charged
+        locked_run.consecutive_failures = 0
+        bump(locked_run)
+        save_run(locked_run, "credits_used", "consecutive_failures")
+        locked_run.refresh_from_db(fields=["version"])
+        settle(locked_run, row.in_progress_count)
+        announce(run.pk)

@@ -1,0 +1,31 @@
+"""Writing a run's row and its journal of events, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F
+
+from cascade.automation.models import AutomationRun, RunEvent
+
+
+def locked(run_id: Any) -> AutomationRun:
+    """The run's row, locked until the transaction ends: who may change a run is decided here."""
+    return AutomationRun.objects.select_for_update().get(pk=run_id)
+
+
+def bump(run: AutomationRun) -> None:
+    """Mark a change of the run's progress; `save_run` writes it."""
+    run.version = F("version") + 1
+
+
+def save_run(run: AutomationRun, *fields: str) -> None:
+    run.save(update_fields=["version", *fields])
+
+
+def event(
+    run_id: Any, kind: str, message: str = "", stage: int | None = None, item_id: int | None = None
+) -> None:
+    RunEvent.objects.create(
+        run_id=run_id, kind=kind, message=message[:2000], stage=stage, item_id=item_id
+    )

@@ -1,0 +1,98 @@
+"""The event streams: the page's (re-rendered live region) and the API's (JSON snapshots).
+
+Both are fed by `live`'s watchers, which render each new state once per variant for every
+viewer of it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from cascade.accounts.access import site_and_role
+from cascade.accounts.models import CAN_OPERATE, Site
+from cascade.automation import live, page, progress
+from cascade.automation.models import AutomationRun
+
+
+def _renderers(state: tuple) -> dict:
+    """Everything a watcher may be asked for about one state of a site; each is built once,
+    on first demand, and shared by all viewers of that variant."""
+    run_id, site_id = state[0], state[3]
+
+    def page_for(can_operate: bool):
+        def render() -> str:
+            site = Site.objects.select_related("account").get(pk=site_id)
+            return page.render_live(site, can_operate)
+
+        return render
+
+    return {
+        "page:operate": page_for(True),
+        "page:watch": page_for(False),
+        "json": lambda: progress.build_snapshot(run_id) if run_id else None,
+    }
+
+
+def _event_stream(body: Any) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
+
+
+async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
+    """The page's event stream: `update` events carrying the re-rendered live region, each with
+    the id "run id:version" so the page can drop one older than what it shows."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponse("Log in first.", status=401)
+    site, role = await sync_to_async(site_and_role)(user, site_id)
+    if site is None:
+        raise Http404("No such site.")
+    variant = "page:operate" if role in CAN_OPERATE else "page:watch"
+    return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"))
+
+
+async def api_stream(request: Any) -> HttpResponseBase:
+    """GET /api/v1/automation/stream/?site_id=[&run_id=]: `progress` events with the snapshot."""
+    from cascade.api import BearerToken
+
+    user = await request.auser()
+    if not user.is_authenticated:
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            user = (
+                await sync_to_async(BearerToken().authenticate)(
+                    request, header.split(" ", 1)[1].strip()
+                )
+                or user
+            )
+    if not user.is_authenticated:
+        return JsonResponse(
+            {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."},
+            status=401,
+        )
+    try:
+        site_id = int(request.GET.get("site_id", ""))
+    except ValueError:
+        return JsonResponse({"detail": "site_id: Input should be a valid integer"}, status=422)
+    run_id = request.GET.get("run_id") or None
+    if run_id is not None:
+        try:
+            run_id = str(uuid.UUID(run_id))
+        except ValueError:
+            return JsonResponse({"detail": "run_id: Input should be a valid UUID"}, status=422)
+    site, _ = await sync_to_async(site_and_role)(user, site_id)
+    if site is None:
+        return JsonResponse({"detail": f"Site {site_id} not found."}, status=404)
+    if run_id and not await AutomationRun.objects.filter(site=site, pk=run_id).aexists():
+        return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
+
+    return _event_stream(
+        live.stream((site.pk, run_id), _renderers, "json", "progress", encode=json.dumps)
+    )
