@@ -32,7 +32,8 @@ def floor_run(count: int) -> tuple[float, int]:
     from cascade.ai import clustering
     from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn
     from cascade.ai.local import LocalProvider
-    from cascade.automation.stages import StageContext, image_process
+    from cascade.automation.steps import StageContext
+    from cascade.automation.steps.writing import image_process
     from cascade.planner.models import Cluster, ContentIdea, Keyword, normalize
     from cascade.writer.models import Content, Image, Task
 

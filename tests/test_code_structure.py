@@ -145,3 +145,21 @@ def test_every_setting_the_code_reads_is_in_env_example():
     assert names, "no settings found: the pattern is broken"
     missing = sorted(names - documented - {"DJANGO_SETTINGS_MODULE"})
     assert not missing, f"not in .env.example: {missing}"
+
+
+def test_the_benchmarks_import_what_exists():
+    """`make bench` is not part of the suite; at least every name it imports must exist."""
+    import importlib
+
+    missing = []
+    for path in (ROOT / "bench").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cascade"):
+                module = importlib.import_module(node.module)
+                missing += [
+                    f"{path.name}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(module, alias.name)
+                    and importlib.util.find_spec(f"{node.module}.{alias.name}") is None
+                ]
+    assert not missing, missing

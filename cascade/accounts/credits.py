@@ -8,7 +8,7 @@ Every change is a conditional UPDATE, so no race can overdraw an account."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from cascade.accounts.models import Account, LedgerEntry, LedgerKind
@@ -33,9 +33,16 @@ def release(account_id: int, credits: int) -> None:
 
 
 def _record(
-    account_id: int, delta: int, kind: str, note: str, run_id=None, stage: int | None = None
+    account_id: int,
+    delta: int,
+    kind: str,
+    note: str,
+    run_id=None,
+    stage: int | None = None,
+    balance: int | None = None,
 ) -> LedgerEntry:
-    balance = Account.objects.filter(pk=account_id).values_list("credits", flat=True).get()
+    if balance is None:
+        balance = Account.objects.filter(pk=account_id).values_list("credits", flat=True).get()
     return LedgerEntry.objects.create(
         account_id=account_id,
         run_id=run_id,
@@ -47,25 +54,35 @@ def _record(
     )
 
 
+def _take(account_id: int, held: int, credits: int) -> int | None:
+    """Release `held` and take `credits` in one conditional UPDATE; the new balance, or None when
+    the account cannot pay that much. (Written out: it runs once per committed AI item.)"""
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET credits = credits - %s, reserved = reserved - %s "
+            "WHERE id = %s AND credits - reserved + %s >= %s RETURNING credits",
+            [credits, held, account_id, held, credits],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def charge(
     account_id: int, held: int, actual: int, *, note: str, run_id=None, stage: int | None = None
 ) -> int:
     """Inside the work's transaction: release the hold and charge the actual cost, as far as the
     account can pay (never below zero). Returns what was charged; writes its ledger row."""
-    release(account_id, held)
-    if actual <= 0:
-        return 0
-    won = Account.objects.filter(pk=account_id, credits__gte=F("reserved") + actual).update(
-        credits=F("credits") - actual
-    )
-    charged = actual
-    if not won:
+    charged = max(0, actual)
+    balance = _take(account_id, held, charged)
+    if balance is None:
         # Costlier than held and more than is left: take what is left.
+        release(account_id, held)
         account = Account.objects.select_for_update().get(pk=account_id)
         charged = max(0, account.credits - account.reserved)
-        Account.objects.filter(pk=account_id).update(credits=F("credits") - charged)
+        balance = _take(account_id, 0, charged)
     if charged:
-        _record(account_id, -charged, LedgerKind.CHARGE, note, run_id=run_id, stage=stage)
+        _record(account_id, -charged, LedgerKind.CHARGE, note, run_id, stage, balance)
     return charged
 
 

@@ -139,10 +139,9 @@ class Stage:
         return queue.values_list("id", self.rows.title)
 
     def load(self, ids: list[int]) -> list[Any]:
-        model = self.rows.queue(0).model
-        return list(
-            model.objects.filter(id__in=ids).select_related(*self.rows.related).order_by("id")
-        )
+        rows = self.rows.queue(0).model.objects.filter(id__in=ids).order_by("id")
+        # (select_related() with no names would follow every foreign key)
+        return list(rows.select_related(*self.rows.related) if self.rows.related else rows)
 
     def process(self, ctx: StageContext, items: list[Any]) -> Any:
         return self.work.process(ctx, items) if self.work.process else None
