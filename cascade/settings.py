@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
     "template_partials",
     "ninja",  # serves /api/docs from its own static files (no CDN)
@@ -110,6 +111,8 @@ MEDIA_ROOT = Path(env_str("CASCADE_MEDIA_ROOT") or (DATA_DIR / "media")).resolve
 WHITENOISE_USE_FINDERS = True
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# Keyword imports (a CSV file or body) larger than this are refused before they are parsed.
+CASCADE_IMPORT_MAX_BYTES = env_int("CASCADE_IMPORT_MAX_BYTES", 8 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -17,5 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", automation_views.media),
     path("account/", account_views.account_settings, name="account-settings"),
+    path("sites/new/", account_views.site_new, name="site-new"),
+    path("", include("cascade.planner.urls")),
     path("", include("cascade.automation.urls")),
 ]

@@ -53,3 +53,30 @@ class FlakyProvider(LocalProvider):
     def render_image(self, prompt, width, height, profile=None):
         self._call()
         return super().render_image(prompt, width, height)
+
+
+class RefusingProvider(LocalProvider):
+    """Refuses requests the way an AI API's content policy does: every call of the methods named
+    in CASCADE_TEST_REFUSE (comma separated), or only those whose text contains
+    CASCADE_TEST_REFUSE_MATCH when it is set."""
+
+    name = "refusing"
+
+    def _refuse(self, method: str, text: str) -> None:
+        import os
+
+        from cascade.ai.base import ProviderRefused
+
+        if method not in os.environ.get("CASCADE_TEST_REFUSE", "").split(","):
+            return
+        match = os.environ.get("CASCADE_TEST_REFUSE_MATCH", "")
+        if not match or match.lower() in text.lower():
+            raise ProviderRefused("Your request was rejected as a result of our safety system.")
+
+    def cluster_keywords(self, keywords, existing, profile=None):
+        self._refuse("cluster_keywords", " ".join(k.keyword for k in keywords))
+        return super().cluster_keywords(keywords, existing)
+
+    def write_article(self, brief, profile=None):
+        self._refuse("write_article", brief.title)
+        return super().write_article(brief)

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from cascade.automation import config as run_config
+from cascade.automation.stages import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -38,20 +39,27 @@ def test_site_settings_round_trip_through_the_api(api, site):
 def test_the_site_settings_page_saves_and_validates(client, alice, site):
     client.force_login(alice)
     page = client.get(f"/sites/{site.pk}/settings/")
-    assert page.status_code == 200 and "Writing settings" in page.content.decode()
-    saved = client.post(
-        f"/sites/{site.pk}/settings/",
-        {"tone": "playful", "audience": "kids", "language": "English", "target_words": "800"},
-        follow=True,
-    )
+    assert page.status_code == 200 and "Writing" in page.content.decode()
+    form = {
+        "tone": "playful",
+        "audience": "kids",
+        "language": "English",
+        "target_words": "800",
+        "ideas_per_cluster": "3",
+        "images_per_content": "2",
+        **{f"stage_{n}": "on" for n in registry().numbers},
+    }
+    saved = client.post(f"/sites/{site.pk}/settings/", form, follow=True)
     assert "Settings saved." in saved.content.decode()
     site.refresh_from_db()
     assert site.tone == "playful" and run_config.load(site)["target_words"] == 800
     wrong = client.post(
-        f"/sites/{site.pk}/settings/",
-        {"tone": "x", "audience": "y", "language": "English", "target_words": "lots"},
+        f"/sites/{site.pk}/settings/", {**form, "tone": "x", "target_words": "lots"}
     )
-    assert "A whole number between 300 and 5000." in wrong.content.decode()
+    assert wrong.status_code == 422
+    assert "A whole number between 300 and 5,000." in wrong.content.decode()
+    site.refresh_from_db()
+    assert site.tone == "playful", "a refused form changes nothing"
 
 
 def test_a_viewer_cannot_change_site_settings(carol, site):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count
 from django.http import HttpRequest
 from ninja.errors import HttpError
 
@@ -40,12 +41,12 @@ def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Si
     return site
 
 
-def sites_of(user) -> list[Site]:
-    return list(
-        Site.objects.filter(account__memberships__user=user)
-        .select_related("account")
-        .order_by("name", "id")
-    )
+def sites_of(user, with_keyword_counts: bool = False) -> list[Site]:
+    """The sites of the user's accounts (with their keywords counted in the same query)."""
+    sites = Site.objects.filter(account__memberships__user=user).select_related("account")
+    if with_keyword_counts:
+        sites = sites.annotate(keyword_count=Count("keywords"))
+    return list(sites.order_by("name", "id"))
 
 
 def role_in(user, account_id: int) -> str | None:

@@ -1,42 +1,118 @@
-"""The account page: its AI key."""
+"""The account page (balance, usage per run, the ledger, the AI key) and creating a site."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cascade.accounts.access import sites_of
-from cascade.accounts.models import Account, Role
+from cascade.accounts.models import CAN_OPERATE, LedgerKind, Membership, Role, Site
+
+LEDGER_PER_PAGE = 50
+
+
+def _membership(request: HttpRequest) -> tuple[Membership | None, list[Membership]]:
+    """The account the page is about (?account=ID, else the first owned, else the first)."""
+    memberships = list(request.user.memberships.select_related("account").order_by("account__name"))
+    wanted = request.GET.get("account", "")
+    chosen = next((m for m in memberships if str(m.account_id) == wanted), None)
+    chosen = chosen or next((m for m in memberships if m.role == Role.OWNER), None)
+    return chosen or (memberships[0] if memberships else None), memberships
+
+
+def _save_key(request: HttpRequest, membership: Membership | None) -> HttpResponse:
+    if membership is None or membership.role != Role.OWNER:
+        raise Http404("Only an account's owner can change its AI key.")
+    account = membership.account
+    if request.POST.get("clear"):
+        account.set_ai_key("")
+        messages.success(request, "The API key was removed.")
+    else:
+        secret = request.POST.get("api_key", "").strip()
+        if not secret or len(secret) > 500 or any(ord(c) < 33 for c in secret):
+            messages.error(request, "Enter the API key as one word, without spaces.")
+        else:
+            account.set_ai_key(secret)
+            messages.success(request, f"API key saved (ending {account.ai_api_key_hint}).")
+    return redirect(f"{request.path}?account={account.pk}")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account_settings(request):
-    owned = [
+def account_settings(request: HttpRequest) -> HttpResponse:
+    membership, memberships = _membership(request)
+    if request.method == "POST":
+        return _save_key(request, membership)
+    context: dict = {
+        "membership": membership,
+        "memberships": memberships,
+        "sites": sites_of(request.user),
+    }
+    if membership is not None and membership.role == Role.OWNER:
+        ledger = membership.account.ledger.select_related("run__site").order_by("-id")
+        number = request.GET.get("page", "1")
+        context["ledger"] = Paginator(ledger, LEDGER_PER_PAGE).get_page(
+            number if number.isdigit() else 1
+        )
+        context["usage"] = (
+            membership.account.ledger.filter(kind=LedgerKind.CHARGE, run__isnull=False)
+            .values("run_id", "run__site__name", "run__site_id", "run__created_at")
+            .annotate(spent=-Sum("delta"))
+            .order_by("-run__created_at")[:20]
+        )
+    return render(request, "accounts/account_settings.html", context)
+
+
+def _clean_name(text: str, limit: int) -> tuple[str, str]:
+    """(clean text, error): visible text, no control, bidi or zero-width characters."""
+    text = " ".join(text.split())
+    if not text:
+        return "", "Enter a name."
+    if len(text) > limit:
+        return text, f"At most {limit} characters."
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        return text, "Use visible characters only (no control or invisible formatting characters)."
+    return text, ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_new(request: HttpRequest) -> HttpResponse:
+    """Create a site in one of the accounts the user may change."""
+    accounts = [
         m.account
         for m in request.user.memberships.select_related("account")
-        if m.role == Role.OWNER
+        if m.role in CAN_OPERATE
     ]
-    account: Account | None = owned[0] if owned else None
+    errors: dict[str, str] = {}
+    values = {"name": "", "domain": "", "account": str(accounts[0].pk) if accounts else ""}
     if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in values}
+        name, errors["name"] = _clean_name(values["name"], 200)
+        domain, errors["domain"] = (
+            _clean_name(values["domain"], 253) if values["domain"].strip() else ("", "")
+        )
+        if domain and (" " in domain or "/" in domain):
+            errors["domain"] = "A host name such as example.com, without http:// or paths."
+        account = next((a for a in accounts if str(a.pk) == values["account"]), None)
         if account is None:
-            raise Http404("Only an account's owner can change its AI key.")
-        if request.POST.get("clear"):
-            account.set_ai_key("")
-            messages.success(request, "The API key was removed.")
-        else:
-            secret = request.POST.get("api_key", "").strip()
-            if not secret or len(secret) > 500 or any(ord(c) < 33 for c in secret):
-                messages.error(request, "Enter the API key as one word, without spaces.")
-            else:
-                account.set_ai_key(secret)
-                messages.success(request, f"API key saved (ending {account.ai_api_key_hint}).")
-        return redirect("account-settings")
-    return render(
-        request,
-        "accounts/account_settings.html",
-        {"account": account, "sites": sites_of(request.user)},
-    )
+            errors["account"] = "Choose an account you may add sites to."
+        errors = {k: v for k, v in errors.items() if v}
+        if not errors:
+            site = Site.objects.create(account=account, name=name, domain=domain)
+            messages.success(request, f"Site “{site.name}” created. Import its keywords to begin.")
+            return redirect("keywords", site.pk)
+    context = {
+        "accounts": accounts,
+        "errors": errors,
+        "values": values,
+        "sites": sites_of(request.user),
+    }
+    return render(request, "accounts/site_new.html", context, status=422 if errors else 200)

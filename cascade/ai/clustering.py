@@ -150,3 +150,54 @@ def cluster_keywords(
             ClusterAssignment(keyword_ids=[keywords[i].id for i in members], name=texts[head])
         )
     return assignments
+
+
+def estimate_new_clusters(
+    sample: list[str],
+    existing: list[ClusterRef],
+    batch: int,
+    total: int | None = None,
+    parallel: int = 1,
+) -> float:
+    """How many new clusters grouping keywords batch by batch would create, done the way stage 1
+    does it: `parallel` batches at a time (one per worker thread) each join the site's clusters
+    as they were when the batches began, or form new ones; a new cluster whose name another
+    batch already took joins that one. `sample` is the first of `total` keywords; the rest is
+    extrapolated at the rate of the sample's last batches (new clusters per keyword fall as
+    clusters accumulate)."""
+    refs = list(existing)
+    by_id = {ref.id: i for i, ref in enumerate(refs)}
+    by_name = {" ".join(ref.name.split()).casefold(): i for i, ref in enumerate(refs)}
+    created, progress = 0, [(0, 0)]
+    starts = list(range(0, len(sample), batch))
+    for first in range(0, len(starts), max(1, parallel)):
+        seen = list(refs)  # what every batch of this round sees
+        results = [
+            (
+                start,
+                cluster_keywords(
+                    [KeywordIn(start + i, t) for i, t in enumerate(sample[start : start + batch])],
+                    seen,
+                ),
+            )
+            for start in starts[first : first + max(1, parallel)]
+        ]
+        for start, assignments in results:
+            for a in assignments:
+                name = " ".join((a.name or sample[a.keyword_ids[0]]).split()).casefold()
+                index = by_id.get(a.cluster_id) if a.cluster_id is not None else by_name.get(name)
+                if index is None:
+                    index = len(refs)
+                    refs.append(ClusterRef(id=-1 - index, name=name, signature=""))
+                    by_id[refs[index].id], by_name[name] = index, index
+                    created += 1
+                members = signature_members(refs[index].signature)
+                extra = [sample[k] for k in a.keyword_ids][: max(0, SIGNATURE_SIZE - len(members))]
+                ref = refs[index]
+                refs[index] = ClusterRef(ref.id, ref.name, make_signature(members + extra))
+            progress.append((min(len(sample), start + batch), created))
+    rest = (total or len(sample)) - len(sample)
+    if rest > 0 and len(progress) > 1:
+        (n0, c0), (n1, c1) = progress[max(0, len(progress) - 4)], progress[-1]
+        return created + (c1 - c0) / max(1, n1 - n0) * rest
+    return float(created)

@@ -1,64 +1,114 @@
 """Expectations before the work is done: how many items each stage will see, what they cost and
-how long they take. The overview shows them before a run; the snapshot fills in the stages a run
-has not reached with them. All stage facts come from the registry."""
+how long they take. The overview shows them before a run, a run keeps them as its plan, and the
+snapshot fills in the stages a run has not reached with them. Stage facts come from the registry;
+fan-outs come from the site's configuration, from the stage's own estimate (clusters from the
+waiting keywords) and from the site's earlier runs."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
-from cascade.automation.models import StageTiming
+from cascade.automation.models import StageStatus, StageTiming
 from cascade.automation.stages import registry
+
+STARTED = frozenset(set(StageStatus) - {StageStatus.PENDING})
+FINISHED_STAGES = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED, StageStatus.CANCELLED})
 
 
 def default_seconds(number: int) -> float:
-    """Expected wall seconds per item of a stage with nothing measured yet."""
+    """Expected wall seconds per item of a stage with nothing measured yet: its own work plus
+    simulated latency, spread over the worker's threads (batch stages work batch by batch)."""
     threads = max(1, settings.CASCADE_WORKER_THREADS)
-    return registry()[number].base_seconds + settings.CASCADE_AI_LATENCY.get(number, 0.0) / threads
+    stage = registry()[number]
+    latency = settings.CASCADE_AI_LATENCY.get(number, 0.0)
+    return stage.base_seconds + latency / (1 if stage.together else threads)
+
+
+def timings(site_id: int) -> dict[int, StageTiming]:
+    return {t.stage: t for t in StageTiming.objects.filter(site_id=site_id)}
 
 
 def expected_seconds(site_id: int) -> tuple[dict[str, float], bool]:
     """Seconds per item by stage for a new run: earlier runs of the site, else defaults."""
-    measured = dict(
-        StageTiming.objects.filter(site_id=site_id).values_list("stage", "seconds_per_item")
-    )
+    measured = {n: t.seconds_per_item for n, t in timings(site_id).items()}
     seconds = {
         str(n): round(max(1e-4, measured.get(n, default_seconds(n))), 5) for n in registry().numbers
     }
     return seconds, bool(measured)
 
 
+@dataclass
+class Counted:
+    """What a stage of a run has counted so far (a RunStage, or nothing yet)."""
+
+    status: str = StageStatus.PENDING
+    input_count: int = 0
+    processed_count: int = 0
+    failed_count: int = 0
+    output_count: int = 0
+
+
 def estimate_totals(
-    known: dict[int, int | None],
     initial: dict[int, int],
     config: dict[str, Any],
     ratios: dict[int, float] | None = None,
-) -> dict[int, int]:
-    """Each stage's total: its real input once started (`known`), else what waits now plus what
-    the stages before it are expected to pass on. `ratios` replaces a stage's default fan-out
-    (items it receives per item of its source) where something better was measured."""
-    enabled = config["stages_enabled"]
-    cap = config.get("max_items_per_stage")
+    rows: dict[int, Any] | None = None,
+    finished: bool = False,
+) -> tuple[dict[int, int], dict[int, bool]]:
+    """Each stage's total and whether it is exact. A started stage's total is its real input.
+    One not started yet gets what waited at the run's start plus what its source passes on:
+    all of it once the source has finished, what it passed so far plus the rest at the
+    expected fan-out while it works, the fan-out of the source's expected total before."""
+    enabled, cap = config["stages_enabled"], config.get("max_items_per_stage")
     totals: dict[int, int] = {}
+    exact: dict[int, bool] = {}
     for stage in registry():
         n = stage.number
-        if known.get(n) is not None:
-            totals[n] = int(known[n])  # type: ignore[arg-type]
+        row = (rows or {}).get(n) or Counted()
+        if row.status in STARTED or finished:
+            totals[n], exact[n] = row.input_count, True
             continue
         if not enabled[n - 1]:
-            totals[n] = 0
+            totals[n], exact[n] = 0, True
             continue
-        inflow = 0
+        inflow, known = 0, True
         if stage.inflow is not None:
+            source = stage.inflow.source
+            src = (rows or {}).get(source) or Counted()
+            passed = src.output_count if stage.inflow.counts == "output" else src.processed_count
             ratio = (ratios or {}).get(n, stage.inflow.per_item(config))
-            inflow = math.ceil(round(totals[stage.inflow.source] * ratio, 6))
+            if src.status in FINISHED_STAGES:
+                inflow = passed
+            else:
+                left = max(0, totals[source] - src.processed_count - src.failed_count)
+                inflow, known = passed + math.ceil(round(left * ratio, 6)), left == 0
+            known = known and exact[source]
         total = initial.get(n, 0) + inflow
-        totals[n] = min(total, cap) if cap else total
-    return totals
+        totals[n], exact[n] = (min(total, cap) if cap else total), known
+    return totals, exact
+
+
+def expected_ratios(site_id: int, config: dict[str, Any]) -> dict[int, float]:
+    """Fan-outs a stage estimates itself (clusters per waiting keyword), scaled by how far the
+    site's last run found such an estimate off."""
+    ratios: dict[int, float] = {}
+    corrections = {n: t.correction for n, t in timings(site_id).items()}
+    for stage in registry():
+        inflow = stage.inflow
+        if inflow is None or inflow.estimate is None:
+            continue
+        source = registry()[inflow.source]
+        batch = registry().batch_size(source.number, config)
+        estimated = inflow.estimate(site_id, source.queue(site_id), config, batch)
+        if estimated is not None:
+            ratios[stage.number] = estimated * corrections.get(stage.number, 1.0)
+    return ratios
 
 
 def first_batch_cost(number: int, waiting: int, config: dict[str, Any]) -> int:
@@ -71,16 +121,23 @@ def first_batch_cost(number: int, waiting: int, config: dict[str, Any]) -> int:
 
 
 def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[str, Any]:
-    """The estimate the overview shows before a run: items, credits and seconds."""
+    """What a run over what waits now is expected to be: items, credits and seconds, in all
+    and by stage, with the fan-outs it assumed."""
     numbers = registry().numbers
     initial = {n: pending[n] if config["stages_enabled"][n - 1] else 0 for n in numbers}
-    totals = estimate_totals({}, initial, config)
+    ratios = expected_ratios(site.pk, config)
+    totals, exact = estimate_totals(initial, config, ratios)
     seconds, _ = expected_seconds(site.pk)
+    work = {n: totals[n] * seconds[str(n)] for n in numbers}
     return {
         "items": sum(totals.values()),
         "credits": sum(registry()[n].credits(config, totals[n]) for n in numbers),
-        "seconds": round(sum(totals[n] * seconds[str(n)] for n in numbers)),
+        "seconds": round(sum(work.values())),
         "stages": {str(n): totals[n] for n in numbers},
+        "exact": {str(n): exact[n] for n in numbers},
+        # each stage's part of the expected work: the widths of the bar a run starts with
+        "shares": {str(n): round(100 * work[n] / (sum(work.values()) or 1), 1) for n in numbers},
+        "ratios": {str(n): round(r, 6) for n, r in ratios.items()},
     }
 
 

@@ -67,6 +67,30 @@ class PauseReason(models.TextChoices):
     PROVIDER_UNAVAILABLE = "provider_unavailable", "the AI provider is unavailable"
 
 
+class RunOutcome(models.TextChoices):
+    """How the work of a finished run went (null while it is active): only `succeeded` is shown
+    in the colour of success."""
+
+    SUCCEEDED = "succeeded"  # no item failed
+    PARTIAL = "partial"  # some items failed, some succeeded
+    FAILED = "failed"  # items failed and none succeeded, or the engine failed
+    NOTHING_TO_DO = "nothing_to_do"  # every stage was skipped
+    CANCELLED = "cancelled"
+
+
+def outcome_of(status: str, processed: int, failed: int) -> str | None:
+    """The outcome of a run in `status` that did `processed` items and failed `failed`."""
+    if status not in FINISHED:
+        return None
+    if status == RunStatus.CANCELLED:
+        return RunOutcome.CANCELLED
+    if status == RunStatus.FAILED or (failed and not processed):
+        return RunOutcome.FAILED
+    if failed:
+        return RunOutcome.PARTIAL
+    return RunOutcome.SUCCEEDED if processed else RunOutcome.NOTHING_TO_DO
+
+
 class Trigger(models.TextChoices):
     MANUAL = "manual", "Run Now"
     RETRY = "retry", "retry of failed items"
@@ -77,6 +101,9 @@ class AutomationRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    outcome = models.CharField(  # noqa: DJ001  (null while the run is active, as the API says)
+        max_length=16, choices=RunOutcome.choices, null=True, blank=True
+    )
     # null, not "": the contract's snapshot says `"pause_reason": null` for a run that is not paused
     pause_reason = models.CharField(  # noqa: DJ001
         max_length=24, choices=PauseReason.choices, null=True, blank=True
@@ -91,6 +118,13 @@ class AutomationRun(models.Model):
     version = models.BigIntegerField(default=1)
     # The highest percentage any reader was shown, so the bar never goes back.
     percentage_hwm = models.PositiveSmallIntegerField(default=0)
+    # The time left last shown, and when: the next reading counts down from it unless the work
+    # turns out clearly larger, so "time left" moves steadily.
+    eta_seconds = models.FloatField(null=True, blank=True)
+    eta_at = models.DateTimeField(null=True, blank=True)
+    # What the run was expected to be when it started (items, credits, seconds, per-stage totals
+    # and fan-outs), kept to fill in stages not reached yet and to report the estimate's error.
+    plan = models.JSONField(default=dict, blank=True)
     credits_used = models.BigIntegerField(default=0)
     consecutive_failures = models.PositiveIntegerField(default=0)
     initial_snapshot = models.JSONField(default=dict)
@@ -290,6 +324,9 @@ class StageTiming(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="stage_timings")
     stage = models.PositiveSmallIntegerField()
     seconds_per_item = models.FloatField()
+    # For a stage whose fan-out is estimated (clusters per keyword): what the last run found
+    # against what was estimated for it; estimates of later runs are scaled by it.
+    correction = models.FloatField(default=1.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,18 +2,16 @@
 
 This module decides wording and which controls make sense (from the run status rules of
 `automation.models`); it never counts. Every number comes from `progress.build_snapshot` or
-the registry's overview."""
+the registry's overview and its estimate."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
@@ -21,24 +19,18 @@ from cascade.ai.base import ProviderUnavailable
 from cascade.automation import estimates, progress
 from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus
 from cascade.automation.stages import registry
+from cascade.automation.wording import human_duration
 
 BADGES = {
-    "pending": "Pending",
-    "active": "Active",
-    "completed": "Completed",
-    "skipped": "Skipped",
-    "paused": "Paused",
-    "cancelled": "Cancelled",
-    "failed": "Failed",
-}
-ICONS = {
-    "pending": "○",
-    "active": "▶",
-    "completed": "✓",
-    "skipped": "↷",
-    "paused": "❚❚",
-    "cancelled": "✕",
-    "failed": "!",
+    "pending": ("Pending", "○"),
+    "active": ("Active", "▶"),
+    "finishing": ("Finishing", "▶"),
+    "pausing": ("Pausing", "❚❚"),
+    "paused": ("Paused", "❚❚"),
+    "completed": ("Completed", "✓"),
+    "skipped": ("Skipped", "↷"),
+    "cancelled": ("Cancelled", "✕"),
+    "failed": ("Failed", "!"),
 }
 LABELS = {
     "run-now": "Run Now",
@@ -53,6 +45,12 @@ NOT_NOW = {
     RunAction.RESUME: "No run is paused",
     RunAction.CANCEL: "No run is active",
     RunAction.RETRY_FAILED: "No failed items",
+}
+PROVIDER_HELP = {
+    True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
+    "pictures itself, so the whole pipeline can be tried. An operator connects a real model "
+    "with CASCADE_AI_PROVIDER=openai.",
+    False: "Articles are written by this AI service; every call is charged to the account.",
 }
 
 
@@ -110,54 +108,64 @@ def overview_for(site: Site) -> dict[str, Any]:
     """The pipeline overview with words for people."""
     overview = estimates.overview(site)
     seconds = overview["estimate"]["seconds"]
-    overview["estimate_time"] = progress.human_duration(seconds) if seconds else "< 1 min"
+    overview["estimate_time"] = human_duration(seconds) if seconds else "< 1 min"
     return overview
 
 
 def _display_status(stage: dict, run_status: str) -> str:
-    if stage["status"] == "active" and run_status in (RunStatus.PAUSED, RunStatus.PAUSING):
-        return "paused"
-    return stage["status"]
+    """A stage's badge: the active stage says whether the run pauses, is paused or only
+    finishes its last items (never "Active" with nothing left to start)."""
+    if stage["status"] != "active":
+        return stage["status"]
+    if run_status in (RunStatus.PAUSING, RunStatus.PAUSED):
+        return run_status
+    nothing_queued = stage["remaining_count"] == stage["in_progress_count"]
+    return "finishing" if stage["input_count"] and nothing_queued else "active"
+
+
+def _label(stage: dict, shown: str, run_status: str) -> dict:
+    badge, icon = BADGES[shown]
+    spec = registry()[stage["number"]]
+    return {
+        "display_status": shown,
+        "badge": badge,
+        "icon": icon,
+        "noun": spec.noun.many,
+        "verb": spec.verb,
+        "ticking": stage["status"] == "active"
+        and run_status in (RunStatus.RUNNING, RunStatus.CANCELLING, RunStatus.PAUSING),
+    }
 
 
 def decorate(shared: dict) -> dict:
     """Labels for the template on a copy of the snapshot; the numbers stay the snapshot's."""
     snapshot = copy.deepcopy(shared)
-    status = snapshot["run"]["status"]
+    run = snapshot["run"]
     count = len(snapshot["stages"])
     for stage in snapshot["stages"]:
-        shown = _display_status(stage, status)
-        stage["display_status"] = shown
-        stage["badge"] = BADGES[shown]
-        stage["icon"] = ICONS[shown]
-        stage["noun"] = registry()[stage["number"]].noun.many
-        stage["ticking"] = stage["status"] == "active" and status in (
-            RunStatus.RUNNING,
-            RunStatus.CANCELLING,
-            RunStatus.PAUSING,
-        )
-    current = next(
-        (s for s in snapshot["stages"] if s["number"] == snapshot["run"]["current_stage"]), None
-    )
-    snapshot["current"] = current if status in ACTIVE else None
+        stage.update(_label(stage, _display_status(stage, run["status"]), run["status"]))
+    current = next((s for s in snapshot["stages"] if s["number"] == run["current_stage"]), None)
+    snapshot["current"] = current if run["status"] in ACTIVE else None
     snapshot["stage_count"] = count
     g = snapshot["global_progress"]
     stage_part = f"stage {current['number']} of {count}" if current else "finished"
-    left = (
-        f", about {g['estimated_remaining_time'].lstrip('~')} left"
-        if g["estimated_remaining_time"]
-        else ""
+    left = g["estimated_remaining_time"]
+    snapshot["aria_text"] = f"{g['percentage']} %, {stage_part}" + (
+        f", about {left.lstrip('~')} left" if left else ""
     )
-    snapshot["aria_text"] = f"{g['percentage']} %, {stage_part}{left}"
-    title_stage = f" · Stage {current['number']}/{count}" if current and status in ACTIVE else ""
-    snapshot["title"] = (
-        f"{g['percentage']} %{title_stage} · Cascade"
-        if status in ACTIVE
-        else (f"{snapshot['run']['status_text']} · Cascade")
-    )
-    snapshot["is_active"] = status in ACTIVE
-    snapshot["is_finished"] = status in FINISHED
+    if run["status"] in (RunStatus.PAUSED, RunStatus.PAUSING):
+        snapshot["title"] = f"Paused · {g['percentage']} % · Cascade"
+    elif run["status"] in ACTIVE:
+        where = f" · Stage {current['number']}/{count}" if current else ""
+        snapshot["title"] = f"{g['percentage']} %{where} · Cascade"
+    else:
+        snapshot["title"] = f"{run['status_text']} · Cascade"
+    snapshot["is_active"] = run["status"] in ACTIVE
+    snapshot["is_finished"] = run["status"] in FINISHED
     snapshot["review_ready"] = snapshot["stages"][-1]["output_count"]
+    failed_by_stage = {s["number"]: s for s in snapshot["stages"]}
+    for group in snapshot["metrics"]["error_groups"]:
+        group["of"] = failed_by_stage[group["stage"]]
     return snapshot
 
 
@@ -169,28 +177,74 @@ def _provider(site: Site) -> tuple[str, bool]:
     return getattr(provider, "label", "AI"), bool(getattr(provider, "is_offline", False))
 
 
-def _idle_cards(overview: dict) -> list[dict[str, Any]]:
-    """Stage cards before any run: every stage pending, nothing counted yet."""
-    return [
-        {
+def _planned_cards(overview: dict, starting: bool = False) -> list[dict[str, Any]]:
+    """Stage cards of a run not started yet (or just starting): every stage pending with what
+    it is expected to get; nothing counted yet."""
+    plan = overview["estimate"]
+    cards = []
+    for o in overview["stages"]:
+        n = str(o["number"])
+        status = "active" if starting and o["number"] == _first(overview) else "pending"
+        card = {
             "number": o["number"],
             "name": o["name"],
-            "display_status": "pending",
-            "badge": BADGES["pending"],
-            "icon": ICONS["pending"],
+            "status": status,
             "input_count": 0,
             "processed_count": 0,
             "remaining_count": 0,
+            "in_progress_count": 0,
             "failed_count": 0,
             "output_count": 0,
             "output_label": o["output_label"],
             "progress_percentage": 0,
+            "expected_total": plan["stages"][n],
+            "total_is_estimate": not plan["exact"][n],
+            "share": plan["shares"][n],
+            "fill": 0,
             "credits_used": 0,
             "duration_seconds": 0,
-            "ticking": False,
         }
-        for o in overview["stages"]
-    ]
+        card.update(_label(card, status, RunStatus.QUEUED))
+        card["ticking"] = False
+        cards.append(card)
+    return cards
+
+
+def _first(overview: dict) -> int | None:
+    return next((o["number"] for o in overview["stages"] if o["pending"] and o["enabled"]), None)
+
+
+def starting(overview: dict) -> dict[str, Any]:
+    """What Run Now shows before the server answers: the new run at 0 %, its first stage
+    active, every total from the estimate."""
+    plan, cards = overview["estimate"], _planned_cards(overview, starting=True)
+    headline = registry().headline.number
+    return {
+        "version": 0,
+        "run": {"run_id": "", "status": "queued", "status_text": "Starting…", "outcome": None},
+        "global_progress": {
+            "percentage": 0,
+            "completed_items": 0,
+            "failed_items": 0,
+            "total_items": plan["items"],
+            "total_is_estimate": True,
+            "estimated_remaining_time": overview["estimate_time"],
+            "unit": {
+                "label": registry()[headline].output_label,
+                "verb": registry()[headline].verb,
+                "total": plan["stages"][str(headline)],
+                "done": 0,
+                "is_estimate": True,
+            },
+        },
+        "metrics": {"credits_used": 0},
+        "stages": cards,
+        "current": next((c for c in cards if c["status"] == "active"), None),
+        "stage_count": len(cards),
+        "is_active": True,
+        "is_finished": False,
+        "aria_text": "0 %, starting",
+    }
 
 
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
@@ -202,17 +256,17 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
     provider_label, provider_offline = _provider(site)
     waiting = {o["number"]: o for o in overview["stages"]}
-    cards = snapshot["stages"] if snapshot else _idle_cards(overview)
+    idle = not (snapshot and snapshot["is_active"])
+    cards = snapshot["stages"] if snapshot else _planned_cards(overview)
     for card in cards:
-        idle = not (snapshot and snapshot["is_active"])
         card["waiting"] = waiting[card["number"]]["pending"] if idle else 0
-        card["noun"] = waiting[card["number"]]["noun"]
     return {
         "history": history(site),
         "stage_cards": cards,
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
+        "starting": starting(overview) if can_operate and overview["items"] else None,
         "overview": overview,
         "balance": available,
         "reserved": account["reserved"],
@@ -220,6 +274,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "events": events,
         "provider_label": provider_label,
         "provider_offline": provider_offline,
+        "provider_help": PROVIDER_HELP[provider_offline],
         "can_operate": can_operate,
         "dismissed": list(dismissed),
         "state_key": state_key(snapshot),
@@ -234,43 +289,11 @@ def state_key(snapshot: dict | None) -> str:
 def history(site: Site) -> list[dict]:
     rows = progress.run_summaries(site.pk)
     for row in rows:
-        row["status_label"] = row["status"].replace("_", " ").capitalize()
-        row["duration"] = progress.human_duration(row["duration_seconds"])
+        row["duration"] = human_duration(row["duration_seconds"])
+        row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()
+        row["tone"] = row["outcome"] or row["status"]
     return rows
 
 
 def render_live(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> str:
     return render_to_string("automation/live.html", live_context(site, can_operate, dismissed))
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def timeline(snapshot: dict) -> dict[str, Any]:
-    """An SVG-ready layout of when each stage ran and how fast (items per minute)."""
-    start, end = _parse(snapshot["run"]["started_at"]), _parse(snapshot["run"]["finished_at"])
-    width, left, right, row_h = 900, 200, 110, 28
-    if start is None:
-        return {"rows": [], "width": width, "height": 40, "span": 0, "left": left}
-    stages = [(s, _parse(s["started_at"]), _parse(s["finished_at"])) for s in snapshot["stages"]]
-    last = max([end or timezone.now()] + [f for _, _, f in stages if f] + [start])
-    span = max(1.0, (last - start).total_seconds())
-    scale = (width - left - right) / span
-    rows = []
-    for i, (s, began, finished) in enumerate(stages):
-        x0 = left + scale * (began - start).total_seconds() if began else None
-        x1 = left + scale * ((finished or last) - start).total_seconds() if began else None
-        rows.append(
-            {
-                "y": 10 + i * row_h,
-                "label": f"{s['number']}. {s['name']}",
-                "status": s["display_status"],
-                "x": round(x0, 1) if x0 is not None else None,
-                "w": round(max(2.0, x1 - x0), 1) if x0 is not None and x1 is not None else 0,
-                "rate": s["rate_per_minute"],
-                "processed": s["processed_count"],
-            }
-        )
-    height = 20 + len(rows) * row_h
-    return {"rows": rows, "width": width, "height": height, "span": span, "left": left}

@@ -19,6 +19,9 @@ class RunOut(Schema):
     run_id: str
     site_id: int
     status: str
+    outcome: (
+        str | None
+    )  # succeeded | partial | failed | nothing_to_do | cancelled; null while active
     pause_reason: str | None
     status_text: str
     status_message: str
@@ -31,6 +34,17 @@ class RunOut(Schema):
     finished_at: str | None
 
 
+class Unit(Schema):
+    """The run in the items people count it in: "≈ 174 articles · 34 written"."""
+
+    stage: int
+    label: str
+    verb: str
+    total: int
+    done: int
+    is_estimate: bool
+
+
 class GlobalProgress(Schema):
     total_items: int
     completed_items: int
@@ -39,6 +53,7 @@ class GlobalProgress(Schema):
     total_is_estimate: bool
     estimated_remaining_seconds: float | None
     estimated_remaining_time: str | None
+    unit: Unit
 
 
 class StageProgress(Schema):
@@ -53,6 +68,10 @@ class StageProgress(Schema):
     output_count: int
     output_label: str
     progress_percentage: int
+    expected_total: int  # the input once started; before, what the stage is expected to get
+    total_is_estimate: bool
+    share: float  # percent of the run's expected work (its part of the bar)
+    fill: int  # percent of that part done
     credits_used: int
     duration_seconds: float
     rate_per_minute: float | None
@@ -72,10 +91,18 @@ class ErrorItem(Schema):
     at: str | None
 
 
+class ErrorGroup(Schema):
+    stage: int
+    message: str
+    count: int
+    item_id: int  # one of the items, to show
+
+
 class Metrics(Schema):
     credits_used: int
     duration_seconds: float
     errors: list[ErrorItem]
+    error_groups: list[ErrorGroup]
 
 
 class Snapshot(Schema):
@@ -102,6 +129,9 @@ class Estimate(Schema):
     credits: int
     seconds: int
     stages: dict[str, int]
+    exact: dict[str, bool]
+    shares: dict[str, float]
+    ratios: dict[str, float]
 
 
 class Overview(Schema):
@@ -135,6 +165,8 @@ class CurrentProcessing(Schema):
 class RunSummary(Schema):
     run_id: str
     status: str
+    outcome: str | None
+    outcome_text: str | None
     trigger: str
     created_at: str | None
     started_at: str | None

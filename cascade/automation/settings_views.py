@@ -1,17 +1,92 @@
-"""A site's writing settings page: tone, audience and language (the site's) and the target
-length of articles (its automation configuration)."""
+"""A site's settings page: how it writes (tone, audience, language, target length) and how its
+pipeline runs (stages enabled, ideas per cluster, pictures per article, batch sizes, limits).
+The pipeline form is checked by the same rules as `PUT automation/config/`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
+from pydantic import ValidationError
 
 from cascade.accounts.access import site_and_role, sites_of
-from cascade.accounts.models import CAN_OPERATE
+from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import config as run_config
+from cascade.automation.api import ConfigIn
+from cascade.automation.stages import registry
+
+WRITING = {"tone": 200, "audience": 200, "language": 40}  # field: most characters
+
+
+def _number(value: str) -> int | None | str:
+    value = value.strip()
+    if not value:
+        return None
+    return int(value) if value.isdigit() else value  # a non-number goes on to be refused
+
+
+def _explain(field: str, message: str) -> str:
+    """A refused number in words a person can act on: "A whole number between 300 and 5000."."""
+    bounds = {
+        type(m).__name__: getattr(m, type(m).__name__.lower(), None)
+        for m in getattr(ConfigIn.model_fields.get(field), "metadata", [])
+    }
+    low, high = bounds.get("Ge"), bounds.get("Le")
+    if low is not None and high is not None:
+        return f"A whole number between {low} and {high:,}."
+    if field == "batch_sizes" or low is None:
+        return message.removeprefix("Value error, ")
+    return f"A whole number of at least {low}."
+
+
+def _pipeline(post: QueryDict) -> dict[str, Any]:
+    """The pipeline form as the API's configuration body."""
+    numbers = registry().numbers
+    return {
+        "stages_enabled": [f"stage_{n}" in post for n in numbers],
+        "batch_sizes": {
+            str(n): _number(post.get(f"batch_{n}", ""))
+            for n in numbers
+            if post.get(f"batch_{n}", "").strip()
+        },
+        "ideas_per_cluster": _number(post.get("ideas_per_cluster", "")),
+        "images_per_content": _number(post.get("images_per_content", "")),
+        "target_words": _number(post.get("target_words", "")),
+        "max_items_per_stage": _number(post.get("max_items_per_stage", "")),
+        "max_credits_per_run": _number(post.get("max_credits_per_run", "")),
+    }
+
+
+def _save(request: HttpRequest, site: Site) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    writing = {f: " ".join(request.POST.get(f, "").split()) for f in WRITING}
+    for field, limit in WRITING.items():
+        if len(writing[field]) > limit:
+            errors[field] = f"At most {limit} characters."
+    values = _pipeline(request.POST)
+    required = ("ideas_per_cluster", "images_per_content", "target_words")
+    for field in required:
+        if values[field] is None:
+            errors[field] = "Required."
+    try:
+        checked = ConfigIn.model_validate(
+            {k: v for k, v in values.items() if not (k in required and v is None)}
+        )
+    except ValidationError as exc:
+        for e in exc.errors():
+            loc = [str(p) for p in e["loc"]]
+            key = f"batch_{loc[1]}" if loc[0] == "batch_sizes" and len(loc) > 1 else loc[0]
+            errors.setdefault(key, _explain(loc[0], e["msg"]))
+    if not errors:
+        for field, value in writing.items():
+            setattr(site, field, value)
+        site.save()
+        run_config.save(site, checked.model_dump(exclude_unset=True))
+    return errors
 
 
 @login_required
@@ -22,35 +97,41 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         raise Http404("No such site.")
     can_edit = role in CAN_OPERATE
     errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST" and not can_edit:
-        errors["form"] = "Your role may watch this site but not change it."
-        status = 403
-    elif request.method == "POST":
-        values = {
-            f: " ".join(request.POST.get(f, "").split()) for f in ("tone", "audience", "language")
+    if request.method == "POST":
+        if not can_edit:
+            errors["form"] = "Your role may watch this site but not change it."
+        else:
+            errors = _save(request, site)
+            if not errors:
+                messages.success(request, "Settings saved. Runs started from now on use them.")
+                return redirect("site-settings", site.pk)
+    config = run_config.load(site)
+    stages = [
+        {
+            "number": s.number,
+            "name": s.name,
+            "enabled": request.POST.get(f"stage_{s.number}") is not None
+            if errors
+            else config["stages_enabled"][s.number - 1],
+            "batch": (request.POST if errors else {}).get(f"batch_{s.number}")
+            or config["batch_sizes"].get(str(s.number), ""),
+            "default_batch": s.batch_size,
+            "error": errors.get(f"batch_{s.number}"),
         }
-        for field, value in values.items():
-            if len(value) > (40 if field == "language" else 200):
-                errors[field] = "Too long."
-        try:
-            words = int(request.POST.get("target_words", ""))
-            if not 300 <= words <= 5000:
-                raise ValueError
-        except ValueError:
-            errors["target_words"] = "A whole number between 300 and 5000."
-        if not errors:
-            for field, value in values.items():
-                setattr(site, field, value)
-            site.save()
-            run_config.save(site, {"target_words": words})
-            messages.success(request, "Settings saved.")
-            return redirect("site-settings", site.pk)
+        for s in registry()
+    ]
+    shown = {f: getattr(site, f) for f in WRITING} | {
+        k: "" if v is None else v for k, v in config.items() if not isinstance(v, list | dict)
+    }
+    if errors:  # show what was sent, with the reasons it was refused
+        shown |= {k: v for k, v in request.POST.items() if k in shown}
     context = {
         "site": site,
         "sites": sites_of(request.user),
         "errors": errors,
         "can_edit": can_edit,
-        "target_words": run_config.load(site)["target_words"],
+        "form": shown,
+        "stages": stages,
     }
+    status = 403 if "form" in errors else 422 if errors else 200
     return render(request, "automation/site_settings.html", context, status=status)

@@ -56,6 +56,12 @@ class Inflow:
     source: int
     per_item: Callable[[dict[str, Any]], float]
     measured: bool = False
+    # What the source has passed on so far: the rows it created ("output") or the items it
+    # finished ("processed": the review gate takes the articles stage 5 gave prompts).
+    counts: str = "output"
+    # A better guess of `per_item` from what waits in the source's queue (site id, that queue,
+    # the configuration, the source's batch size), when the stage can make one.
+    estimate: Callable[[int, QuerySet, dict[str, Any], int], float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,9 @@ class Work:
 
     process: Callable[[StageContext, list[Any]], Any] | None = None
     apply: Callable[[StageContext, list[Any], Any], Applied] = _unused
-    seconds: float = 0.01  # expected seconds of work per item, before simulated latency
+    # Expected seconds of work per item on this machine, before simulated latency (or a
+    # function of the settings, for work whose size they set).
+    seconds: float | Callable[[], float] = 0.01
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,13 @@ FREE = Price(lambda config: 0.0)
 class Stage:
     name: str
     noun: Noun  # what one queued item is ("keyword", "keywords")
+    verb: str  # what happens to an item ("0 of 8 keywords clustered")
     makes: str  # plural noun for output_count ("clusters")
     rows: Rows
     work: Work
     price: Price = FREE
     inflow: Inflow | None = None  # None: only what waits when the run starts
+    headline: bool = False  # people count a run in this stage's items ("174 articles")
     number: int = 0  # its place in the registry, set by the registry
 
     @property
@@ -128,7 +138,8 @@ class Stage:
 
     @property
     def base_seconds(self) -> float:
-        return self.work.seconds
+        seconds = self.work.seconds
+        return seconds() if callable(seconds) else seconds
 
     def queue(self, site_id: int) -> QuerySet:
         return self.rows.queue(site_id)
@@ -177,6 +188,11 @@ class Registry:
 
     def __contains__(self, number: object) -> bool:
         return number in self.by_number
+
+    @property
+    def headline(self) -> Stage:
+        """The stage whose items people count a run in (the last one unless one says so)."""
+        return next((s for s in self.stages if s.headline), self.stages[-1])
 
     @property
     def numbers(self) -> tuple[int, ...]:
@@ -263,6 +279,11 @@ def review_queue(site_id: int) -> QuerySet:
     )
 
 
+def image_seconds() -> float:
+    """Drawing a picture takes longer the larger the pictures are set to be."""
+    return 0.01 + 0.03 * settings.CASCADE_IMAGE_SCALE**2
+
+
 def image_titles(qs: QuerySet) -> Iterable[tuple[int, str]]:
     kind = {"featured": "featured image", "in_article": "in-article image"}
     for pk, title, k in qs.values_list("id", "content__title", "kind"):
@@ -278,34 +299,44 @@ PIPELINE = Registry(
         Stage(
             name="Keywords → Clusters",
             noun=Noun("keyword", "keywords"),
+            verb="clustered",
             makes="clusters",
             rows=Rows(keyword_queue, title="keyword", claim=100, together=True),
-            work=Work(planning.cluster_process, planning.cluster_apply, seconds=0.01),
+            work=Work(planning.cluster_process, planning.cluster_apply, seconds=0.003),
             price=Price(lambda c: 1 / CREDIT_COSTS["keywords_per_credit"]),
         ),
         Stage(
             name="Clusters → Ideas",
             noun=Noun("cluster", "clusters"),
+            verb="turned into ideas",
             makes="ideas",
             rows=Rows(cluster_queue, title="name"),
             work=Work(planning.ideas_process, planning.ideas_apply, seconds=0.02),
             price=Price(lambda c: CREDIT_COSTS["per_cluster"]),
-            inflow=Inflow(source=1, per_item=lambda c: 1 / KEYWORDS_PER_CLUSTER, measured=True),
+            inflow=Inflow(
+                source=1,
+                per_item=lambda c: 1 / KEYWORDS_PER_CLUSTER,
+                measured=True,
+                estimate=planning.clusters_per_keyword,
+            ),
         ),
         Stage(
             name="Ideas → Tasks",
             noun=Noun("idea", "ideas"),
+            verb="turned into tasks",
             makes="tasks",
             rows=Rows(idea_queue, claim=100, together=True),
-            work=Work(apply=planning.tasks_apply, seconds=0.003),
+            work=Work(apply=planning.tasks_apply, seconds=0.001),
             inflow=Inflow(source=2, per_item=lambda c: int(c["ideas_per_cluster"])),
         ),
         Stage(
             name="Tasks → Content",
             noun=Noun("task", "tasks"),
+            verb="written",
             makes="articles",
+            headline=True,
             rows=Rows(task_queue, related=("idea",)),
-            work=Work(writing.article_process, writing.article_apply, seconds=0.05),
+            work=Work(writing.article_process, writing.article_apply, seconds=0.015),
             price=Price(
                 lambda c: int(c["target_words"]) / CREDIT_COSTS["words_per_credit"],
                 margin=ARTICLE_LENGTH_MARGIN,
@@ -315,28 +346,31 @@ PIPELINE = Registry(
         Stage(
             name="Content → Image Prompts",
             noun=ARTICLE,
+            verb="given image prompts",
             makes="image prompts",
             rows=Rows(prompt_queue, related=("task__idea",)),
-            work=Work(writing.prompts_process, writing.prompts_apply, seconds=0.01),
+            work=Work(writing.prompts_process, writing.prompts_apply, seconds=0.012),
             price=Price(lambda c: CREDIT_COSTS["per_content_prompts"]),
             inflow=Inflow(source=4, per_item=lambda c: 1),
         ),
         Stage(
             name="Image Prompts → Images",
             noun=Noun("image prompt", "image prompts"),
+            verb="drawn",
             makes="images",
             rows=Rows(image_queue, titles=image_titles),
-            work=Work(writing.image_process, writing.image_apply, seconds=0.05),
+            work=Work(writing.image_process, writing.image_apply, seconds=image_seconds),
             price=Price(lambda c: CREDIT_COSTS["per_image"]),
             inflow=Inflow(source=5, per_item=lambda c: 1 + int(c["images_per_content"])),
         ),
         Stage(
             name="Review gate",
             noun=ARTICLE,
+            verb="sent to review",
             makes="articles ready for review",
             rows=Rows(review_queue, claim=100, together=True),
-            work=Work(apply=writing.review_apply, seconds=0.003),
-            inflow=Inflow(source=5, per_item=lambda c: 1),
+            work=Work(apply=writing.review_apply, seconds=0.001),
+            inflow=Inflow(source=5, per_item=lambda c: 1, counts="processed"),
         ),
     ]
 )

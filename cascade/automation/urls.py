@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cascade.automation import settings_views, streams, views
+from cascade.automation import run_detail, settings_views, streams, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,5 +24,9 @@ urlpatterns = [
         views.automation_action,
         name="automation-action",
     ),
-    path("sites/<int:site_id>/automation/runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
+    path(
+        "sites/<int:site_id>/automation/runs/<uuid:run_id>/",
+        run_detail.run_detail,
+        name="run-detail",
+    ),
 ]

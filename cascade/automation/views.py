@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -20,7 +21,7 @@ from django.views.static import serve
 
 from cascade.accounts.access import site_and_role, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import engine, live, page, progress
+from cascade.automation import engine, live, page
 from cascade.automation.models import AutomationRun, RunAction
 
 
@@ -70,9 +71,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def site_list(request: HttpRequest) -> HttpResponse:
-    sites = sites_of(request.user)
-    rows = [{"site": s, "keywords": s.keywords.count()} for s in sites]
-    return render(request, "automation/sites.html", {"rows": rows, "sites": sites})
+    rows = sites_of(request.user, with_keyword_counts=True)
+    can_create = request.user.memberships.filter(role__in=CAN_OPERATE).exists()
+    context = {"rows": rows, "sites": rows, "can_create": can_create}
+    return render(request, "automation/sites.html", context)
 
 
 @login_required
@@ -106,7 +108,12 @@ def automation_page(request: HttpRequest, site_id: int) -> HttpResponse:
 def _live_response(
     request: HttpRequest, site: Site, can_operate: bool, error: str = "", status=200
 ):
-    """The live region for htmx to morph in, with the flash message swapped out of band."""
+    """The live region for htmx to morph in, with the flash message swapped out of band (a plain
+    form post, e.g. from a run's detail page, is sent to the Automation page instead)."""
+    if request.method == "POST" and not getattr(request, "htmx", False):
+        if error:
+            messages.error(request, error)
+        return redirect("automation", site.pk)
     context = page.live_context(site, can_operate, _dismissed(request))
     html = render_to_string("automation/live.html", context)
     flash = (
@@ -161,30 +168,10 @@ def automation_action(request: HttpRequest, site_id: int, action: str) -> HttpRe
             engine.start_run(site)
         elif run is None:
             return _live_response(request, site, can_operate, "That run does not exist.", 404)
+        elif action == RunAction.RETRY_FAILED and request.POST.get("item", "").isdigit():
+            engine.retry_failed(run.pk, item=int(request.POST["item"]))
         else:
             RUN_ACTIONS[action](run.pk)
     except engine.EngineRefusal as refusal:
         return _live_response(request, site, can_operate, refusal.detail, refusal.status)
     return _live_response(request, site, can_operate)
-
-
-@login_required
-@require_GET
-def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpResponse:
-    site, can_operate = _site(request, site_id)
-    run = AutomationRun.objects.filter(site=site, pk=run_id).first()
-    if run is None:
-        raise Http404("No such run.")
-    snapshot = page.decorate(progress.build_snapshot(run))
-    return render(
-        request,
-        "automation/run_detail.html",
-        {
-            "site": site,
-            "run": run,
-            "snapshot": snapshot,
-            "sites": sites_of(request.user),
-            "timeline": page.timeline(snapshot),
-            "events": run.events.order_by("-id")[:200],
-        },
-    )

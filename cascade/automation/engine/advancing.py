@@ -7,18 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from cascade.automation import estimates
 from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.estimates import default_seconds
 from cascade.automation.models import (
     AutomationRun,
     EventKind,
     RunItem,
+    RunOutcome,
     RunStage,
     RunStatus,
     StageStatus,
     StageTiming,
+    outcome_of,
 )
 from cascade.automation.signals import announce
 from cascade.automation.stages import registry
@@ -44,6 +48,7 @@ def begin_run(run_id: Any) -> bool:
             "current_stage",
             "finished_at",
             "percentage_hwm",
+            "outcome",
         )
         announce(run.pk)
     return True
@@ -75,7 +80,11 @@ def activate_from(run: AutomationRun, first: int) -> None:
         )
         return
     run.status, run.finished_at, run.percentage_hwm = RunStatus.COMPLETED, now, 100
-    event(run.pk, EventKind.COMPLETED, "Run completed.")
+    counts = RunStage.objects.filter(run=run).aggregate(
+        done=Sum("processed_count"), failed=Sum("failed_count")
+    )
+    run.outcome = outcome_of(run.status, counts["done"] or 0, counts["failed"] or 0)
+    event(run.pk, EventKind.COMPLETED, f"Run completed ({RunOutcome(run.outcome).label.lower()}).")
 
 
 def freeze_queue(run: AutomationRun, row: RunStage) -> int:
@@ -140,14 +149,34 @@ def advance_if_stage_done(run_id: Any) -> bool:
         _record_timing(run, row)
         activate_from(run, row.number + 1)
         bump(run)
-        save_run(run, "status", "current_stage", "finished_at", "percentage_hwm")
+        save_run(run, "status", "current_stage", "finished_at", "percentage_hwm", "outcome")
         announce(run.pk)
     return True
 
 
 def _record_timing(run: AutomationRun, row: RunStage) -> None:
+    """Learn from a finished stage: its seconds per item, and for a stage it feeds with an
+    estimated fan-out, how far the plan's estimate was off."""
     if row.recent_intervals:
         seconds = sum(row.recent_intervals) / len(row.recent_intervals)
         StageTiming.objects.update_or_create(
             site_id=run.site_id, stage=row.number, defaults={"seconds_per_item": seconds}
         )
+    planned = (run.plan or {}).get("ratios", {})
+    for fed in registry():
+        inflow = fed.inflow
+        if inflow is None or inflow.source != row.number or str(fed.number) not in planned:
+            continue
+        if row.processed_count < 20 or not planned[str(fed.number)]:
+            continue
+        measured = row.output_count / row.processed_count
+        timing, _ = StageTiming.objects.get_or_create(
+            site_id=run.site_id,
+            stage=fed.number,
+            defaults={"seconds_per_item": default_seconds(fed.number)},
+        )
+        # The plan already carried the last correction: keep what it still missed by.
+        timing.correction = max(
+            0.1, min(10.0, timing.correction * measured / planned[str(fed.number)])
+        )
+        timing.save(update_fields=["correction", "updated_at"])

@@ -34,6 +34,7 @@ from cascade.automation.models import (
     PauseReason,
     RunAction,
     RunItem,
+    RunOutcome,
     RunStage,
     RunStatus,
     StageStatus,
@@ -92,6 +93,7 @@ def start_run(
         )
     snapshot = {f"stage_{n}_initial": initial[n] for n in registry().numbers}
     snapshot["total_initial_items"] = sum(initial.values())
+    expected = estimates.plan(site, cfg, initial)
     try:
         with transaction.atomic():
             run = AutomationRun.objects.create(
@@ -100,6 +102,7 @@ def start_run(
                 trigger=trigger,
                 retry_of=retry_of,
                 initial_snapshot=snapshot,
+                plan=expected,
                 config=cfg,
                 only_ids=only_ids or {},
             )
@@ -220,20 +223,24 @@ def cancel_run(run_id: Any) -> AutomationRun:
     return _steered(run_id, RunAction.CANCEL, _cancel)
 
 
-def retry_failed(run_id: Any) -> AutomationRun:
-    """Put a finished run's failed items back through their stages, as a new run."""
+def retry_failed(run_id: Any, item: int | None = None) -> AutomationRun:
+    """Put a finished run's failed items (or the one failed item `item`) back through their
+    stages, as a new run."""
     run = AutomationRun.objects.select_related("site").get(pk=run_id)
     if run.status not in ALLOWED_IN[RunAction.RETRY_FAILED]:
         raise InvalidTransition(
             "Failed items can be retried once the run has finished.", run_id=run.run_id
         )
+    items = RunItem.objects.filter(run=run, state=ItemState.FAILED)
+    if item is not None:
+        items = items.filter(pk=item)
     failed: dict[int, list[int]] = {}
-    for stage, object_id in RunItem.objects.filter(run=run, state=ItemState.FAILED).values_list(
-        "stage", "object_id"
-    ):
+    for stage, object_id in items.values_list("stage", "object_id"):
         failed.setdefault(stage, []).append(object_id)
     if not failed:
-        raise NothingToProcess("This run has no failed items to retry.")
+        raise NothingToProcess(
+            "That item has not failed." if item else "This run has no failed items to retry."
+        )
     first = min(failed)
     only: dict[str, list[int]] = {str(n): [] for n in registry().numbers if n < first}
     only[str(first)] = failed[first]
@@ -245,12 +252,13 @@ def finish_cancelled(run: AutomationRun) -> None:
     if run.status == RunStatus.PAUSED and run.paused_at:
         run.paused_seconds += (now - run.paused_at).total_seconds()
     run.status, run.finished_at, run.paused_at = RunStatus.CANCELLED, now, None
+    run.outcome = RunOutcome.CANCELLED
     RunStage.objects.filter(run=run, status__in=[StageStatus.ACTIVE, StageStatus.PENDING]).update(
         status=StageStatus.CANCELLED, finished_at=now
     )
     event(run.pk, EventKind.CANCELLED, "Cancelled; unprocessed items stay in their queues.")
     bump(run)
-    save_run(run, "status", "finished_at", "paused_at", "paused_seconds")
+    save_run(run, "status", "finished_at", "paused_at", "paused_seconds", "outcome")
 
 
 def settle(run: AutomationRun, in_progress: int) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F
+from django.conf import settings
+from django.db.models import Count, F, Max, QuerySet
 
 from cascade.ai import clustering
 from cascade.ai.base import ClusterIn, ClusterRef, KeywordIn
@@ -21,6 +22,31 @@ from cascade.planner.models import (
 from cascade.writer.models import Task, TaskStatus
 
 # --- 1. Keywords → Clusters --------------------------------------------------------------------
+
+_cluster_estimates: dict[tuple, float] = {}
+
+
+def clusters_per_keyword(
+    site_id: int, keywords: QuerySet, config: dict[str, Any], batch: int
+) -> float | None:
+    """Stage 1's fan-out for the keywords waiting now: the new clusters per keyword that
+    grouping them (the offline provider's clustering, in memory) would make. Kept until the
+    queue or the site's clusters change."""
+    waiting = keywords.aggregate(count=Count("id"), last=Max("id"))
+    if not waiting["count"]:
+        return None
+    clusters = Cluster.objects.filter(site_id=site_id, disabled=False)
+    key = (site_id, waiting["count"], waiting["last"], clusters.count(), batch)
+    if key not in _cluster_estimates:
+        texts = list(keywords.values_list("keyword", flat=True)[:1000])
+        existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
+        created = clustering.estimate_new_clusters(
+            texts, existing, batch, waiting["count"], parallel=settings.CASCADE_WORKER_THREADS
+        )
+        if len(_cluster_estimates) > 200:
+            _cluster_estimates.clear()
+        _cluster_estimates[key] = created / waiting["count"]
+    return _cluster_estimates[key]
 
 
 def cluster_process(ctx: StageContext, keywords: list[Keyword]) -> Any:

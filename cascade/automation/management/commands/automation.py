@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cascade.accounts.models import Site
 from cascade.automation import engine, progress
-from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunStatus
+from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunOutcome
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 
 
@@ -95,13 +95,14 @@ class Command(BaseCommand):
         finally:
             if worker is not None:
                 worker.stop()
-        snapshot = final
-        g = snapshot["global_progress"]
+        g, run_doc, metrics = final["global_progress"], final["run"], final["metrics"]
         self.stdout.write(
-            f"Run {snapshot['run']['status']}: {g['completed_items']} items done, {g['failed_items']} failed, "
-            f"{snapshot['metrics']['credits_used']} credits, {snapshot['metrics']['duration_seconds']} s."
+            f"Run {run_doc['status']}: {run_doc['status_text']}. {g['completed_items']:,} items "
+            f"done, {g['failed_items']:,} failed, {metrics['credits_used']:,} credits, "
+            f"{metrics['duration_seconds']:,} s."
         )
-        if snapshot["run"]["status"] != RunStatus.COMPLETED:
+        # Only a run whose work all succeeded exits 0 (scripts and schedulers rely on it).
+        if run_doc["outcome"] != RunOutcome.SUCCEEDED:
             sys.exit(1)
 
     def watch(self, run: AutomationRun) -> dict:

@@ -12,6 +12,8 @@
   const live = () => document.getElementById("live");
   let receivedAt = Date.now(), state = "connecting", poller = null, optimisticFrom = null;
 
+  // A stage card opened or closed by the person (on a phone) stays so through live updates.
+  Idiomorph.defaults.callbacks.beforeAttributeUpdated = (name, node) => !(name === "open" && node.tagName === "DETAILS");
   const parse = (key) => { const [run, version] = (key || "none:0").split(":"); return { run, version: +version }; };
   const older = (key) => {  // an update about the run on screen, but older than what is shown
     const next = parse(key), shown = parse(live().dataset.state);
@@ -75,8 +77,8 @@
   // the page with its reason).
   root.addEventListener("htmx:beforeRequest", (event) => {
     if (!event.detail.elt.hasAttribute("data-optimistic")) return;
-    const slot = document.getElementById("global-slot");
-    slot.replaceChildren(document.getElementById("starting-template").content.cloneNode(true));
+    const starting = document.getElementById("starting-template").content;
+    for (const part of ["#global-slot", ".stages"]) live().querySelector(part).replaceWith(starting.querySelector(part).cloneNode(true));
     for (const b of live().querySelectorAll(".controls button")) b.disabled = true;
     optimisticFrom = parse(live().dataset.state).run;
     document.title = "0 % · Starting… · Cascade";

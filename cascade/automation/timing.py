@@ -1,0 +1,81 @@
+"""Time in a run: durations without paused time, rates, and the time left, which counts down
+steadily instead of jumping with every new estimate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from cascade.automation.estimates import default_seconds
+from cascade.automation.models import FINISHED, AutomationRun, RunStage, RunStatus, StageStatus
+from cascade.automation.stages import registry
+
+# The time left jumps up only when the new estimate is this much above the steady countdown
+# (more work than thought); smaller differences are absorbed so the clock does not flicker.
+JUMP_FACTOR, JUMP_SECONDS = 1.25, 30.0
+
+
+def elapsed(start: datetime | None, end: datetime | None, paused: float) -> float:
+    if start is None:
+        return 0.0
+    return max(0.0, ((end or timezone.now()) - start).total_seconds() - paused)
+
+
+def seconds_per_item(run: AutomationRun, active: RunStage | None) -> dict[int, float]:
+    """Expected wall seconds per item by stage: the active stage's recent completions once there
+    are three, else the run's expectations (earlier runs of the site, or defaults)."""
+    per_item = {
+        n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in registry().numbers
+    }
+    if active is not None and len(active.recent_intervals) >= 3:
+        per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
+    return per_item
+
+
+def rate(stage: RunStage, seconds: float) -> float | None:
+    """Items per minute: from recent completions while active, overall once finished."""
+    if stage.status == StageStatus.ACTIVE and len(stage.recent_intervals) >= 3:
+        mean = sum(stage.recent_intervals) / len(stage.recent_intervals)
+        return round(60.0 / mean, 1) if mean > 0 else None
+    settled = stage.processed_count + stage.failed_count
+    if stage.status != StageStatus.ACTIVE and settled and seconds > 0:
+        return round(60.0 * settled / seconds, 1)
+    return None
+
+
+def stage_time_left(
+    stage: RunStage, per_item: dict[int, float], run: AutomationRun
+) -> float | None:
+    if stage.status != StageStatus.ACTIVE or run.status in FINISHED:
+        return None
+    if run.status == RunStatus.PAUSED or (len(stage.recent_intervals) < 3 and not run.has_history):
+        return None
+    return round(
+        stage.queued_count * per_item[stage.number]
+        + stage.in_progress_count * per_item[stage.number] / 2
+    )
+
+
+def steady(run: AutomationRun, raw: float | None, now: datetime) -> tuple[float | None, bool]:
+    """The time left to show, and whether it starts a new countdown (to be remembered): the last
+    shown countdown goes on unless the estimate is lower, or clearly higher."""
+    if raw is None or run.status in FINISHED or run.status == RunStatus.PAUSED:
+        return None, False
+    if run.eta_seconds is None or run.eta_at is None:
+        return raw, True
+    counting = max(0.0, run.eta_seconds - (now - run.eta_at).total_seconds())
+    if raw < counting or raw > counting * JUMP_FACTOR + JUMP_SECONDS:
+        return raw, True
+    return round(counting), False
+
+
+def remember(run: AutomationRun, percentage: int, eta: float | None, restart: bool) -> Any:
+    """What to write back after a read (the percentage's high-water mark, a new countdown)."""
+    fields: dict[str, Any] = {}
+    if percentage > run.percentage_hwm and run.status != RunStatus.COMPLETED:
+        fields["percentage_hwm"] = percentage
+    if restart:
+        fields["eta_seconds"], fields["eta_at"] = eta, timezone.now()
+    return fields

@@ -1,0 +1,68 @@
+"""What a run is doing and how it went, in words for people. Every number comes from the
+snapshot's counters; this module only chooses the words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cascade.automation.models import PauseReason, RunOutcome, RunStatus
+from cascade.automation.stages import registry
+
+
+def items(count: int, one: str = "item", many: str = "items") -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def human_duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return "< 1 min"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"~{minutes} min"
+    return f"~{minutes // 60} h {minutes % 60} min"
+
+
+def outcome_text(run: Any, stages: list[Any]) -> str:
+    """How a finished run went: "Completed", "Completed with 8 failures", "Failed: 0 of 8
+    keywords clustered", "Nothing to do", "Cancelled"."""
+    failed = sum(s.failed_count for s in stages)
+    match run.outcome:
+        case RunOutcome.PARTIAL:
+            return f"Completed with {items(failed, 'failure', 'failures')}"
+        case RunOutcome.FAILED if run.status == RunStatus.FAILED:
+            return f"Failed: {run.status_message}" if run.status_message else "Failed"
+        case RunOutcome.FAILED:
+            first = next(s for s in stages if s.failed_count)
+            spec = registry()[first.number]
+            return (
+                f"Failed: {first.processed_count:,} of {first.input_count:,} "
+                f"{spec.noun.many} {spec.verb}"
+            )
+        case RunOutcome.NOTHING_TO_DO:
+            return "Nothing to do: every stage was empty"
+        case RunOutcome.CANCELLED:
+            return "Cancelled"
+        case _:
+            return "Completed"
+
+
+def status_text(run: Any, stages: list[Any]) -> str:
+    """What is really happening, in words (e.g. "Pausing: finishing 2 items")."""
+    active = next((s for s in stages if s.number == run.current_stage), None)
+    in_flight = active.in_progress_count if active else 0
+    match run.status:
+        case RunStatus.QUEUED:
+            return "Starting…"
+        case RunStatus.RUNNING:
+            return f"Running stage {run.current_stage} of {len(stages)}"
+        case RunStatus.PAUSING:
+            return f"Pausing: finishing {items(in_flight)}"
+        case RunStatus.PAUSED:
+            reason = PauseReason(run.pause_reason or PauseReason.USER)
+            return "Paused by a user" if reason == PauseReason.USER else f"Paused: {reason.label}"
+        case RunStatus.CANCELLING:
+            return f"Cancelling: finishing {items(in_flight)}"
+        case _:
+            return outcome_text(run, stages)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from cascade.planner import views
+
+urlpatterns = [
+    path("sites/<int:site_id>/keywords/", views.keywords, name="keywords"),
+    path("sites/<int:site_id>/keywords/import/", views.import_keywords, name="keywords-import"),
+]

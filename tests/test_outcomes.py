@@ -1,0 +1,107 @@
+"""A run says how its work went: only work that all succeeded looks like success."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cascade.automation import engine, progress
+from cascade.automation.models import RunOutcome, RunStatus, outcome_of
+from tests.conftest import run_to_end, snapshot
+from tests.invariants import check_snapshot
+from tests.servers import ROOT, server_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "processed", "failed", "outcome"),
+    [
+        (RunStatus.COMPLETED, 10, 0, RunOutcome.SUCCEEDED),
+        (RunStatus.COMPLETED, 10, 3, RunOutcome.PARTIAL),
+        (RunStatus.COMPLETED, 0, 8, RunOutcome.FAILED),
+        (RunStatus.COMPLETED, 0, 0, RunOutcome.NOTHING_TO_DO),
+        (RunStatus.CANCELLED, 10, 3, RunOutcome.CANCELLED),
+        (RunStatus.FAILED, 10, 0, RunOutcome.FAILED),
+        (RunStatus.RUNNING, 10, 0, None),
+        (RunStatus.PAUSED, 0, 0, None),
+    ],
+)
+def test_the_outcome_follows_from_what_the_items_did(status, processed, failed, outcome):
+    assert outcome_of(status, processed, failed) == outcome
+
+
+@pytest.fixture
+def refusing(settings, monkeypatch):
+    settings.CASCADE_AI_PROVIDER = "tests.providers.RefusingProvider"
+
+    def refuse(method: str, match: str = "") -> None:
+        monkeypatch.setenv("CASCADE_TEST_REFUSE", method)
+        monkeypatch.setenv("CASCADE_TEST_REFUSE_MATCH", match)
+
+    return refuse
+
+
+def test_a_run_whose_every_item_failed_is_called_failed(site, refusing):
+    refusing("cluster_keywords")
+    run = run_to_end(site)
+    doc = snapshot(run)
+    check_snapshot(doc)
+    assert run.status == "completed" and run.outcome == "failed"
+    assert doc["run"]["outcome"] == "failed"
+    assert doc["run"]["status_text"] == "Failed: 0 of 40 keywords clustered"
+    assert doc["global_progress"]["percentage"] == 100
+    assert [s["status"] for s in doc["stages"][1:]] == ["skipped"] * (len(doc["stages"]) - 1)
+    assert doc["metrics"]["error_groups"] == [
+        {
+            "stage": 1,
+            "message": "The AI provider refused the request: Your request was rejected as a "
+            "result of our safety system.",
+            "count": 40,
+            "item_id": doc["metrics"]["error_groups"][0]["item_id"],
+        }
+    ]
+
+
+def test_a_run_with_some_failures_completes_with_failures(site, refusing):
+    refusing("write_article", match="tomato")
+    run = run_to_end(site)
+    doc = snapshot(run)
+    failed = doc["global_progress"]["failed_items"]
+    assert failed > 0 and doc["global_progress"]["completed_items"] > failed
+    assert run.outcome == "partial"
+    assert doc["run"]["status_text"] == f"Completed with {failed} failures"
+    (group,) = doc["metrics"]["error_groups"]
+    assert group["stage"] == 4 and group["count"] == failed == doc["stages"][3]["failed_count"]
+
+
+def test_cancelled_and_successful_runs_say_so(site):
+    run = engine.start_run(site)
+    engine.cancel_run(run.pk)
+    run.refresh_from_db()
+    assert run.outcome == "cancelled" and snapshot(run)["run"]["status_text"] == "Cancelled"
+    finished = run_to_end(site)
+    assert (
+        finished.outcome == "succeeded" and snapshot(finished)["run"]["status_text"] == "Completed"
+    )
+    history = [row["outcome"] for row in progress.run_summaries(site.pk)]
+    assert history == ["succeeded", "cancelled"]
+
+
+def test_run_wait_exits_non_zero_unless_the_work_succeeded(site, refusing):
+    env = server_env(
+        CASCADE_TEST_REFUSE="cluster_keywords",
+        CASCADE_AI_PROVIDER="tests.providers.RefusingProvider",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cascade", "automation", "run", "--site", str(site.pk), "--wait"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Failed: 0 of 40 keywords clustered" in result.stdout
