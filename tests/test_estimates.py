@@ -23,9 +23,7 @@ def off(actual: float, expected: float) -> float:
 
 
 @pytest.mark.engine(latency=LATENCY)
-@pytest.mark.parametrize(
-    "source", [DEMO, DATA / "labelled_keywords.csv"], ids=["demo", "labelled"]
-)
+@pytest.mark.parametrize("source", [DEMO, DATA / "labelled_keywords.csv"], ids=["demo", "labelled"])
 def test_the_estimate_before_a_run_holds(garden, worker, source):
     site = Site.objects.create(account=garden, name=f"Estimates {source.stem}")
     import_rows(site, keywords_of(source))

@@ -78,3 +78,8 @@ def add_site_list(
         rows = model.objects.filter(site=site_for(request, site_id)).order_by("id").defer(*defer)
         statuses = [value for value, _ in model._meta.get_field("status").choices]
         return rows.filter(status=status) if status_filter(status, statuses) else rows
+
+
+def memberships_of(user: Any) -> Any:
+    """The user's memberships with their accounts (a query set)."""
+    return Membership.objects.filter(user_id=user.pk).select_related("account")

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from cascade.accounts.access import sites_of
+from cascade.accounts.access import memberships_of, sites_of
 from cascade.accounts.models import CAN_OPERATE, LedgerKind, Membership, Role, Site
 
 LEDGER_PER_PAGE = 50
@@ -20,7 +20,7 @@ LEDGER_PER_PAGE = 50
 
 def _membership(request: HttpRequest) -> tuple[Membership | None, list[Membership]]:
     """The account the page is about (?account=ID, else the first owned, else the first)."""
-    memberships = list(request.user.memberships.select_related("account").order_by("account__name"))
+    memberships = list(memberships_of(request.user).order_by("account__name"))
     wanted = request.GET.get("account", "")
     chosen = next((m for m in memberships if str(m.account_id) == wanted), None)
     chosen = chosen or next((m for m in memberships if m.role == Role.OWNER), None)
@@ -86,11 +86,7 @@ def _clean_name(text: str, limit: int) -> tuple[str, str]:
 @require_http_methods(["GET", "POST"])
 def site_new(request: HttpRequest) -> HttpResponse:
     """Create a site in one of the accounts the user may change."""
-    accounts = [
-        m.account
-        for m in request.user.memberships.select_related("account")
-        if m.role in CAN_OPERATE
-    ]
+    accounts = [m.account for m in memberships_of(request.user) if m.role in CAN_OPERATE]
     errors: dict[str, str] = {}
     values = {"name": "", "domain": "", "account": str(accounts[0].pk) if accounts else ""}
     if request.method == "POST":
@@ -105,7 +101,7 @@ def site_new(request: HttpRequest) -> HttpResponse:
         if account is None:
             errors["account"] = "Choose an account you may add sites to."
         errors = {k: v for k, v in errors.items() if v}
-        if not errors:
+        if not errors and account is not None:
             site = Site.objects.create(account=account, name=name, domain=domain)
             messages.success(request, f"Site “{site.name}” created. Import its keywords to begin.")
             return redirect("keywords", site.pk)

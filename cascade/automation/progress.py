@@ -155,7 +155,7 @@ def _stage_doc(
     s: RunStage,
     run: AutomationRun,
     per_item: dict[int, float],
-    clock_end: datetime,
+    clock_end: datetime | None,
     share: dict[str, Any],
 ) -> dict[str, Any]:
     spec = registry()[s.number]

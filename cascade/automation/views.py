@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
-from cascade.accounts.access import site_and_role, sites_of
+from cascade.accounts.access import memberships_of, site_and_role, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, page
 from cascade.automation.models import AutomationRun, RunAction
@@ -72,7 +72,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def site_list(request: HttpRequest) -> HttpResponse:
     rows = sites_of(request.user, with_keyword_counts=True)
-    can_create = request.user.memberships.filter(role__in=CAN_OPERATE).exists()
+    can_create = memberships_of(request.user).filter(role__in=CAN_OPERATE).exists()
     context = {"rows": rows, "sites": rows, "can_create": can_create}
     return render(request, "automation/sites.html", context)
 

@@ -3,11 +3,13 @@ same per-row report as the API), list, search, filter, and disable, enable or de
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -28,7 +30,7 @@ def _site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
     return site, role in CAN_OPERATE
 
 
-def _filtered(site: Site, params) -> tuple[object, dict[str, str]]:
+def _filtered(site: Site, params: Any) -> tuple[QuerySet, dict[str, str]]:
     filters = {k: params.get(k, "").strip()[:100] for k in ("q", "status", "show")}
     rows = Keyword.objects.filter(site=site)
     if filters["q"]:
@@ -103,9 +105,9 @@ def import_keywords(request: HttpRequest, site_id: int) -> HttpResponse:
         context["error"] = "Your role may watch this site but not change it."
     elif upload is None:
         context["error"] = "Choose a CSV file with a header row and a 'keyword' column."
-    elif upload.size > settings.CASCADE_IMPORT_MAX_BYTES:
+    elif (upload.size or 0) > settings.CASCADE_IMPORT_MAX_BYTES:
         context["error"] = (
-            f"The file is {upload.size / 2**20:.1f} MiB; import at most "
+            f"The file is {(upload.size or 0) / 2**20:.1f} MiB; import at most "
             f"{settings.CASCADE_IMPORT_MAX_BYTES / 2**20:g} MiB at once."
         )
     else:

@@ -84,7 +84,8 @@ def activate_from(run: AutomationRun, first: int) -> None:
         done=Sum("processed_count"), failed=Sum("failed_count")
     )
     run.outcome = outcome_of(run.status, counts["done"] or 0, counts["failed"] or 0)
-    event(run.pk, EventKind.COMPLETED, f"Run completed ({RunOutcome(run.outcome).label.lower()}).")
+    label = RunOutcome(run.outcome).label.lower() if run.outcome else ""
+    event(run.pk, EventKind.COMPLETED, f"Run completed ({label}).")
 
 
 def freeze_queue(run: AutomationRun, row: RunStage) -> int:
