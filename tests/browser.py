@@ -35,7 +35,7 @@ def with_session(browser, base_url: str, session: str, **context_options):
     return page
 
 
-def shot(page, name: str) -> None:
-    """A full-page screenshot under var/screenshots/, to be looked at."""
+def shot(page, name: str, full_page: bool = True) -> None:
+    """A screenshot under var/screenshots/, to be looked at."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)

@@ -250,3 +250,33 @@ def run_to_end(site: Site) -> AutomationRun:
 def snapshot(run: AutomationRun) -> dict:
     run.refresh_from_db()
     return progress.build_snapshot(run)
+
+
+@pytest.fixture(scope="module")
+def playwright_browser():
+    """Debian's Chromium, shared by a test module's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
+    with sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def login(alice, server):
+    """A browser page logged in as alice (or another user) on the test's `server`."""
+    from tests.browser import with_session
+
+    def open_page(browser, width=1440, height=1000, user=None):
+        client = Client()
+        client.force_login(user or alice)
+        session = client.cookies["sessionid"].value
+        return with_session(
+            browser, server.url, session, viewport={"width": width, "height": height}
+        )
+
+    return open_page

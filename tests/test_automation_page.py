@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -11,7 +10,7 @@ from django.test import Client
 
 from cascade.automation import progress
 from cascade.automation.models import AutomationRun
-from tests.browser import launch, shot, with_session
+from tests.browser import shot, with_session
 from tests.servers import Server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
@@ -36,35 +35,11 @@ READ_PAGE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def playwright_browser():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def server(tmp_path, site):
     server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def login(alice, server):
-    def open_page(browser, width=1440, height=1000):
-        client = Client()
-        client.force_login(alice)
-        session = client.cookies["sessionid"].value
-        return with_session(
-            browser, server.url, session, viewport={"width": width, "height": height}
-        )
-
-    return open_page
 
 
 def check_consistent(doc: dict) -> None:

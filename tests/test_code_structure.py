@@ -167,3 +167,18 @@ def test_the_benchmarks_import_what_exists():
                     and importlib.util.find_spec(f"{node.module}.{alias.name}") is None
                 ]
     assert not missing, missing
+
+
+def test_hand_written_javascript_is_small_and_templates_have_no_inline_script():
+    scripts = [p for p in CASCADE.rglob("*.js") if "vendor" not in p.parts]
+    lines = sum(len(p.read_text().splitlines()) for p in scripts)
+    assert scripts and lines <= 120, f"{lines} lines of hand-written JavaScript"
+    inline = []
+    for path in CASCADE.rglob("*.html"):
+        text = path.read_text()
+        inline += [f"{path.name}: {m}" for m in re.findall(r"\son[a-z]+=", text)]
+        inline += [
+            f"{path.name}: <script> without src"
+            for _ in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+        ]
+    assert not inline, inline

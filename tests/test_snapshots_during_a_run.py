@@ -51,3 +51,24 @@ def test_the_percentage_never_goes_back_for_a_later_reader(site):
         assert run.percentage_hwm >= min(99, seen[-1])
     assert seen == sorted(seen)
     assert seen[-1] == 100
+
+
+@pytest.mark.engine(latency={1: 0.01, 2: 0.05, 4: 0.1, 5: 0.02, 6: 0.03})
+def test_the_time_left_counts_down_steadily(site, worker):
+    run = engine.start_run(site)
+    shown = []
+    while True:
+        doc = snapshot(run)
+        if doc["run"]["status"] in FINISHED:
+            break
+        g = doc["global_progress"]
+        if g["estimated_remaining_seconds"] is not None:
+            shown.append(
+                (time.monotonic(), g["estimated_remaining_seconds"], g["estimated_remaining_time"])
+            )
+        time.sleep(0.05)
+    assert len(shown) >= 20, shown
+    for (_, s0, text0), (_, s1, text1) in zip(shown, shown[1:], strict=False):
+        # never back up from "~1 min" to "~2 min": a reading is at most the last one (it may
+        # fall faster than the clock when the work goes faster than expected)
+        assert s1 <= s0 + 1, (text0, text1, shown)

@@ -28,6 +28,7 @@ log = logging.getLogger("cascade.live")
 POLL_SECONDS = 0.25  # version checks per watcher: at most 4 queries a second
 MIN_GAP_SECONDS = 0.25  # at most ~4 updates a second to a viewer
 PING_SECONDS = 5.0  # a heartbeat event, so a page knows its data is fresh
+FRESH_SECONDS = 1.0  # a render this young is given to a new viewer as it is
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Watcher:
         self.nudge = asyncio.Event()
         self.latest: Update | None = None
         self.task: asyncio.Task | None = None
+        # The region also shows what changes without the run's version (the account's credits,
+        # what waits in the queues): a new viewer gets a fresh render, not an old one.
+        self.refresh = False
 
     async def run(self) -> None:
         site_id, run_id = self.key
@@ -79,8 +83,8 @@ class Watcher:
             while self.queues:
                 state = await sync_to_async(latest_state, thread_sensitive=False)(site_id, run_id)
                 STATS["checks"] += 1
-                if state != last_state:
-                    last_state = state
+                if state != last_state or self.refresh:
+                    last_state, self.refresh = state, False
                     self.latest = Update(
                         self.key, state, time.monotonic(), self.make_renderers(state)
                     )
@@ -145,8 +149,11 @@ class Hub:
             self.watchers[key] = watcher
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         watcher.queues.add(queue)
-        if watcher.latest is not None:
+        if watcher.latest is not None and time.monotonic() - watcher.latest.made_at < FRESH_SECONDS:
             _offer(queue, watcher.latest)
+        elif watcher.latest is not None:
+            watcher.refresh = True
+            watcher.nudge.set()
         if watcher.task is None or watcher.task.done():
             watcher.task = asyncio.create_task(watcher.run())
         return watcher, queue

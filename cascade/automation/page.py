@@ -28,6 +28,7 @@ BADGES = {
     "pausing": ("Pausing", "❚❚"),
     "paused": ("Paused", "❚❚"),
     "completed": ("Completed", "✓"),
+    "partial": ("Some failed", "!"),
     "skipped": ("Skipped", "↷"),
     "cancelled": ("Cancelled", "✕"),
     "failed": ("Failed", "!"),
@@ -76,7 +77,9 @@ def _disabled_reason(action: str, status: str | None, failed: int) -> str:
     return NOT_NOW[RunAction(action)]
 
 
-def controls(run: dict | None, overview: dict, available: int, can_operate: bool) -> list[Control]:
+def controls(
+    run: dict | None, overview: dict | None, available: int, can_operate: bool
+) -> list[Control]:
     """The run controls, each enabled or disabled with its reason: the server decides, the
     browser only shows."""
     names = ["run-now", *[a.value for a in RunAction]]
@@ -86,8 +89,8 @@ def controls(run: dict | None, overview: dict, available: int, can_operate: bool
     status = run["run"]["status"] if run else None
     failed = run["global_progress"]["failed_items"] if run else 0
     allowed = set(run["run"]["actions"]) if run else set()
-    need = overview["first_batch_credits"]
-    if status in ACTIVE:
+    need = overview["first_batch_credits"] if overview else 0
+    if status in ACTIVE or overview is None:
         run_now = Control("run-now", LABELS["run-now"], False, "A run is already active")
     elif not overview["items"]:
         run_now = Control("run-now", LABELS["run-now"], False, "Nothing to process")
@@ -115,6 +118,8 @@ def overview_for(site: Site) -> dict[str, Any]:
 def _display_status(stage: dict, run_status: str) -> str:
     """A stage's badge: the active stage says whether the run pauses, is paused or only
     finishes its last items (never "Active" with nothing left to start)."""
+    if stage["status"] == "completed" and stage["failed_count"]:
+        return "failed" if not stage["processed_count"] else "partial"
     if stage["status"] != "active":
         return stage["status"]
     if run_status in (RunStatus.PAUSING, RunStatus.PAUSED):
@@ -250,23 +255,25 @@ def starting(overview: dict) -> dict[str, Any]:
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
     run = progress.latest_run(site.pk)
     snapshot = decorate(progress.build_snapshot(run)) if run else None
-    overview = overview_for(site)
+    idle = not (snapshot and snapshot["is_active"])
+    # What waits and the next run's estimate matter only between runs: every live update of a
+    # running run is rendered without them.
+    overview = overview_for(site) if idle else None
     account = Account.objects.filter(pk=site.account_id).values("credits", "reserved").get()
     available = account["credits"] - account["reserved"]
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
     provider_label, provider_offline = _provider(site)
-    waiting = {o["number"]: o for o in overview["stages"]}
-    idle = not (snapshot and snapshot["is_active"])
-    cards = snapshot["stages"] if snapshot else _planned_cards(overview)
+    cards = snapshot["stages"] if snapshot else _planned_cards(overview or {})
+    waiting = {o["number"]: o["pending"] for o in (overview or {}).get("stages", [])}
     for card in cards:
-        card["waiting"] = waiting[card["number"]]["pending"] if idle else 0
+        card["waiting"] = waiting.get(card["number"], 0)
     return {
         "history": history(site),
         "stage_cards": cards,
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
-        "starting": starting(overview) if can_operate and overview["items"] else None,
+        "starting": starting(overview) if can_operate and overview and overview["items"] else None,
         "overview": overview,
         "balance": available,
         "reserved": account["reserved"],

@@ -1,7 +1,6 @@
-// The Automation page's few client-side duties. htmx swaps the live region (SSE + morph) and
-// posts the actions; the server renders every number. This file keeps the clocks ticking, says
-// how fresh the data is, drops an update older than the one shown, polls while the stream is
-// down, shows the optimistic "Starting…" state and sends browser notifications.
+// What htmx does not do on the Automation page (the server renders every number): ticking clocks,
+// how fresh the data is, dropping an older update, polling while the stream is down, the
+// optimistic "Starting…" state and browser notifications.
 (() => {
   "use strict";
   const root = document.querySelector(".automation[sse-connect]");
@@ -19,16 +18,13 @@
     const next = parse(key), shown = parse(live().dataset.state);
     return (optimisticFrom !== null && next.run === optimisticFrom) || (next.run === shown.run && next.version < shown.version);
   };
-
   function setConnection(name, text) { state = name; connection.dataset.state = name; connection.textContent = text; }
-
   function fmt(seconds) {
     const total = Math.floor(seconds);
     if (total < 60) return `${total}s`;
     const minutes = Math.floor(total / 60), secs = String(total % 60).padStart(2, "0");
     return minutes < 60 ? `${minutes}m ${secs}s` : `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
   }
-
   function tick() {
     const since = (Date.now() - receivedAt) / 1000;
     for (const el of live().querySelectorAll("[data-ticking=true]")) el.textContent = fmt(+el.dataset.duration + since);
@@ -46,7 +42,7 @@
     for (const s of live().querySelectorAll("[data-testid=completion-summary]")) if (dismissed.has(s.dataset.runId)) s.hidden = true;
     if (before.runStatus !== now.runStatus || before.stage !== now.stage || before.runId !== now.runId) {
       if (now.announce) announcer.textContent = now.announce;
-      if (now.runStatus === "completed" && before.runStatus !== "completed" && before.runId === now.runId) notify();
+      if (now.outcome && !before.outcome && before.runId === now.runId) notify(now.announce);
     }
     before = { ...now };
     tick();
@@ -56,11 +52,7 @@
     if (!document.hidden) htmx.ajax("GET", root.dataset.liveUrl, { target: "#live-slot", swap: "morph:innerHTML" });
   }
 
-  root.addEventListener("htmx:sseOpen", () => {
-    setConnection("live", "Live");
-    clearInterval(poller); poller = null;
-    receivedAt = Date.now();
-  });
+  root.addEventListener("htmx:sseOpen", () => { setConnection("live", "Live"); clearInterval(poller); poller = null; receivedAt = Date.now(); });
   root.addEventListener("htmx:sseError", () => {
     if (state !== "reconnecting") setConnection("reconnecting", "Reconnecting…");
     if (poller === null) poller = setInterval(poll, ["running", "pausing", "cancelling", "queued"].includes(live().dataset.runStatus) ? 2000 : 5000);
@@ -84,22 +76,18 @@
     document.title = "0 % · Starting… · Cascade";
     announcer.textContent = "Starting the run";
   });
-  root.addEventListener("htmx:afterRequest", (event) => {
-    if (event.detail.elt.hasAttribute("data-optimistic")) optimisticFrom = null;
-  });
+  root.addEventListener("htmx:afterRequest", (event) => { if (event.detail.elt.hasAttribute("data-optimistic")) optimisticFrom = null; });
 
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-dismiss]");
-    if (!button) return;
-    dismissed.add(button.dataset.dismiss);
-    button.closest("[data-testid=completion-summary]").hidden = true;
+    if (button) { dismissed.add(button.dataset.dismiss); button.closest("[data-testid=completion-summary]").hidden = true; }
   });
 
   const toggle = document.getElementById("notify-toggle");
   const notifying = () => "Notification" in window && Notification.permission === "granted" && localStorage.getItem("cascade-notify") === "1";
-  function notify() { if (notifying()) new Notification("Cascade: run complete", { body: live().dataset.title }); }
+  function notify(outcome) { if (notifying()) new Notification(`Cascade: ${outcome}`, { body: live().dataset.title }); }
   if ("Notification" in window) {
-    const label = () => { toggle.textContent = notifying() ? "Notifications on (turn off)" : "Notify me when a run completes"; };
+    const label = () => { toggle.textContent = notifying() ? "Notifications on (turn off)" : "Notify me when a run ends"; };
     toggle.hidden = false;
     label();
     toggle.addEventListener("click", async () => {

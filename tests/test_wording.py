@@ -1,0 +1,41 @@
+"""Words for people: no raw values, plurals right, a stage never "Active" with nothing to start."""
+
+from __future__ import annotations
+
+from cascade.automation import page
+from cascade.automation.wording import human_duration, items
+
+
+def stage(**counts) -> dict:
+    base = {"status": "active", "input_count": 300, "processed_count": 0, "failed_count": 0}
+    base |= {"in_progress_count": 0, "remaining_count": 300}
+    return base | counts
+
+
+def test_a_stage_with_nothing_left_to_start_is_finishing_not_active():
+    assert (
+        page._display_status(stage(processed_count=100, remaining_count=200), "running") == "active"
+    )
+    done = stage(processed_count=298, in_progress_count=2, remaining_count=2)
+    assert page._display_status(done, "running") == "finishing"
+    assert page._display_status(done, "pausing") == "pausing"
+    assert page._display_status(stage(), "paused") == "paused"
+    assert page._display_status(stage(status="completed"), "running") == "completed"
+    some = stage(status="completed", processed_count=290, failed_count=10, remaining_count=0)
+    assert page._display_status(some, "completed") == "partial"
+    none = stage(status="completed", failed_count=300, remaining_count=0)
+    assert page._display_status(none, "completed") == "failed"
+
+
+def test_counts_are_written_with_plurals_and_separators():
+    assert items(1) == "1 item" and items(2) == "2 items" and items(1_000_000) == "1,000,000 items"
+    assert items(1, "failure", "failures") == "1 failure"
+    assert human_duration(30) == "< 1 min" and human_duration(90) == "~2 min"
+    assert human_duration(3_700) == "~1 h 2 min"
+
+
+def test_every_badge_has_words_and_an_icon():
+    statuses = {"pending", "active", "finishing", "pausing", "paused", "completed", "skipped"}
+    statuses |= {"partial"}
+    assert statuses | {"cancelled", "failed"} == set(page.BADGES)
+    assert all(words and icon for words, icon in page.BADGES.values())
