@@ -18,6 +18,8 @@ from cascade.automation.models import StageStatus, StageTiming
 from cascade.automation.stages import registry
 
 STARTED = frozenset(set(StageStatus) - {StageStatus.PENDING})
+# Seconds a stage with work costs beyond its items: starting it, and passing to the next.
+STAGE_SECONDS = 0.3
 FINISHED_STAGES = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED, StageStatus.CANCELLED})
 
 
@@ -128,11 +130,15 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
     ratios = expected_ratios(site.pk, config)
     totals, exact = estimate_totals(initial, config, ratios)
     seconds, _ = expected_seconds(site.pk)
+    paid = {n: t.credit_ratio for n, t in timings(site.pk).items()}
     work = {n: totals[n] * seconds[str(n)] for n in numbers}
+    stages_with_work = sum(1 for n in numbers if totals[n])
     return {
         "items": sum(totals.values()),
-        "credits": sum(registry()[n].credits(config, totals[n]) for n in numbers),
-        "seconds": round(sum(work.values())),
+        "credits": sum(
+            math.ceil(registry()[n].credits(config, totals[n]) * paid.get(n, 1.0)) for n in numbers
+        ),
+        "seconds": round(sum(work.values()) + STAGE_SECONDS * stages_with_work),
         "stages": {str(n): totals[n] for n in numbers},
         "exact": {str(n): exact[n] for n in numbers},
         # each stage's part of the expected work: the widths of the bar a run starts with

@@ -127,6 +127,7 @@ class AutomationRun(models.Model):
     plan = models.JSONField(default=dict, blank=True)
     credits_used = models.BigIntegerField(default=0)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    last_success_at = models.DateTimeField(null=True, blank=True)  # the last item committed
     initial_snapshot = models.JSONField(default=dict)
     config = models.JSONField(default=dict)  # the site's configuration, frozen at run start
     # Seconds of work per item by stage, frozen at start from earlier runs or defaults: the
@@ -234,6 +235,7 @@ class RunItem(models.Model):
     position = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=ItemState.choices, default=ItemState.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)  # retry backoff
     worker = models.CharField(max_length=120, blank=True)
     claim_token = models.CharField(max_length=32, blank=True, db_index=True)
@@ -256,7 +258,8 @@ class RunItem(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["run", "stage", "state", "position"]),
+            # the claim order (fresh items first) and the "up next" list read by it
+            models.Index(fields=["run", "stage", "state", "attempts", "position"]),
             models.Index(fields=["state", "claim_expires_at"]),
             models.Index(fields=["run", "last_error_at"]),
         ]
@@ -327,6 +330,9 @@ class StageTiming(models.Model):
     # For a stage whose fan-out is estimated (clusters per keyword): what the last run found
     # against what was estimated for it; estimates of later runs are scaled by it.
     correction = models.FloatField(default=1.0)
+    # What the stage's items really cost against the price table's expectation (an article
+    # is paid by the words it came to, not by its target).
+    credit_ratio = models.FloatField(default=1.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -191,7 +191,8 @@ def _stage_doc(
 
 def _first_items(run: AutomationRun, stage: int, state: str) -> list[dict[str, Any]]:
     """The first items of a stage in a state, in processing order (one query)."""
-    rows = RunItem.objects.filter(run_id=run.pk, stage=stage, state=state).order_by("position")
+    rows = RunItem.objects.filter(run_id=run.pk, stage=stage, state=state)
+    rows = rows.order_by("attempts", "position")
     return [
         {"id": oid, "title": title}
         for oid, title in rows.values_list("object_id", "title")[:SHOWN_ITEMS]

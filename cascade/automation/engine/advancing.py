@@ -159,10 +159,13 @@ def _record_timing(run: AutomationRun, row: RunStage) -> None:
     """Learn from a finished stage: its seconds per item, and for a stage it feeds with an
     estimated fan-out, how far the plan's estimate was off."""
     if row.recent_intervals:
-        seconds = sum(row.recent_intervals) / len(row.recent_intervals)
-        StageTiming.objects.update_or_create(
-            site_id=run.site_id, stage=row.number, defaults={"seconds_per_item": seconds}
-        )
+        learnt: dict[str, float] = {
+            "seconds_per_item": sum(row.recent_intervals) / len(row.recent_intervals)
+        }
+        expected = registry()[row.number].credits(run.config, row.processed_count)
+        if expected and row.credits_used:
+            learnt["credit_ratio"] = max(0.2, min(5.0, row.credits_used / expected))
+        StageTiming.objects.update_or_create(site_id=run.site_id, stage=row.number, defaults=learnt)
     planned = (run.plan or {}).get("ratios", {})
     for fed in registry():
         inflow = fed.inflow

@@ -22,8 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import F, Sum
-from django.db.models.functions import Greatest
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from cascade.accounts import credits
@@ -67,7 +67,9 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         candidates = (
             RunItem.objects.filter(run=run, stage=stage, state=ItemState.QUEUED)
             .exclude(not_before__gt=now)
-            .order_by("position")
+            # Items not tried yet go first: a retried item waits behind them, so a run keeps
+            # moving and an item is only failed once the provider has answered others.
+            .order_by("attempts", "position")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[: registry().batch_size(stage, run.config)]
         )
@@ -82,6 +84,7 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
             started_at=now,
             claim_expires_at=now + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT),
             attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
         )
         if not claimed:
             return None

@@ -27,6 +27,7 @@ from cascade.automation.signals import announce
 
 RETRY_FIELDS = [
     "state",
+    "first_attempt_at",
     "finished_at",
     "not_before",
     "attempts",
@@ -66,7 +67,8 @@ def fail(
         for item in mine:
             # Only burn an item when the provider has answered others since its first attempt:
             # if every call failed, the provider is the problem, not the item.
-            evidence = locked_run.consecutive_failures < item.attempts
+            answered = locked_run.last_success_at
+            evidence = bool(answered and item.first_attempt_at and answered > item.first_attempt_at)
             last = item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence and not too_many
             if final or last:
                 item.state, item.finished_at = ItemState.FAILED, now
@@ -79,7 +81,8 @@ def fail(
                 item.state, item.not_before = ItemState.QUEUED, now + timedelta(seconds=delay)
                 text = f"{item.title}: attempt {item.attempts} failed ({message}); retrying."
                 if too_many:
-                    item.attempts = 0  # the provider's outage is not the item's fault
+                    # the provider's outage is not the item's fault: its attempts start afresh
+                    item.attempts, item.first_attempt_at = 0, None
                 event(run.pk, EventKind.ITEM_RETRIED, text, stage, item.object_id)
             item.last_error, item.last_error_at = message[:2000], now
             item.claim_token, item.claim_expires_at, item.reserved_credits = "", None, 0
@@ -99,7 +102,9 @@ def fail(
 def pause_for_provider(run: AutomationRun, message: str) -> None:
     """Pause with `provider_unavailable`; queued items start their attempts afresh on resume."""
     with transaction.atomic():
-        RunItem.objects.filter(run=run, state=ItemState.QUEUED).update(attempts=0, not_before=None)
+        RunItem.objects.filter(run=run, state=ItemState.QUEUED).update(
+            attempts=0, not_before=None, first_attempt_at=None
+        )
     try:
         pause_run(run.pk, PauseReason.PROVIDER_UNAVAILABLE, message)
     except InvalidTransition:

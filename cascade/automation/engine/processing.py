@@ -182,9 +182,9 @@ def _commit(
             ]
         )
         locked_run.credits_used += charged
-        locked_run.consecutive_failures = 0
+        locked_run.consecutive_failures, locked_run.last_success_at = 0, now
         bump(locked_run)
-        save_run(locked_run, "credits_used", "consecutive_failures")
+        save_run(locked_run, "credits_used", "consecutive_failures", "last_success_at")
         locked_run.refresh_from_db(fields=["version"])
         settle(locked_run, row.in_progress_count)
         announce(run.pk)
