@@ -61,6 +61,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cascade.accounts.access.navigation",
             ],
         },
     }
@@ -185,5 +186,17 @@ CASCADE_AI_CONCURRENCY = env_int("CASCADE_AI_CONCURRENCY", 4)
 CASCADE_AI_RPM, CASCADE_AI_TPM = env_int("CASCADE_AI_RPM", 0), env_int("CASCADE_AI_TPM", 0)
 CASCADE_PROMPTS_DIR = env_str("CASCADE_PROMPTS_DIR")
 CASCADE_CREDITS_PER_1K_TOKENS = env_float("CASCADE_CREDITS_PER_1K_TOKENS", 5.0)
+# --- Publishing to WordPress ---------------------------------------------------------------
+# WordPress on a loopback or private address is refused unless this is set (an operator whose
+# WordPress lives on their own network sets it; a host shared by several accounts leaves it off).
+CASCADE_PUBLISH_ALLOW_PRIVATE = env_bool("CASCADE_PUBLISH_ALLOW_PRIVATE", False)
+# Tries of one article before it is `publish_failed`, and the first wait between them (doubled
+# each time, with jitter).
+CASCADE_PUBLISH_ATTEMPTS = env_int("CASCADE_PUBLISH_ATTEMPTS", 6)
+CASCADE_PUBLISH_BACKOFF = env_float("CASCADE_PUBLISH_BACKOFF", 5.0)
+# Behind nginx: media are sent by nginx from this internal location (X-Accel-Redirect) after
+# Cascade checked who asks; empty: Cascade sends the files itself.
+CASCADE_MEDIA_ACCEL_REDIRECT = env_str("CASCADE_MEDIA_ACCEL_REDIRECT")
+
 # Key for encrypting accounts' API keys at rest (default: derived from SECRET_KEY).
 CASCADE_ENCRYPTION_KEY = env_str("CASCADE_ENCRYPTION_KEY")

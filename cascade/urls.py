@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from cascade.accounts import views as account_views
 from cascade.api import api
@@ -15,9 +15,9 @@ urlpatterns = [
     path("api/v1/automation/stream/", streams.api_stream, name="api-stream"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
-    re_path(r"^media/(?P<path>.*)$", automation_views.media),
     path("account/", account_views.account_settings, name="account-settings"),
     path("sites/new/", account_views.site_new, name="site-new"),
+    path("", include("cascade.writer.urls")),
     path("", include("cascade.planner.urls")),
     path("", include("cascade.automation.urls")),
 ]

@@ -80,3 +80,22 @@ class RefusingProvider(LocalProvider):
     def write_article(self, brief, profile=None):
         self._refuse("write_article", brief.title)
         return super().write_article(brief)
+
+
+HOSTILE = (
+    '<script>alert("stored")</script><h1 onclick="steal()">Big</h1>'
+    '<p style="color:red" onmouseover="x()">Read <a href="javascript:alert(1)">this</a> and '
+    '<a href="https://example.org/ok">that</a>.</p><iframe src="https://evil.example"></iframe>'
+    '<img src="x" onerror="alert(2)"><p>Done &amp; dusted.</p>'
+)
+
+
+class HostileProvider(LocalProvider):
+    """An AI that answers HTML with scripts, handlers and javascript: links around the article."""
+
+    name = "hostile"
+
+    def write_article(self, brief, profile=None):
+        article = super().write_article(brief)
+        article.html = HOSTILE + article.html
+        return article

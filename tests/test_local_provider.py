@@ -66,6 +66,8 @@ def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(
     inline = Image.objects.filter(site=site, kind="in_article").first()
     assert (featured.width, featured.height) == (1200, 630)
     assert (inline.width, inline.height) == (800, 450)
+    assert client.get(featured.url).status_code == 404  # pictures are for members only
+    client.force_login(alice)
     response = client.get(featured.url)
     assert response.status_code == 200
     body = b"".join(response.streaming_content)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpRequest
 from ninja.errors import HttpError
 
@@ -43,7 +43,11 @@ def site_for(request: HttpRequest, site_id: int, *, operate: bool = False) -> Si
 
 def sites_of(user, with_keyword_counts: bool = False) -> list[Site]:
     """The sites of the user's accounts (with their keywords counted in the same query)."""
-    sites = Site.objects.filter(account__memberships__user=user).select_related("account")
+    sites = (
+        Site.objects.filter(account__memberships__user=user)
+        .select_related("account", "wordpress")
+        .annotate(member_role=F("account__memberships__role"))
+    )
     if with_keyword_counts:
         sites = sites.annotate(keyword_count=Count("keywords"))
     return list(sites.order_by("name", "id"))
@@ -83,3 +87,28 @@ def add_site_list(
 def memberships_of(user: Any) -> Any:
     """The user's memberships with their accounts (a query set)."""
     return Membership.objects.filter(user_id=user.pk).select_related("account")
+
+
+def page_site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
+    """For pages: the site and whether the caller may change it; 404 when it is not theirs.
+    The caller's sites are read once, for this and for the site switcher (`navigation`)."""
+    from django.http import Http404
+
+    sites = sites_of(request.user)
+    request.cascade_sites = sites  # type: ignore[attr-defined]
+    site = next((s for s in sites if s.pk == site_id), None)
+    if site is None:
+        raise Http404("No such site.")
+    return site, getattr(site, "member_role", None) in CAN_OPERATE
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the caller's sites for the switcher, read only if a page shows it."""
+    from django.utils.functional import SimpleLazyObject
+
+    if not request.user.is_authenticated:
+        return {}
+    known = getattr(request, "cascade_sites", None)
+    return {
+        "sites": known if known is not None else SimpleLazyObject(lambda: sites_of(request.user))
+    }

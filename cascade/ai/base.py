@@ -78,6 +78,7 @@ class Brief:
     tone: str = ""
     audience: str = ""
     language: str = "English"
+    note: str = ""  # a reviewer's note, when the article is written again
 
 
 @dataclass

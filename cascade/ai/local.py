@@ -250,7 +250,7 @@ class LocalProvider:
             n += 1
 
     def write_article(self, brief: base.Brief, profile=None) -> base.ArticleOut:
-        seed = int(hashlib.sha256(brief.title.encode()).hexdigest()[:12], 16)
+        seed = int(hashlib.sha256((brief.title + brief.note).encode()).hexdigest()[:12], 16)
         rng = random.Random(seed)
         keywords = brief.target_keywords or [brief.title]
         topic = brief.title
@@ -259,7 +259,7 @@ class LocalProvider:
         blocks: list[tuple[str | None, int]] = [(t, 0) for t in titles]
         budget = brief.target_words
         per_block = max(40, budget // len(blocks))
-        parts: list[str] = [f"<h1>{_esc(brief.title)}</h1>"]
+        parts: list[str] = []  # the title is the page's heading, not part of the body
         words = 0
 
         def paragraph(section: str, limit: int) -> tuple[str, int]:

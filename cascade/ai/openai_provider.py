@@ -305,6 +305,7 @@ class OpenAIProvider:
             keywords=", ".join(brief.target_keywords),
             outline=json.dumps(brief.outline),
             target_words=brief.target_words,
+            note=f"A reviewer asked for this rewrite: {brief.note}" if brief.note else "",
             **who,
         )
         answer = self._structured(prompt, ArticleModel, "article")

@@ -94,6 +94,7 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
 
     from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
     from cascade.automation.tasks import fan_out, kick_run
+    from cascade.writer import publishing
 
     client = redis_client()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
@@ -119,6 +120,9 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
                     fan_out(run_id)
                 elif client.llen(queue) == 0 and engine.claimable_batches(run_id):
                     fan_out(run_id)
+            for _ in range(10):  # articles due for WordPress, a few a second per worker
+                if not publishing.work_once(name):
+                    break
         except Exception:
             log.exception("housekeeping failed; retrying")
         finally:

@@ -20,7 +20,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models import Subquery
 
+from cascade.accounts.models import Site
 from cascade.automation import signals
 from cascade.automation.models import AutomationRun
 
@@ -52,12 +54,26 @@ class Update:
 
 
 def latest_state(site_id: int, run_id: str | None) -> tuple:
+    """What the live region shows, in one small query: the latest run's id, version and status,
+    and the account's balance (a top-up enables Run Now without a new run version)."""
     runs = AutomationRun.objects.filter(site_id=site_id)
     if run_id:
         runs = runs.filter(pk=run_id)
-    row = runs.order_by("-created_at").values_list("pk", "version", "status").first()
+    latest = runs.order_by("-created_at")
+    row = (
+        Site.objects.filter(pk=site_id)
+        .annotate(
+            run_pk=Subquery(latest.values("pk")[:1]),
+            run_version=Subquery(latest.values("version")[:1]),
+            run_status=Subquery(latest.values("status")[:1]),
+        )
+        .values_list("run_pk", "run_version", "run_status", "account__credits", "account__reserved")
+        .first()
+    )
     close_old_connections()
-    return (str(row[0]), row[1], row[2], site_id) if row else (None, 0, None, site_id)
+    if row is None or row[0] is None:
+        return (None, 0, None, site_id, row[3:] if row else None)
+    return (str(row[0]), row[1], row[2], site_id, row[3:])
 
 
 STATS = {"checks": 0}  # version checks made by this process's watchers (reported by benchmarks)

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from cascade.accounts.access import site_and_role, sites_of
+from cascade.accounts.access import page_site
 from cascade.automation import page, progress
 from cascade.automation.models import AutomationRun, ItemState, RunItem
 from cascade.automation.stages import registry
@@ -102,8 +102,8 @@ def items_page(request: HttpRequest, run: AutomationRun) -> dict[str, Any]:
 @login_required
 @require_GET
 def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpResponse:
-    site, _ = site_and_role(request.user, site_id)
-    run = AutomationRun.objects.filter(site=site, pk=run_id).first() if site else None
+    site, _ = page_site(request, site_id)
+    run = AutomationRun.objects.filter(site=site, pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
     snapshot = page.decorate(progress.build_snapshot(run))
@@ -111,7 +111,6 @@ def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpRes
         "site": site,
         "run": run,
         "snapshot": snapshot,
-        "sites": sites_of(request.user),
         "timeline": timeline(snapshot),
         "estimate": estimate_held(run, snapshot),
         "events": run.events.order_by("-id")[:200],

@@ -8,13 +8,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from pydantic import ValidationError
 
-from cascade.accounts.access import site_and_role, sites_of
-from cascade.accounts.models import CAN_OPERATE, Site
+from cascade.accounts.access import page_site
+from cascade.accounts.models import Site
 from cascade.automation import config as run_config
 from cascade.automation.api import ConfigIn
 from cascade.automation.stages import registry
@@ -92,10 +92,7 @@ def _save(request: HttpRequest, site: Site) -> dict[str, str]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
-    site, role = site_and_role(request.user, site_id)
-    if site is None:
-        raise Http404("No such site.")
-    can_edit = role in CAN_OPERATE
+    site, can_edit = page_site(request, site_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
         if not can_edit:
@@ -127,7 +124,6 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         shown |= {k: v for k, v in request.POST.items() if k in shown}
     context = {
         "site": site,
-        "sites": sites_of(request.user),
         "errors": errors,
         "can_edit": can_edit,
         "form": shown,

@@ -275,6 +275,7 @@ def review_queue(site_id: int) -> QuerySet:
         writer.Content.objects.filter(site_id=site_id, status=writer.ContentStatus.DRAFT)
         .filter(Exists(images))
         .exclude(Exists(images.exclude(status=writer.ImageStatus.GENERATED)))
+        .exclude(task__status=writer.TaskStatus.QUEUED)  # sent back: written again first
         .order_by("id")
     )
 

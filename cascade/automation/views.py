@@ -1,5 +1,5 @@
 """The Automation pages and their small action views (htmx posts answered with the re-rendered
-live region), plus health checks and media."""
+live region), plus health checks."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
-from django.views.static import serve
 
-from cascade.accounts.access import memberships_of, site_and_role, sites_of
+from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, page
 from cascade.automation.models import AutomationRun, RunAction
@@ -44,19 +41,6 @@ def live_stats(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
         {"checks": live.STATS["checks"], "watchers": len(live.hub.watchers), "viewers": viewers}
     )
-
-
-@require_GET
-def media(request: HttpRequest, path: str) -> HttpResponseBase:
-    """Generated pictures. Behind a reverse proxy, let it serve MEDIA_ROOT directly instead."""
-    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
-
-
-def _site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
-    site, role = site_and_role(request.user, site_id)
-    if site is None:
-        raise Http404("No such site.")
-    return site, role in CAN_OPERATE
 
 
 @login_required
@@ -99,9 +83,8 @@ def _dismissed(request: HttpRequest) -> list[str]:
 @login_required
 @require_GET
 def automation_page(request: HttpRequest, site_id: int) -> HttpResponse:
-    site, can_operate = _site(request, site_id)
+    site, can_operate = page_site(request, site_id)
     context = page.live_context(site, can_operate, _dismissed(request))
-    context["sites"] = sites_of(request.user)
     return render(request, "automation/page.html", context)
 
 
@@ -130,7 +113,7 @@ def _live_response(
 @require_GET
 def automation_live(request: HttpRequest, site_id: int) -> HttpResponse:
     """The live region alone: what the event stream sends, for the page's polling fallback."""
-    site, can_operate = _site(request, site_id)
+    site, can_operate = page_site(request, site_id)
     return _live_response(request, site, can_operate)
 
 
@@ -147,7 +130,7 @@ RUN_ACTIONS: dict[str, Callable[[Any], Any]] = {
 def automation_action(request: HttpRequest, site_id: int, action: str) -> HttpResponse:
     """Run Now, pause, resume, cancel, retry failed or dismiss the summary, then answer the
     re-rendered live region (with the reason when the engine refused)."""
-    site, can_operate = _site(request, site_id)
+    site, can_operate = page_site(request, site_id)
     run = None
     try:
         run_id = uuid.UUID(request.POST.get("run_id", ""))

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cascade.automation import engine, signals
 from cascade.automation.models import WorkerBeat
+from cascade.writer import publishing
 
 log = logging.getLogger("cascade.worker")
 BEAT_SECONDS = 5.0
@@ -82,7 +83,7 @@ class EmbeddedWorker:
         name = engine.worker_name()
         while not self._stop.is_set():
             try:
-                did = engine.work_once(name)
+                did = engine.work_once(name) or publishing.work_once(name)
             except Exception:
                 log.exception("engine step failed; retrying")
                 did = False

@@ -10,24 +10,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cascade.accounts.access import site_and_role, sites_of
-from cascade.accounts.models import CAN_OPERATE, Site
+from cascade.accounts.access import page_site
+from cascade.accounts.models import Site
 from cascade.planner.importing import MAX_ROWS, ImportRefused, import_rows, rows_from_csv
 from cascade.planner.models import Keyword, KeywordStatus
 
 PER_PAGE = 50
 SHOWN_REJECTIONS = 200
-
-
-def _site(request: HttpRequest, site_id: int) -> tuple[Site, bool]:
-    site, role = site_and_role(request.user, site_id)
-    if site is None:
-        raise Http404("No such site.")
-    return site, role in CAN_OPERATE
 
 
 def _filtered(site: Site, params: Any) -> tuple[QuerySet, dict[str, str]]:
@@ -49,7 +42,7 @@ def _filtered(site: Site, params: Any) -> tuple[QuerySet, dict[str, str]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def keywords(request: HttpRequest, site_id: int) -> HttpResponse:
-    site, can_edit = _site(request, site_id)
+    site, can_edit = page_site(request, site_id)
     if request.method == "POST":
         return _bulk(request, site, can_edit)
     rows, filters = _filtered(site, request.GET)
@@ -57,7 +50,6 @@ def keywords(request: HttpRequest, site_id: int) -> HttpResponse:
     page = Paginator(rows, PER_PAGE).get_page(number if number.isdigit() else 1)
     context = {
         "site": site,
-        "sites": sites_of(request.user),
         "page": page,
         "filters": filters,
         "can_edit": can_edit,
@@ -98,7 +90,7 @@ def _bulk(request: HttpRequest, site: Site, can_edit: bool) -> HttpResponse:
 @require_POST
 def import_keywords(request: HttpRequest, site_id: int) -> HttpResponse:
     """A CSV file (field `file`) imported into the site; answers the per-row report."""
-    site, can_edit = _site(request, site_id)
+    site, can_edit = page_site(request, site_id)
     context: dict[str, object] = {"site": site}
     upload = request.FILES.get("file")
     if not can_edit:

@@ -1,16 +1,22 @@
-"""Tasks, articles and images of a site (contract §6)."""
+"""Tasks, articles and images of a site (contract §6 and §8), and its WordPress (§9)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
 from cascade.accounts.access import add_site_list, site_for
-from cascade.lib.schemas import READ_ERRORS
+from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS, Error
+from cascade.writer import connection, review
+from cascade.writer.exporting import export_response
 from cascade.writer.models import Content, Image, Task
 
 router = Router()
+ACT_ERRORS = {**WRITE_ERRORS, 409: Error}
 
 
 class TaskOut(Schema):
@@ -32,10 +38,6 @@ class ContentRow(Schema):
     is_offline_draft: bool
 
 
-class ContentOut(ContentRow):
-    html: str
-
-
 class ImageOut(Schema):
     id: int
     content_id: int
@@ -47,12 +49,225 @@ class ImageOut(Schema):
     prompt: str
 
 
-@router.get("{int:site_id}/content/{int:content_id}/", response={200: ContentOut, **READ_ERRORS})
-def get_content(request: HttpRequest, site_id: int, content_id: int):
-    content = Content.objects.filter(site=site_for(request, site_id), pk=content_id).first()
+class ArticleImage(Schema):
+    id: int
+    kind: str
+    url: str | None
+    alt: str
+
+
+class ContentOut(Schema):
+    id: int
+    title: str
+    status: str
+    html: str
+    word_count: int
+    meta_title: str
+    meta_description: str
+    cluster_id: int | None
+    idea_id: int | None
+    keywords: list[str]
+    images: list[ArticleImage]
+    review_note: str
+    published_url: str
+    publish_error: str
+    updated_at: datetime
+
+
+class ContentPatch(Schema):
+    title: str | None = Field(None, max_length=300)
+    html: str | None = None
+    meta_title: str | None = Field(None, max_length=60)
+    meta_description: str | None = Field(None, max_length=160)
+    confirm_published: bool = False
+
+
+class Reason(Schema):
+    reason: str = Field(..., max_length=2000)
+
+
+class Note(Schema):
+    note: str = Field(..., max_length=2000)
+
+
+class BulkIn(Schema):
+    action: Literal["approve", "reject", "publish"]
+    ids: list[int] = Field(..., min_length=1, max_length=1000)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class Refusal(Schema):
+    id: int
+    reason: str
+
+
+class BulkOut(Schema):
+    done: list[int]
+    refused: list[Refusal]
+
+
+class PublishingIn(Schema):
+    url: str = Field(..., max_length=300)
+    username: str = Field(..., max_length=150)
+    application_password: str | None = Field(None, max_length=200)
+    post_status: Literal["draft", "publish"] = "draft"
+    category_from_cluster: bool = True
+
+
+class PublishingOut(Schema):
+    url: str
+    username: str
+    application_password_set: bool
+    application_password_hint: str
+    post_status: str
+    category_from_cluster: bool
+
+
+class TestOut(Schema):
+    ok: bool
+    message: str
+
+
+def _content(request: HttpRequest, site_id: int, content_id: int, operate: bool = False):
+    site = site_for(request, site_id, operate=operate)
+    content = (
+        Content.objects.filter(site=site, pk=content_id)
+        .select_related("task__idea", "site")
+        .first()
+    )
     if content is None:
         raise HttpError(404, f"Content {content_id} not found.")
     return content
+
+
+def _out(content: Content) -> dict:
+    idea = content.task.idea
+    return {
+        **{f: getattr(content, f) for f in ContentOut.model_fields if hasattr(content, f)},
+        "cluster_id": idea.cluster_id if idea else None,
+        "idea_id": idea.pk if idea else None,
+        "keywords": [str(k) for k in (idea.target_keywords if idea else [])],
+        "images": [
+            {"id": i.pk, "kind": i.kind, "url": i.url, "alt": i.alt}
+            for i in content.images.order_by("position")
+        ],
+    }
+
+
+def _act(action, content: Content, *args) -> dict:
+    try:
+        action(content, *args)
+    except review.Refused as refusal:
+        raise HttpError(refusal.status, refusal.reason) from None
+    return _out(content)
+
+
+@router.get("{int:site_id}/content/{int:content_id}/", response={200: ContentOut, **READ_ERRORS})
+def get_content(request: HttpRequest, site_id: int, content_id: int):
+    return _out(_content(request, site_id, content_id))
+
+
+@router.patch(
+    "{int:site_id}/content/{int:content_id}/",
+    response={200: ContentOut, **ACT_ERRORS, 413: Error},
+)
+def patch_content(request: HttpRequest, site_id: int, content_id: int, body: ContentPatch):
+    """Change title, body and meta; the body is sanitised. A published article changes only
+    with `confirm_published` (the post changes when it is published again)."""
+    content = _content(request, site_id, content_id, operate=True)
+    values = body.model_dump(exclude={"confirm_published"}, exclude_none=True)
+    return _act(review.edit, content, values, body.confirm_published)
+
+
+@router.post(
+    "{int:site_id}/content/{int:content_id}/approve/", response={200: ContentOut, **ACT_ERRORS}
+)
+def approve(request: HttpRequest, site_id: int, content_id: int):
+    return _act(review.approve, _content(request, site_id, content_id, operate=True))
+
+
+@router.post(
+    "{int:site_id}/content/{int:content_id}/reject/", response={200: ContentOut, **ACT_ERRORS}
+)
+def reject(request: HttpRequest, site_id: int, content_id: int, body: Reason):
+    return _act(review.reject, _content(request, site_id, content_id, operate=True), body.reason)
+
+
+@router.post(
+    "{int:site_id}/content/{int:content_id}/rewrite/", response={200: ContentOut, **ACT_ERRORS}
+)
+def rewrite(request: HttpRequest, site_id: int, content_id: int, body: Note):
+    """Send the article back to stage 4 with a note; the next run writes it again in place."""
+    return _act(review.rewrite, _content(request, site_id, content_id, operate=True), body.note)
+
+
+@router.post(
+    "{int:site_id}/content/{int:content_id}/publish/", response={200: ContentOut, **ACT_ERRORS}
+)
+def publish(request: HttpRequest, site_id: int, content_id: int):
+    """Queue an approved (or published, to update it) article for the site's WordPress."""
+    return _act(review.publish, _content(request, site_id, content_id, operate=True))
+
+
+@router.post("{int:site_id}/content/bulk/", response={200: BulkOut, **ACT_ERRORS})
+def bulk(request: HttpRequest, site_id: int, body: BulkIn):
+    """One action on many articles; each that does not fit is refused alone, with the reason."""
+    site = site_for(request, site_id, operate=True)
+    if any(not 1 <= i <= 2**63 - 1 for i in body.ids):
+        raise HttpError(422, "ids: each must be an article id (a positive whole number).")
+    try:
+        result = review.bulk(site, body.action, body.ids, {"reason": body.reason})
+    except review.Refused as refusal:
+        raise HttpError(refusal.status, refusal.reason) from None
+    return {"done": result.done, "refused": result.refused}
+
+
+@router.get(
+    "{int:site_id}/content/export/",
+    response={200: None, **READ_ERRORS},
+    openapi_extra={
+        "responses": {200: {"description": "A ZIP", "content": {"application/zip": {}}}}
+    },
+)
+def export(
+    request: HttpRequest,
+    site_id: int,
+    status: str = "approved",
+    format: Literal["markdown", "html"] = "markdown",
+):
+    """A ZIP with a folder per article (index.md with front matter, or index.html) and its
+    pictures, streamed as it is made."""
+    return export_response(request, site_for(request, site_id), status=status, fmt=format)
+
+
+@router.get("{int:site_id}/publishing/", response={200: PublishingOut | None, **READ_ERRORS})
+def get_publishing(request: HttpRequest, site_id: int):
+    """The site's WordPress, or null; the application password is never shown back."""
+    return connection.describe(site_for(request, site_id))
+
+
+@router.put("{int:site_id}/publishing/", response={200: PublishingOut, **WRITE_ERRORS})
+def put_publishing(request: HttpRequest, site_id: int, body: PublishingIn):
+    """Connect or change the WordPress; leave `application_password` out to keep the stored one."""
+    site = site_for(request, site_id, operate=True)
+    try:
+        connection.save(site, body.model_dump())
+    except connection.ConnectionRefused as refusal:
+        raise HttpError(422, str(refusal)) from None
+    return connection.describe(site)
+
+
+@router.delete("{int:site_id}/publishing/", response={204: None, **WRITE_ERRORS})
+def delete_publishing(request: HttpRequest, site_id: int):
+    connection.disconnect(site_for(request, site_id, operate=True))
+    return 204, None
+
+
+@router.post("{int:site_id}/publishing/test/", response={200: TestOut, **WRITE_ERRORS})
+def test_publishing(request: HttpRequest, site_id: int):
+    """Ask WordPress who the stored credentials belong to; answers what it said."""
+    ok, message = connection.test(site_for(request, site_id, operate=True))
+    return {"ok": ok, "message": message}
 
 
 add_site_list(router, "tasks", Task, TaskOut)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cascade.automation import estimates
 from cascade.automation.engine.records import bump, event, locked, save_run
-from cascade.automation.estimates import default_seconds
+from cascade.automation.estimates import STAGE_SECONDS, default_seconds
 from cascade.automation.models import (
     AutomationRun,
     EventKind,
@@ -158,10 +158,12 @@ def advance_if_stage_done(run_id: Any) -> bool:
 def _record_timing(run: AutomationRun, row: RunStage) -> None:
     """Learn from a finished stage: its seconds per item, and for a stage it feeds with an
     estimated fan-out, how far the plan's estimate was off."""
-    if row.recent_intervals:
-        learnt: dict[str, float] = {
-            "seconds_per_item": sum(row.recent_intervals) / len(row.recent_intervals)
-        }
+    settled = row.processed_count + row.failed_count
+    if settled and row.started_at and row.finished_at:
+        # The whole stage over its items, not the last few completions: the tail of a stage
+        # (one thread busy, the other idle) or a noisy minute would skew the next estimate.
+        wall = (row.finished_at - row.started_at).total_seconds() - row.paused_seconds
+        learnt: dict[str, float] = {"seconds_per_item": max(1e-4, (wall - STAGE_SECONDS) / settled)}
         expected = registry()[row.number].credits(run.config, row.processed_count)
         if expected and row.credits_used:
             learnt["credit_ratio"] = max(0.2, min(5.0, row.credits_used / expected))

@@ -38,6 +38,7 @@ def _context(run: AutomationRun) -> StageContext:
         profile=SiteProfile(
             name=site.name, tone=site.tone, audience=site.audience, language=site.language
         ),
+        run_id=run.pk,
     )
 
 

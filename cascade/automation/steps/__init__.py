@@ -24,6 +24,7 @@ class StageContext:
     config: dict[str, Any]
     provider: Any
     profile: SiteProfile = SiteProfile()
+    run_id: Any = None
 
 
 @dataclass

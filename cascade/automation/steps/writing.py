@@ -11,8 +11,10 @@ from typing import Any
 from django.conf import settings
 
 from cascade.ai.base import Brief
+from cascade.ai.local import clip
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
 from cascade.planner.models import ContentIdea, IdeaStatus
+from cascade.writer.html import count_words, place_images, sanitize
 from cascade.writer.models import (
     IMAGE_SIZES,
     Content,
@@ -24,12 +26,19 @@ from cascade.writer.models import (
     TaskStatus,
 )
 
+
+def alt_text(prompt: str) -> str:
+    """A picture's alt text, from what it was drawn of."""
+    return clip(prompt.split(".")[0], 125)
+
+
 # --- 4. Tasks → Content ------------------------------------------------------------------------
 
 
 def article_process(ctx: StageContext, tasks: list[Task]) -> Any:
     (task,) = tasks
     idea = task.idea
+    rewrite = Content.objects.filter(task=task).values_list("review_note", flat=True).first()
     brief = Brief(
         title=idea.title,
         outline=list(idea.outline),
@@ -39,24 +48,36 @@ def article_process(ctx: StageContext, tasks: list[Task]) -> Any:
         tone=ctx.profile.tone,
         audience=ctx.profile.audience,
         language=ctx.profile.language,
+        note=rewrite or "",
     )
     return ctx.provider.write_article(brief, profile=ctx.profile)
 
 
 def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied:
+    """Write the article (sanitised and counted), or write it again in place when a reviewer
+    sent it back; its pictures, if it has some, go back where they belong."""
     (task,) = tasks
-    Content.objects.create(
-        site_id=ctx.site_id,
-        task=task,
-        title=task.title,
-        html=article.html,
-        meta_title=article.meta_title[:60],
-        meta_description=article.meta_description[:160],
-        word_count=article.word_count,
-        status=ContentStatus.DRAFT,
-        is_offline_draft=bool(getattr(ctx.provider, "is_offline", False)),
-        provider=getattr(ctx.provider, "name", ""),
-    )
+    body = sanitize(article.html)
+    fields = {
+        "title": task.title,
+        "meta_title": article.meta_title[:60],
+        "meta_description": article.meta_description[:160],
+        "status": ContentStatus.DRAFT,
+        "is_offline_draft": bool(getattr(ctx.provider, "is_offline", False)),
+        "provider": getattr(ctx.provider, "name", ""),
+        "run_id": ctx.run_id,
+    }
+    content = Content.objects.filter(task=task).first()
+    if content is None:
+        content = Content.objects.create(site_id=ctx.site_id, task=task, html=body, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(content, name, value)
+        content.review_note = ""
+        content.changed_since_published = content.remote_post_id is not None
+        content.html = place_images(body, content.images.all())
+    content.word_count = count_words(content.html)
+    content.save()
     expect(
         Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
             status=TaskStatus.COMPLETED
@@ -65,7 +86,7 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
         "task",
     )
     ContentIdea.objects.filter(pk=task.idea_id).update(status=IdeaStatus.COMPLETED)
-    return Applied(outputs=1, priced_as={"target_words": article.word_count})
+    return Applied(outputs=1, priced_as={"target_words": content.word_count})
 
 
 # --- 5. Content → Image prompts ----------------------------------------------------------------
@@ -85,7 +106,14 @@ def prompts_apply(ctx: StageContext, contents: list[Content], prompts: Any) -> A
         raise StaleItem("content already has image prompts")
     Image.objects.bulk_create(
         [
-            Image(site_id=ctx.site_id, content=content, kind=p.kind, position=i, prompt=p.prompt)
+            Image(
+                site_id=ctx.site_id,
+                content=content,
+                kind=p.kind,
+                position=i,
+                prompt=p.prompt,
+                alt=alt_text(p.prompt),
+            )
             for i, p in enumerate(prompts)
         ]
     )
@@ -101,8 +129,9 @@ def image_process(ctx: StageContext, images: list[Image]) -> Any:
     scale = settings.CASCADE_IMAGE_SCALE
     width, height = max(16, int(width * scale)), max(16, int(height * scale))
     png = ctx.provider.render_image(image.prompt, width, height, profile=ctx.profile)
-    # The file name depends only on the image row, so a retry overwrites instead of adding.
-    relative = f"sites/{ctx.site_id}/images/{image.content_id}-{image.position}-{image.kind}.png"
+    # The file name depends only on the image row (its unguessable token), so a retry
+    # overwrites instead of adding.
+    relative = f"sites/{ctx.site_id}/images/{image.token}.png"
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
@@ -119,6 +148,11 @@ def image_apply(ctx: StageContext, images: list[Image], result: Any) -> Applied:
         status=ImageStatus.GENERATED, file=relative, width=width, height=height
     )
     expect(updated, 1, "image")
+    # The picture goes into its article in the same transaction (featured first, in-article
+    # ones after their sections' headings).
+    content = Content.objects.select_for_update().get(pk=image.content_id)
+    content.html = place_images(content.html, content.images.all())
+    content.save(update_fields=["html", "updated_at"])
     return Applied(outputs=1)
 
 

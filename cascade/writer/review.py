@@ -1,0 +1,182 @@
+"""What people do to articles (contract §8): approve, reject with a reason, send back for a
+rewrite with a note, edit, and queue for publishing. Each is a conditional update from the
+statuses that allow it, so a double click or two reviewers at once change an article once; an
+action that does not fit an article's status is refused with the reason and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cascade.writer.html import MAX_HTML_BYTES, count_words, place_images, sanitize
+from cascade.writer.models import (
+    APPROVABLE,
+    PUBLIC,
+    PUBLISHABLE,
+    REJECTABLE,
+    REWRITABLE,
+    Content,
+    ContentStatus,
+    Task,
+    TaskStatus,
+)
+
+NOTE_LIMIT = 2000
+
+
+class Refused(Exception):
+    """The action does not fit the article (its status, or what was sent)."""
+
+    status = 409
+
+    def __init__(self, reason: str, status: int = 409) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def _reason(action: str, content: Content) -> str:
+    return f"A {content.get_status_display().lower()} article cannot be {action}."
+
+
+def _move(content: Content, allowed: frozenset, action: str, **changes: Any) -> Content:
+    moved = Content.objects.filter(pk=content.pk, status__in=allowed).update(**changes)
+    if moved != 1:
+        content.refresh_from_db()
+        raise Refused(_reason(action, content))
+    content.refresh_from_db()
+    return content
+
+
+def _text(value: Any, what: str) -> str:
+    text = " ".join(str(value or "").split())
+    if not text:
+        raise Refused(f"{what}: say why (it may not be empty).", 422)
+    if len(text) > NOTE_LIMIT:
+        raise Refused(f"{what}: at most {NOTE_LIMIT} characters.", 422)
+    return text
+
+
+def approve(content: Content) -> Content:
+    return _move(content, APPROVABLE, "approved", status=ContentStatus.APPROVED, review_note="")
+
+
+def reject(content: Content, reason: Any) -> Content:
+    note = _text(reason, "reason")
+    return _move(content, REJECTABLE, "rejected", status=ContentStatus.REJECTED, review_note=note)
+
+
+def rewrite(content: Content, note: Any) -> Content:
+    """Send the article back to stage 4 with the note: its task is queued again and the next
+    run writes it again in place (its pictures stay)."""
+    text = _text(note, "note")
+    with transaction.atomic():
+        _move(content, REWRITABLE, "sent back", status=ContentStatus.DRAFT, review_note=text)
+        Task.objects.filter(pk=content.task_id).update(status=TaskStatus.QUEUED)
+    return content
+
+
+def edit(content: Content, values: dict[str, Any], confirm_published: bool = False) -> Content:
+    """Change title, meta and body (sanitised; pictures kept in place). A published article
+    changes only when the editor says so (the live post changes when it is published again)."""
+    if content.status in PUBLIC and not confirm_published:
+        raise Refused(
+            "This article is published: confirm that you mean to change it "
+            "(it changes on the site when you publish it again).",
+            409,
+        )
+    limits = {"title": 300, "meta_title": 60, "meta_description": 160}
+    changes: dict[str, Any] = {}
+    for name, limit in limits.items():
+        if values.get(name) is not None:
+            text = " ".join(str(values[name]).split())
+            if not text and name == "title":
+                raise Refused("title: may not be empty.", 422)
+            if len(text) > limit:
+                raise Refused(f"{name}: at most {limit} characters ({len(text)} given).", 422)
+            changes[name] = text
+    if values.get("html") is not None:
+        raw = str(values["html"])
+        if len(raw.encode()) > MAX_HTML_BYTES:
+            raise Refused(f"html: at most {MAX_HTML_BYTES // 1024} KiB of HTML.", 413)
+        changes["html"] = place_images(sanitize(raw), content.images.all())
+        changes["word_count"] = count_words(changes["html"])
+    if not changes:
+        raise Refused("Nothing to change: send title, html, meta_title or meta_description.", 422)
+    if content.remote_post_id:
+        changes["changed_since_published"] = True
+    Content.objects.filter(pk=content.pk).update(**changes, updated_at=timezone.now())
+    content.refresh_from_db()
+    return content
+
+
+def publish(content: Content, batch: uuid.UUID | None = None) -> Content:
+    """Queue an approved (or published, to update it) article for its site's WordPress."""
+    if not hasattr(content.site, "wordpress"):
+        raise Refused("Connect a WordPress first (the site's settings, Publishing).", 409)
+    return _move(
+        content,
+        PUBLISHABLE,
+        "published",
+        status=ContentStatus.PUBLISHING,
+        publish_attempts=0,
+        publish_error="",
+        publish_not_before=None,
+        publish_batch=batch,
+    )
+
+
+ACTIONS = {
+    "approve": lambda c, payload, batch: approve(c),
+    "reject": lambda c, payload, batch: reject(c, payload.get("reason")),
+    "publish": lambda c, payload, batch: publish(c, batch),
+}
+
+
+@dataclass
+class Bulk:
+    done: list[int] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    batch: uuid.UUID | None = None
+
+
+def bulk(site: Any, action: str, ids: Iterable[int], payload: dict[str, Any]) -> Bulk:
+    """Apply one action to many articles of a site; each that does not fit is refused alone."""
+    if action not in ACTIONS:
+        raise Refused("action: must be approve, reject or publish.", 422)
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    result = Bulk(batch=uuid.uuid4() if action == "publish" else None)
+    found = {
+        c.pk: c for c in Content.objects.filter(site=site, pk__in=wanted).select_related("site")
+    }
+    for pk in wanted:
+        content = found.get(pk)
+        if content is None:
+            result.refused.append({"id": pk, "reason": "No such article in this site."})
+            continue
+        try:
+            ACTIONS[action](content, payload, result.batch)
+            result.done.append(pk)
+        except Refused as refusal:
+            result.refused.append({"id": pk, "reason": refusal.reason})
+    return result
+
+
+def search(site: Any, status: str = "", query: str = "", sort: str = "-updated_at"):
+    """The site's articles in a tab, found by words of their title or meta description."""
+    rows = Content.objects.filter(site=site)
+    if status in ContentStatus.values:
+        rows = rows.filter(status=status)
+    if query:
+        rows = rows.filter(Q(title__icontains=query) | Q(meta_description__icontains=query))
+    order = (
+        sort
+        if sort.lstrip("-") in ("updated_at", "title", "word_count", "created_at")
+        else "-updated_at"
+    )
+    return rows.order_by(order, "-id")

@@ -1,0 +1,207 @@
+"""Publishing to a real WordPress (contract §9): posts with their pictures, category and excerpt;
+updates in place; WordPress's own words when it refuses; retries while it is down; and no
+duplicate after a worker dies mid-publish."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pytest
+
+from cascade.writer import publishing, review
+from cascade.writer.models import Content, ContentStatus, Image
+from cascade.writer.wordpress import marker
+from tests.conftest import KillableWorker, run_to_end, wait_for
+from tests.wordpress import HoldingProxy
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.wordpress]
+
+
+@pytest.fixture
+def approved(site):
+    """Alice's site after a run, with its first three articles approved."""
+    run_to_end(site)
+    articles = list(Content.objects.filter(site=site).order_by("id")[:3])
+    for article in articles:
+        review.approve(article)
+    return articles
+
+
+def connect(api, site, url: str, user: str, password: str):
+    body = {
+        "url": url,
+        "username": user,
+        "application_password": password,
+        "post_status": "publish",
+    }
+    return api.put(f"/api/v1/sites/{site.pk}/publishing/", body, content_type="application/json")
+
+
+def publish_all(timeout: float = 60.0) -> None:
+    """Work as a worker does until no article waits for WordPress."""
+    deadline = time.monotonic() + timeout
+    while Content.objects.filter(status=ContentStatus.PUBLISHING).exists():
+        assert time.monotonic() < deadline, "articles still waiting for WordPress"
+        if not publishing.work_once("test"):
+            time.sleep(0.05)
+
+
+def mark_of(article: Content) -> str:
+    return marker(article.site_id, article.pk, article.created_at)
+
+
+def test_an_article_is_published_with_its_pictures_and_updated_in_place(
+    site, approved, api, wordpress
+):
+    answer = connect(api, site, wordpress.url, wordpress.user, wordpress.password)
+    assert answer.status_code == 200, answer.content
+    assert "password" not in str(
+        {
+            k: v
+            for k, v in answer.json().items()
+            if k != "application_password_set" and k != "application_password_hint"
+        }
+    )
+    assert answer.json()["application_password_hint"].endswith(wordpress.password[-4:])
+    checked = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+    assert checked["ok"] and "may publish posts" in checked["message"], checked
+    article = approved[0]
+    queued = api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+    assert queued.json()["status"] == "publishing"
+    publish_all()
+    article.refresh_from_db()
+    assert article.status == ContentStatus.PUBLISHED, article.publish_error
+    assert article.published_url.startswith(wordpress.url.split(":")[0])
+    post = wordpress.get(f"posts/{article.remote_post_id}", context="edit")
+    images = list(Image.objects.filter(content=article).order_by("position"))
+    featured = images[0]
+    assert featured.kind == "featured" and featured.remote_media_id
+    assert post["featured_media"] == featured.remote_media_id
+    assert post["excerpt"]["raw"] == article.meta_description
+    assert html.unescape(post["title"]["raw"]) == article.title
+    cluster = article.task.idea.cluster
+    names = [html.unescape(wordpress.get(f"categories/{c}")["name"]) for c in post["categories"]]
+    assert names == [cluster.name]
+    for image in images:  # every picture uploaded once, and the post shows WordPress's copies
+        assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
+        assert image.remote_url and image.remote_url in post["content"]["raw"]
+    assert "/media/sites/" not in post["content"]["raw"]
+
+    # Publishing again updates the same post: still one post, no second picture.
+    review.edit(article, {"title": "A better title"}, confirm_published=True)
+    api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+    publish_all()
+    article.refresh_from_db()
+    assert article.status == ContentStatus.PUBLISHED and not article.changed_since_published
+    assert [p["id"] for p in wordpress.posts_marked(mark_of(article))] == [article.remote_post_id]
+    assert (
+        wordpress.get(f"posts/{article.remote_post_id}", context="edit")["title"]["raw"]
+        == "A better title"
+    )
+    for image in images:
+        assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
+
+
+def test_a_wrong_application_password_ends_in_publish_failed_with_wordpress_words(
+    site, approved, api, wordpress, settings
+):
+    settings.CASCADE_PUBLISH_ATTEMPTS = 2
+    connect(api, site, wordpress.url, wordpress.user, "abcd efgh ijkl mnop qrst uvwx")
+    checked = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+    assert not checked["ok"] and "401" in checked["message"]
+    article = approved[0]
+    api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+    publish_all()
+    article.refresh_from_db()
+    assert article.status == ContentStatus.PUBLISH_FAILED
+    assert article.publish_attempts == 2
+    assert "WordPress answered 401" in article.publish_error
+    assert (
+        "application password" in article.publish_error.lower()
+        or "not allowed" in article.publish_error
+    )
+    assert article.remote_post_id is None
+
+
+def test_a_bulk_publish_waits_out_wordpress_being_down(
+    site, approved, api, wordpress, own_wordpress, settings
+):
+    settings.CASCADE_PUBLISH_ATTEMPTS = 12
+    settings.CASCADE_PUBLISH_BACKOFF = 0.2
+    url = f"http://127.0.0.1:{own_wordpress}"
+    assert connect(api, site, url, wordpress.user, wordpress.password).status_code == 200
+    wordpress.server(own_wordpress, "stop")
+    ids = [a.pk for a in approved]
+    done = api.post(
+        f"/api/v1/sites/{site.pk}/content/bulk/",
+        {"action": "publish", "ids": ids},
+        content_type="application/json",
+    ).json()
+    assert done == {"done": ids, "refused": []}
+    for _ in range(20):
+        publishing.work_once("test")
+        time.sleep(0.05)
+    waiting = Content.objects.filter(pk__in=ids)
+    assert all(a.status == ContentStatus.PUBLISHING for a in waiting)
+    assert all("cannot be reached" in a.publish_error for a in waiting if a.publish_attempts)
+    wordpress.server(own_wordpress, "start")
+    publish_all(timeout=120)
+    for article in Content.objects.filter(pk__in=ids):
+        assert article.status == ContentStatus.PUBLISHED, article.publish_error
+        assert len(wordpress.posts_marked(mark_of(article))) == 1
+
+
+def test_a_worker_killed_mid_publish_leaves_no_duplicate(site, approved, api, wordpress, tmp_path):
+    proxy = HoldingProxy(wordpress.url)
+    worker = None
+    try:
+        assert connect(api, site, proxy.url, wordpress.user, wordpress.password).status_code == 200
+        worker = KillableWorker(
+            tmp_path, CASCADE_PUBLISH_ALLOW_PRIVATE="1", CASCADE_CLAIM_TIMEOUT="2"
+        )
+        article = approved[0]
+        api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+        assert proxy.created.wait(60), "the worker never created the post"
+        worker.kill()  # WordPress made the post; the worker never heard its id
+        article.refresh_from_db()
+        assert article.remote_post_id is None and article.status == ContentStatus.PUBLISHING
+        assert len(wordpress.posts_marked(mark_of(article))) == 1
+        proxy.released.set()
+        wait_for(lambda: publishing.work_once("test") or None, 30, 0.2, "the claim to expire")
+        publish_all()
+        article.refresh_from_db()
+        assert article.status == ContentStatus.PUBLISHED, article.publish_error
+        posts = wordpress.posts_marked(mark_of(article))
+        assert [p["id"] for p in posts] == [article.remote_post_id]
+        for image in article.images.all():
+            assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
+    finally:
+        if worker:
+            worker.stop()
+        proxy.close()
+
+
+def test_bad_publishing_settings_are_refused_and_change_nothing(site, api, settings):
+    settings.CASCADE_PUBLISH_ALLOW_PRIVATE = False
+    url = f"/api/v1/sites/{site.pk}/publishing/"
+    cases = [
+        ({"url": "ftp://blog.example", "username": "a", "application_password": "x"}, "http"),
+        ({"url": "javascript:alert(1)", "username": "a", "application_password": "x"}, "http"),
+        (
+            {"url": "http://127.0.0.1:8089", "username": "a", "application_password": "x"},
+            "CASCADE_PUBLISH_ALLOW_PRIVATE",
+        ),
+        ({"url": "http://10.1.2.3", "username": "a", "application_password": "x"}, "private"),
+        ({"url": "https://blog.example", "username": "", "application_password": "x"}, "username"),
+        ({"url": "https://blog.example", "username": "a"}, "application_password"),
+    ]
+    for body, expected in cases:
+        answer = api.put(url, body, content_type="application/json")
+        assert answer.status_code == 422 and expected in answer.json()["detail"], (
+            body,
+            answer.content,
+        )
+    assert api.get(url).json() is None
+    article_less = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+    assert not article_less["ok"] and "No WordPress" in article_less["message"]
