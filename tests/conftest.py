@@ -249,6 +249,13 @@ def run_to_end(site: Site) -> AutomationRun:
     return run
 
 
+@pytest.fixture
+def written(site):
+    """Alice's site after a whole run: its articles wait for review."""
+    assert run_to_end(site).outcome == "succeeded"
+    return site
+
+
 def snapshot(run: AutomationRun) -> dict:
     run.refresh_from_db()
     return progress.build_snapshot(run)

@@ -20,14 +20,6 @@ from tests.conftest import DEMO, keywords_of, run_to_end
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def written(site):
-    """Alice's site after a whole run: its articles wait for review."""
-    run = run_to_end(site)
-    assert run.outcome == "succeeded"
-    return site
-
-
 def login(user) -> Client:
     client = Client()
     client.force_login(user)

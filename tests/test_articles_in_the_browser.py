@@ -11,7 +11,7 @@ import pytest
 from cascade.planner.models import ContentIdea
 from cascade.writer.models import Content, ContentStatus, Task, TaskStatus
 from tests.browser import shot
-from tests.conftest import run_to_end, wait_for
+from tests.conftest import wait_for
 from tests.servers import Server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
@@ -19,15 +19,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 @pytest.fixture
 def server(tmp_path, garden):
-    server = Server(log=tmp_path / "serve.log", CASCADE_PUBLISH_ALLOW_PRIVATE="1").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def written(site):
-    assert run_to_end(site).outcome == "succeeded"
-    return site
+    with Server(log=tmp_path / "serve.log", CASCADE_PUBLISH_ALLOW_PRIVATE="1") as server:
+        yield server
 
 
 def test_review_an_article_by_keyboard_and_edit_it(playwright_browser, login, server, written):

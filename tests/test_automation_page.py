@@ -37,9 +37,8 @@ READ_PAGE = """() => {
 
 @pytest.fixture
 def server(tmp_path, site):
-    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY).start()
-    yield server
-    server.stop()
+    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY) as server:
+        yield server
 
 
 def check_consistent(doc: dict) -> None:

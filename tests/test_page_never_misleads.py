@@ -22,9 +22,8 @@ LATENCY = "1:0.02,2:0.2,4:0.35,5:0.05,6:0.1"
 @pytest.fixture
 def server(request, tmp_path, site):
     env = getattr(request, "param", {})
-    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY, **env).start()
-    yield server
-    server.stop()
+    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY, **env) as server:
+        yield server
 
 
 def open_automation(login, browser, server, site, **size):

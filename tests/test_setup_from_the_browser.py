@@ -23,9 +23,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 @pytest.fixture
 def server(tmp_path, garden):
-    server = Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY="4:0.05").start()
-    yield server
-    server.stop()
+    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY="4:0.05") as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,17 +13,23 @@ from tests.invariants import check_chaining, check_full_run, check_snapshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def snapshots_until_finished(run, every: float) -> Iterator[dict]:
+    """The run's snapshot every `every` seconds, the finished one last."""
+    while True:
+        doc = snapshot(run)
+        yield doc
+        if doc["run"]["status"] in FINISHED:
+            return
+        time.sleep(every)
+
+
 @pytest.mark.engine(latency={1: 0.005, 2: 0.02, 4: 0.02, 5: 0.01, 6: 0.01})
 def test_every_snapshot_of_a_running_run_obeys_the_contract(site, worker):
     run = engine.start_run(site)
     docs = []
-    while True:
-        doc = snapshot(run)
+    for doc in snapshots_until_finished(run, every=0.01):
         docs.append(doc)
         check_snapshot(doc)
-        if doc["run"]["status"] in FINISHED:
-            break
-        time.sleep(0.01)
     wait_until_finished(run)
     assert len(docs) >= 50, f"only {len(docs)} snapshots were taken"
     percentages = [d["global_progress"]["percentage"] for d in docs]
@@ -57,16 +64,12 @@ def test_the_percentage_never_goes_back_for_a_later_reader(site):
 def test_the_time_left_counts_down_steadily(site, worker):
     run = engine.start_run(site)
     shown = []
-    while True:
-        doc = snapshot(run)
-        if doc["run"]["status"] in FINISHED:
-            break
+    for doc in snapshots_until_finished(run, every=0.05):
         g = doc["global_progress"]
-        if g["estimated_remaining_seconds"] is not None:
+        if doc["run"]["status"] not in FINISHED and g["estimated_remaining_seconds"] is not None:
             shown.append(
                 (time.monotonic(), g["estimated_remaining_seconds"], g["estimated_remaining_time"])
             )
-        time.sleep(0.05)
     assert len(shown) >= 20, shown
     for (_, s0, text0), (_, s1, text1) in zip(shown, shown[1:], strict=False):
         # never back up from "~1 min" to "~2 min": a reading is at most the last one (it may

@@ -6,7 +6,6 @@ import unicodedata
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from cascade.accounts.access import memberships_of, sites_of
 from cascade.accounts.models import CAN_OPERATE, LedgerKind, Membership, Role, Site
+from cascade.lib.paging import page_of
 
 LEDGER_PER_PAGE = 50
 
@@ -57,10 +57,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     }
     if membership is not None and membership.role == Role.OWNER:
         ledger = membership.account.ledger.select_related("run__site").order_by("-id")
-        number = request.GET.get("page", "1")
-        context["ledger"] = Paginator(ledger, LEDGER_PER_PAGE).get_page(
-            number if number.isdigit() else 1
-        )
+        context["ledger"] = page_of(request, ledger, LEDGER_PER_PAGE)
         context["usage"] = (
             membership.account.ledger.filter(kind=LedgerKind.CHARGE, run__isnull=False)
             .values("run_id", "run__site__name", "run__site_id", "run__created_at")

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,6 +18,7 @@ from cascade.accounts.access import page_site
 from cascade.automation import page, progress
 from cascade.automation.models import AutomationRun, ItemState, RunItem
 from cascade.automation.stages import registry
+from cascade.lib.paging import page_of
 
 ITEMS_PER_PAGE = 50
 
@@ -89,8 +89,7 @@ def items_page(request: HttpRequest, run: AutomationRun) -> dict[str, Any]:
         match = Q(title__icontains=query[:100])
         items = items.filter(match | Q(object_id=int(query)) if query.isdigit() else match)
     items = items.annotate(seconds=F("finished_at") - F("started_at")).order_by("stage", "position")
-    number = request.GET.get("page", "1")
-    paged = Paginator(items, ITEMS_PER_PAGE).get_page(number if number.isdigit() else 1)
+    paged = page_of(request, items, ITEMS_PER_PAGE)
     return {
         "items": paged,
         "filters": {"stage": stage, "state": state, "q": query},

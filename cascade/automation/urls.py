@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from cascade.automation import run_detail, settings_views, streams, views
+
+# Under /sites/<site_id>/automation/.
+automation = [
+    path("", views.automation_page, name="automation"),
+    path("live/", views.automation_live, name="automation-live"),
+    path("stream/", streams.automation_stream, name="automation-stream"),
+    path("actions/<slug:action>/", views.automation_action, name="automation-action"),
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,22 +19,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/", views.site_list, name="sites"),
     path("sites/go/", views.site_go, name="site-go"),
-    path("sites/<int:site_id>/automation/", views.automation_page, name="automation"),
-    path("sites/<int:site_id>/settings/", settings_views.site_settings, name="site-settings"),
-    path("sites/<int:site_id>/automation/live/", views.automation_live, name="automation-live"),
-    path(
-        "sites/<int:site_id>/automation/stream/",
-        streams.automation_stream,
-        name="automation-stream",
-    ),
-    path(
-        "sites/<int:site_id>/automation/actions/<slug:action>/",
-        views.automation_action,
-        name="automation-action",
-    ),
+    path("sites/<int:site_id>/automation/", include(automation)),
     path(
         "sites/<int:site_id>/automation/runs/<uuid:run_id>/",
         run_detail.run_detail,
         name="run-detail",
     ),
+    path("sites/<int:site_id>/settings/", settings_views.site_settings, name="site-settings"),
 ]

@@ -1,7 +1,12 @@
-"""Ninja's limit/offset pagination with bounds: `{"count": n, "items": [...]}`."""
+"""Paging: ninja's limit/offset pagination with bounds for the API (`{"count": n, "items": [...]}`),
+and the `?page=N` pages of the HTML lists."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
@@ -27,3 +32,13 @@ def status_filter(value: str | None, statuses: list[str]) -> str | None:
     if value not in statuses:
         raise HttpError(422, f"status: must be one of {', '.join(statuses)}")
     return value
+
+
+def page_of(request: HttpRequest, rows: Any, per_page: int, count: int | None = None) -> Page:
+    """The `?page=N` page of a list (the first for a bad number, the last past the end); `count`
+    spares the count query when the caller knows it already."""
+    paginator = Paginator(rows, per_page)
+    if count is not None:
+        paginator.count = count
+    number = request.GET.get("page", "1")
+    return paginator.get_page(number if number.isdigit() else 1)

@@ -8,7 +8,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
+from cascade.lib.paging import page_of
 from cascade.planner.importing import MAX_ROWS, ImportRefused, import_rows, rows_from_csv
 from cascade.planner.models import Keyword, KeywordStatus
 
@@ -46,8 +46,7 @@ def keywords(request: HttpRequest, site_id: int) -> HttpResponse:
     if request.method == "POST":
         return _bulk(request, site, can_edit)
     rows, filters = _filtered(site, request.GET)
-    number = request.GET.get("page", "1")
-    page = Paginator(rows, PER_PAGE).get_page(number if number.isdigit() else 1)
+    page = page_of(request, rows, PER_PAGE)
     context = {
         "site": site,
         "page": page,

@@ -1,27 +1,21 @@
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from cascade.writer import publishing_views, views
 
+# A site's articles, under /sites/<site_id>/content/.
+content = [
+    path("", views.articles, name="articles"),
+    path("export/", views.export, name="articles-export"),
+    path("publishing/", views.publish_progress, name="publish-progress"),
+    path("<int:content_id>/", views.article, name="article"),
+    path("<int:content_id>/edit/", views.article_edit, name="article-edit"),
+]
+publishing = publishing_views.publishing_settings
+
 urlpatterns = [
     re_path(r"^media/(?P<path>.*)$", views.media, name="media"),
-    path("sites/<int:site_id>/content/", views.articles, name="articles"),
-    path("sites/<int:site_id>/content/export/", views.export, name="articles-export"),
-    path(
-        "sites/<int:site_id>/content/publishing/",
-        views.publish_progress,
-        name="publish-progress",
-    ),
-    path("sites/<int:site_id>/content/<int:content_id>/", views.article, name="article"),
-    path(
-        "sites/<int:site_id>/content/<int:content_id>/edit/",
-        views.article_edit,
-        name="article-edit",
-    ),
-    path(
-        "sites/<int:site_id>/settings/publishing/",
-        publishing_views.publishing_settings,
-        name="publishing-settings",
-    ),
+    path("sites/<int:site_id>/content/", include(content)),
+    path("sites/<int:site_id>/settings/publishing/", publishing, name="publishing-settings"),
 ]

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Membership, Site
+from cascade.lib.paging import page_of
 from cascade.writer import publishing, review
 from cascade.writer.exporting import export_response
 from cascade.writer.html import FIGURE_RE
@@ -85,9 +85,12 @@ def media(request: HttpRequest, path: str) -> HttpResponseBase:
 @login_required
 @require_http_methods(["GET", "POST"])
 def articles(request: HttpRequest, site_id: int) -> HttpResponseBase:
+    """The site's articles by review state (GET), or a bulk action on the selected ones (POST)."""
     site, can_edit = page_site(request, site_id)
-    if request.method == "POST":
-        return _bulk(request, site, can_edit)
+    return (_bulk if request.method == "POST" else _listed)(request, site, can_edit)
+
+
+def _listed(request: HttpRequest, site: Site, can_edit: bool) -> HttpResponseBase:
     status = request.GET.get("status", ContentStatus.REVIEW)
     if status not in ContentStatus.values:
         status = ContentStatus.REVIEW
@@ -97,11 +100,8 @@ def articles(request: HttpRequest, site_id: int) -> HttpResponseBase:
         Content.objects.filter(site=site).values_list("status").annotate(n=Count("id")).order_by()
     )
     rows = review.search(site, status, query, sort).select_related("task__idea__cluster")
-    number = request.GET.get("page", "1")
-    paginator = Paginator(rows.defer("html"), PER_PAGE)
-    if not query:  # the tab's count is known already
-        paginator.count = counts.get(status, 0)
-    page = paginator.get_page(number if number.isdigit() else 1)
+    # Without a search the tab's count is known already.
+    page = page_of(request, rows.defer("html"), PER_PAGE, None if query else counts.get(status, 0))
     batch = request.session.get(f"publish_batch_{site.pk}")
     context = {
         "site": site,

@@ -159,19 +159,12 @@ def ideas_apply(ctx: StageContext, clusters: list[Cluster], ideas: Any) -> Appli
 
 
 def tasks_apply(ctx: StageContext, ideas: list[ContentIdea], _result: Any) -> Applied:
-    target = int(ctx.config["target_words"])
-    Task.objects.bulk_create(
-        [
-            Task(
-                site_id=ctx.site_id,
-                idea=i,
-                title=i.title,
-                target_words=target,
-                status=TaskStatus.QUEUED,
-            )
-            for i in ideas
-        ]
-    )
+    queued = {
+        "site_id": ctx.site_id,
+        "target_words": int(ctx.config["target_words"]),
+        "status": TaskStatus.QUEUED,
+    }
+    Task.objects.bulk_create([Task(idea=i, title=i.title, **queued) for i in ideas])
     updated = ContentIdea.objects.filter(
         id__in=[i.id for i in ideas], status=IdeaStatus.NEW
     ).update(status=IdeaStatus.QUEUED)
