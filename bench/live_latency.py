@@ -101,7 +101,7 @@ async def measure(
     ]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
     _, rss1 = proc_stats(server_pid)
-    stats0 = json.loads(await asyncio.to_thread(_get, port, "/healthz/live"))
+    stats0 = json.loads(await asyncio.to_thread(_get, port, "/healthz/live", token))
     cpu1, _ = proc_stats(server_pid)
     t0 = time.time()
     run = await asyncio.to_thread(engine.start_run, site)
@@ -112,7 +112,7 @@ async def measure(
             break
     elapsed = time.time() - t0
     cpu2, _ = proc_stats(server_pid)
-    stats1 = json.loads(await asyncio.to_thread(_get, port, "/healthz/live"))
+    stats1 = json.loads(await asyncio.to_thread(_get, port, "/healthz/live", token))
     await asyncio.sleep(1.0)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -132,10 +132,13 @@ async def measure(
     }
 
 
-def _get(port: int, path: str) -> str:
+def _get(port: int, path: str, token: str) -> str:
     import urllib.request
 
-    return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read().decode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    return urllib.request.urlopen(request, timeout=10).read().decode()
 
 
 def main() -> None:
@@ -143,6 +146,8 @@ def main() -> None:
     env = {
         "CASCADE_IMAGE_SCALE": "0.05",
         "CASCADE_AI_LATENCY": "1:0.01,2:0.05,4:0.08,5:0.02,6:0.03",
+        # Every simulated viewer uses the same (staff) token.
+        "CASCADE_STREAMS_PER_USER": "1000",
     }
     if mode == "celery":
         env.update(
@@ -154,7 +159,7 @@ def main() -> None:
     from cascade.accounts.models import ApiToken, Membership
 
     site = make_site(f"live {time.time()}", keywords)
-    user = get_user_model().objects.create_user(f"viewer{time.time()}")
+    user = get_user_model().objects.create_user(f"viewer{time.time()}", is_staff=True)
     Membership.objects.create(user=user, account=site.account, role="owner")
     _, token = ApiToken.issue(user)
     port = 8790 if mode == "embedded" else 8791

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
+from cascade.lib import keys
 from cascade.lib.env import env_bool, env_float, env_int, env_list, env_str, parse_stage_map
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -14,7 +16,12 @@ DATA_DIR = Path(env_str("CASCADE_DATA_DIR", "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY") or "cascade-insecure-local-key-set-SECRET_KEY-in-production"
+# SECRET_KEY from the environment, else a random key generated once into the data directory
+# (mode 0600). A key anyone can read (a published default) is refused unless DEBUG is on.
+SECRET_KEY = keys.secret_key(env_str("SECRET_KEY"), DATA_DIR, DEBUG)
+# Former keys, newest first: sessions, tokens and stored secrets made with them keep working
+# until they are renewed (`cascade rotate_secrets` re-encrypts stored secrets).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -29,6 +36,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",  # serves /api/docs from its own static files (no CDN)
+    "axes",
+    "csp",
     "cascade.accounts",
     "cascade.planner",
     "cascade.writer",
@@ -37,6 +46,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Request bodies are capped before anything reads them (413).
+    "cascade.lib.limits.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cascade.urls"
@@ -94,7 +107,33 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_PASSWORD_VALIDATORS: list[dict] = []
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Login forms (the site's and the admin's) are throttled by django-axes: after
+# CASCADE_LOGIN_FAILURES failures for a user name, or from an address, the form answers 429
+# with the time to wait.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CASCADE_LOGIN_FAILURES", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("CASCADE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cascade.accounts.lockout.locked_out"
+AXES_VERBOSE = False
+# Behind proxies (nginx): how many, so the client's address is read from X-Forwarded-For.
+CASCADE_PROXY_COUNT = env_int("CASCADE_PROXY_COUNT", 0)
+if CASCADE_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = CASCADE_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -111,18 +150,61 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("CASCADE_MEDIA_ROOT") or (DATA_DIR / "media")).resolve()
 WHITENOISE_USE_FINDERS = True
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
-# Keyword imports (a CSV file or body) larger than this are refused before they are parsed.
+# Request bodies: keyword imports up to CASCADE_IMPORT_MAX_BYTES, anything else up to
+# CASCADE_BODY_MAX_BYTES; larger ones are refused (413) before they are read.
 CASCADE_IMPORT_MAX_BYTES = env_int("CASCADE_IMPORT_MAX_BYTES", 8 * 1024 * 1024)
+CASCADE_BODY_MAX_BYTES = env_int("CASCADE_BODY_MAX_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(CASCADE_IMPORT_MAX_BYTES, CASCADE_BODY_MAX_BYTES) + 65536
+FILE_UPLOAD_MAX_MEMORY_SIZE = CASCADE_BODY_MAX_BYTES
 
+# Everything at WARNING and above (Django's request errors with their tracebacks included) goes
+# to standard error; Cascade's own messages from CASCADE_LOG_LEVEL.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "cascade": {"handlers": ["console"], "level": env_str("CASCADE_LOG_LEVEL", "INFO")},
+        "cascade": {
+            "handlers": ["console"],
+            "level": env_str("CASCADE_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
     },
+}
+
+# `cascade serve` logs every request (method, path, status) when set (or with --access-log).
+CASCADE_ACCESS_LOG = env_bool("CASCADE_ACCESS_LOG", False)
+
+# --- Served over HTTPS (CASCADE_HTTPS=1, behind a TLS proxy such as nginx) ------------------
+# Secure cookies, HSTS and a redirect of plain HTTP; the proxy says the request came over TLS
+# with X-Forwarded-Proto. Off by default so `cascade serve` works on plain HTTP on loopback.
+CASCADE_HTTPS = env_bool("CASCADE_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CASCADE_HTTPS
+SECURE_SSL_REDIRECT = CASCADE_HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CASCADE_HTTPS else None
+SECURE_HSTS_SECONDS = env_int("CASCADE_HSTS_SECONDS", 31_536_000) if CASCADE_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CASCADE_HTTPS and env_bool("CASCADE_HSTS_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = CASCADE_HTTPS and env_bool("CASCADE_HSTS_PRELOAD", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# No inline script anywhere (styles: the bars' widths are inline). The API's docs page is
+# exempt: Swagger UI starts from an inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
 }
 
 # --- Cascade -------------------------------------------------------------------------------
@@ -139,6 +221,8 @@ CASCADE_PROVIDER_FAILURE_LIMIT = env_int("CASCADE_PROVIDER_FAILURE_LIMIT", 5)
 CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
 # Seconds after which an event stream ends cleanly and the client reconnects.
 CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)
+# Live event streams one user may hold open at once in one server process (then 429).
+CASCADE_STREAMS_PER_USER = env_int("CASCADE_STREAMS_PER_USER", 10)
 
 # Static files and media are small files served from a thread under ASGI; the live streams are
 # asynchronous. Django's warning about the former is expected.
@@ -198,5 +282,8 @@ CASCADE_PUBLISH_BACKOFF = env_float("CASCADE_PUBLISH_BACKOFF", 5.0)
 # Cascade checked who asks; empty: Cascade sends the files itself.
 CASCADE_MEDIA_ACCEL_REDIRECT = env_str("CASCADE_MEDIA_ACCEL_REDIRECT")
 
-# Key for encrypting accounts' API keys at rest (default: derived from SECRET_KEY).
+# Key material for stored secrets (accounts' AI keys, WordPress passwords); default: SECRET_KEY.
+# The encryption key is derived from it for that purpose alone. Former ones, newest first,
+# keep decrypting until `cascade rotate_secrets` has run.
 CASCADE_ENCRYPTION_KEY = env_str("CASCADE_ENCRYPTION_KEY")
+CASCADE_ENCRYPTION_KEY_FALLBACKS = env_list("CASCADE_ENCRYPTION_KEY_FALLBACKS", [])

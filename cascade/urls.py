@@ -7,6 +7,7 @@ from cascade.accounts import views as account_views
 from cascade.api import api
 from cascade.automation import streams
 from cascade.automation import views as automation_views
+from cascade.lib import converters  # noqa: F401  (registers <id:...> before any route uses it)
 
 urlpatterns = [
     path("healthz", automation_views.healthz, name="healthz"),
@@ -21,3 +22,6 @@ urlpatterns = [
     path("", include("cascade.planner.urls")),
     path("", include("cascade.automation.urls")),
 ]
+
+handler404 = "cascade.lib.errors.not_found"
+handler500 = "cascade.lib.errors.server_error"

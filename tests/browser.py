@@ -25,13 +25,22 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
-def with_session(browser, base_url: str, session: str, **context_options):
-    """A page whose browser context is logged in with the given Django session."""
-    context = browser.new_context(**context_options)
+def with_session(browser, base_url: str, session: str, csp: bool = False, **context_options):
+    """A page whose browser context is logged in with the given Django session. The tests'
+    own probes (`wait_for_function` with a string) are evaluated in the page, which the site's
+    Content-Security-Policy forbids: it is bypassed unless `csp` is asked for, and then every
+    violation is recorded in `page.errors`."""
+    context = browser.new_context(bypass_csp=not csp, **context_options)
     context.add_cookies([{"name": "sessionid", "value": session, "url": base_url}])
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            page.errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     return page
 
 

@@ -280,12 +280,12 @@ def login(alice, server):
     """A browser page logged in as alice (or another user) on the test's `server`."""
     from tests.browser import with_session
 
-    def open_page(browser, width=1440, height=1000, user=None):
+    def open_page(browser, width=1440, height=1000, user=None, csp=False):
         client = Client()
         client.force_login(user or alice)
         session = client.cookies["sessionid"].value
         return with_session(
-            browser, server.url, session, viewport={"width": width, "height": height}
+            browser, server.url, session, csp=csp, viewport={"width": width, "height": height}
         )
 
     return open_page

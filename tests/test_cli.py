@@ -35,7 +35,14 @@ def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedP
 
 def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     out = cascade(
-        "create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "5000"
+        "create_user",
+        "dana",
+        "--password",
+        "dana-grows-tomatoes",
+        "--account",
+        "Dana Co",
+        "--credits",
+        "5000",
     ).stdout
     assert "Created user 'dana' (owner) in account 'Dana Co' with 5,000 credits." in out
     account = Account.objects.get(name="Dana Co")
@@ -45,7 +52,14 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     # Running it again with the same password keeps the password (and the user's sessions).
     dana = get_user_model().objects.get(username="dana")
     cascade(
-        "create_user", "dana", "--password", "pw-dana", "--account", "Dana Co", "--credits", "6000"
+        "create_user",
+        "dana",
+        "--password",
+        "dana-grows-tomatoes",
+        "--account",
+        "Dana Co",
+        "--credits",
+        "6000",
     )
     assert get_user_model().objects.get(username="dana").password == dana.password
     account.refresh_from_db()

@@ -21,8 +21,8 @@ LATENCY = "1:0.02,2:0.2,4:0.35,5:0.05,6:0.1"
 
 @pytest.fixture
 def server(request, tmp_path, site):
-    env = getattr(request, "param", {})
-    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=LATENCY, **env) as server:
+    env = {"CASCADE_AI_LATENCY": LATENCY, **getattr(request, "param", {})}
+    with Server(log=tmp_path / "serve.log", **env) as server:
         yield server
 
 
@@ -164,6 +164,10 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
     assert stages[4]["status"] == "completed"  # the "≈" went away once totals were known
 
 
+# Articles that take a second each: a pause has items to finish long enough to be seen.
+@pytest.mark.parametrize(
+    "server", [{"CASCADE_AI_LATENCY": "1:0.02,2:0.2,4:1.0,5:0.05,6:0.1"}], indirect=True
+)
 def test_words_are_for_people(playwright_browser, login, server, site):
     page = open_automation(login, playwright_browser, server, site)
     assert page.get_by_test_id("credits").inner_text().startswith("Credits: 1,000,000 available")

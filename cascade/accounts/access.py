@@ -72,7 +72,7 @@ def add_site_list(
     from cascade.lib.schemas import READ_ERRORS
 
     @router.get(
-        f"{{int:site_id}}/{path}/",
+        f"{{id:site_id}}/{path}/",
         response={200: list[schema], **READ_ERRORS},
         operation_id=f"list_{path}",
         summary=f"List the site's {path}",

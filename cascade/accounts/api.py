@@ -11,10 +11,11 @@ from pydantic import Field
 
 from cascade.accounts.access import site_for, sites_of
 from cascade.accounts.models import CAN_OPERATE, Membership, Site
+from cascade.accounts.naming import site_fields
+from cascade.lib.limits import MAX_ID
 from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
 
 router = Router()
-MAX_ID = 2**63 - 1
 
 
 class SiteIn(Schema):
@@ -73,13 +74,13 @@ def create_site(request: HttpRequest, payload: SiteIn):
                 404, "Account not found." if payload.account_id else "You belong to no account."
             )
         raise HttpError(403, "Your role may not create sites in this account.")
-    name = payload.name.strip()
-    if not name or any(ord(c) < 32 for c in name):
-        raise HttpError(422, "name: must be visible text without control characters")
-    site = Site.objects.create(account=membership.account, name=name, domain=payload.domain.strip())
+    name, domain, errors = site_fields(payload.name, payload.domain)
+    if errors:
+        raise HttpError(422, "; ".join(f"{field}: {error}" for field, error in errors.items()))
+    site = Site.objects.create(account=membership.account, name=name, domain=domain)
     return Status(201, site_row(site))
 
 
-@router.get("{int:site_id}/", response={200: SiteOut, **READ_ERRORS})
+@router.get("{id:site_id}/", response={200: SiteOut, **READ_ERRORS})
 def get_site(request: HttpRequest, site_id: int):
     return site_row(site_for(request, site_id))

@@ -48,6 +48,8 @@ class Account(models.Model):
         self.save(update_fields=["ai_api_key_encrypted", "ai_api_key_hint"])
 
     def ai_key(self) -> str | None:
+        """The account's own AI key, None without one; secrets.Undecryptable when it was stored
+        with a key the server no longer has (never silently replaced by the server's key)."""
         from cascade.accounts import secrets
 
         return secrets.decrypt(self.ai_api_key_encrypted) if self.ai_api_key_encrypted else None

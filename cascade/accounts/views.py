@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Sum
@@ -11,8 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from cascade.accounts import secrets
 from cascade.accounts.access import memberships_of, sites_of
 from cascade.accounts.models import CAN_OPERATE, LedgerKind, Membership, Role, Site
+from cascade.accounts.naming import site_fields
 from cascade.lib.paging import page_of
 
 LEDGER_PER_PAGE = 50
@@ -58,6 +58,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     if membership is not None and membership.role == Role.OWNER:
         ledger = membership.account.ledger.select_related("run__site").order_by("-id")
         context["ledger"] = page_of(request, ledger, LEDGER_PER_PAGE)
+        stored = membership.account.ai_api_key_encrypted
+        context["key_unreadable"] = bool(stored) and secrets.readable(stored) is None
         context["usage"] = (
             membership.account.ledger.filter(kind=LedgerKind.CHARGE, run__isnull=False)
             .values("run_id", "run__site__name", "run__site_id", "run__created_at")
@@ -65,18 +67,6 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             .order_by("-run__created_at")[:20]
         )
     return render(request, "accounts/account_settings.html", context)
-
-
-def _clean_name(text: str, limit: int) -> tuple[str, str]:
-    """(clean text, error): visible text, no control, bidi or zero-width characters."""
-    text = " ".join(text.split())
-    if not text:
-        return "", "Enter a name."
-    if len(text) > limit:
-        return text, f"At most {limit} characters."
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
-        return text, "Use visible characters only (no control or invisible formatting characters)."
-    return text, ""
 
 
 @login_required
@@ -88,16 +78,10 @@ def site_new(request: HttpRequest) -> HttpResponse:
     values = {"name": "", "domain": "", "account": str(accounts[0].pk) if accounts else ""}
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in values}
-        name, errors["name"] = _clean_name(values["name"], 200)
-        domain, errors["domain"] = (
-            _clean_name(values["domain"], 253) if values["domain"].strip() else ("", "")
-        )
-        if domain and (" " in domain or "/" in domain):
-            errors["domain"] = "A host name such as example.com, without http:// or paths."
+        name, domain, errors = site_fields(values["name"], values["domain"])
         account = next((a for a in accounts if str(a.pk) == values["account"]), None)
         if account is None:
             errors["account"] = "Choose an account you may add sites to."
-        errors = {k: v for k, v in errors.items() if v}
         if not errors and account is not None:
             site = Site.objects.create(account=account, name=name, domain=domain)
             messages.success(request, f"Site “{site.name}” created. Import its keywords to begin.")

@@ -3,10 +3,14 @@ name (`local`) or a dotted path to a provider class."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+from cascade.ai.base import ProviderUnavailable
 
 PROVIDERS = {
     "local": "cascade.ai.local.LocalProvider",
@@ -15,22 +19,39 @@ PROVIDERS = {
 
 _lock = threading.Lock()
 _cache: dict[str, object] = {}
+# Providers made for accounts' own keys, least recently used first (each holds an HTTP client).
+_keyed: OrderedDict[str, object] = OrderedDict()
+KEYED_CLIENTS = 64
+
+
+def _account_key(account) -> str | None:
+    from cascade.accounts.secrets import Undecryptable
+
+    try:
+        return account.ai_key()
+    except Undecryptable as exc:
+        raise ProviderUnavailable(
+            "The account's AI key cannot be read by this server (its secret key changed): "
+            "re-enter your key on the Account page."
+        ) from exc
 
 
 def get_provider(account=None):
     """The configured provider; with an account that has its own API key (and a provider that
-    takes keys), one that uses that key."""
+    takes keys), one that uses that key. A stored key that cannot be decrypted is reported
+    (ProviderUnavailable), never replaced by the server's key."""
     name = settings.CASCADE_AI_PROVIDER
-    secret = account.ai_key() if account is not None and name == "openai" else None
+    secret = _account_key(account) if account is not None and name == "openai" else None
     if secret:
-        import hashlib
-
         slot = f"{name}:{hashlib.sha256(secret.encode()).hexdigest()}"
         with _lock:
-            if slot not in _cache:
-                cls = import_string(PROVIDERS[name])
-                _cache[slot] = cls(api_key=secret)
-            return _cache[slot]
+            if slot in _keyed:
+                _keyed.move_to_end(slot)
+            else:
+                _keyed[slot] = import_string(PROVIDERS[name])(api_key=secret)
+                while len(_keyed) > KEYED_CLIENTS:
+                    _keyed.popitem(last=False)
+            return _keyed[slot]
     with _lock:
         if name not in _cache:
             path = PROVIDERS.get(name, name)
@@ -48,3 +69,4 @@ def get_provider(account=None):
 def reset_provider_cache() -> None:
     with _lock:
         _cache.clear()
+        _keyed.clear()

@@ -30,16 +30,16 @@ from cascade.automation.schemas import (
     Snapshot,
 )
 from cascade.automation.stages import registry
+from cascade.lib.limits import MAX_ID
 from cascade.lib.paging import Paging
 from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
 
 router = Router()
 sites_router = Router()  # per-site settings, mounted under /v1/sites/
-MAX_ID = 2**63 - 1
 
 
 class SiteQuery(Schema):
-    site_id: int = Field(le=MAX_ID)
+    site_id: int = Field(ge=1, le=MAX_ID)
 
 
 class RunQuery(SiteQuery):
@@ -227,12 +227,12 @@ def site_settings(site) -> dict:
     }
 
 
-@sites_router.get("{int:site_id}/settings/", response={200: SiteSettings, **READ_ERRORS})
+@sites_router.get("{id:site_id}/settings/", response={200: SiteSettings, **READ_ERRORS})
 def get_site_settings(request: HttpRequest, site_id: int):
     return site_settings(site_for(request, site_id))
 
 
-@sites_router.put("{int:site_id}/settings/", response={200: SiteSettings, **WRITE_ERRORS})
+@sites_router.put("{id:site_id}/settings/", response={200: SiteSettings, **WRITE_ERRORS})
 def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsIn):
     site = site_for(request, site_id, operate=True)
     values = payload.model_dump(exclude_unset=True)

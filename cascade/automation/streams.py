@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
@@ -17,6 +20,7 @@ from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import live, page, progress
 from cascade.automation.models import AutomationRun
+from cascade.lib.limits import MAX_ID
 
 
 def _renderers(state: tuple) -> dict:
@@ -38,8 +42,39 @@ def _renderers(state: tuple) -> dict:
     }
 
 
-def _event_stream(body: Any) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(body, content_type="text/event-stream")
+# Event streams each user holds open in this process (the server's event loop is their only
+# writer). Beyond CASCADE_STREAMS_PER_USER a new one is refused with 429.
+OPEN_STREAMS: Counter[int] = Counter()
+
+
+def _too_many(user: Any) -> HttpResponseBase | None:
+    if OPEN_STREAMS[user.pk] < settings.CASCADE_STREAMS_PER_USER:
+        return None
+    detail = (
+        f"Too many live streams open ({settings.CASCADE_STREAMS_PER_USER}): close other "
+        "tabs or connections and try again."
+    )
+    response = JsonResponse({"detail": detail}, status=429)
+    response["Retry-After"] = "10"
+    return response
+
+
+async def _counted(user_id: int, body: AsyncIterator[str]) -> AsyncIterator[str]:
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        OPEN_STREAMS[user_id] -= 1
+        if OPEN_STREAMS[user_id] <= 0:
+            del OPEN_STREAMS[user_id]
+
+
+def _event_stream(body: Any, user: Any) -> HttpResponseBase:
+    refused = _too_many(user)
+    if refused is not None:
+        return refused
+    OPEN_STREAMS[user.pk] += 1
+    response = StreamingHttpResponse(_counted(user.pk, body), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response
@@ -55,7 +90,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
     if site is None:
         raise Http404("No such site.")
     variant = "page:operate" if role in CAN_OPERATE else "page:watch"
-    return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"))
+    return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"), user)
 
 
 async def api_stream(request: Any) -> HttpResponseBase:
@@ -77,10 +112,13 @@ async def api_stream(request: Any) -> HttpResponseBase:
             {"detail": "Authentication required: log in or send 'Authorization: Bearer <token>'."},
             status=401,
         )
-    try:
-        site_id = int(request.GET.get("site_id", ""))
-    except ValueError:
-        return JsonResponse({"detail": "site_id: Input should be a valid integer"}, status=422)
+    raw_site = request.GET.get("site_id", "")
+    if not (raw_site.isdigit() and len(raw_site) <= 16 and 1 <= int(raw_site) <= MAX_ID):
+        return JsonResponse(
+            {"detail": "site_id: Input should be a site's id (a positive whole number)"},
+            status=422,
+        )
+    site_id = int(raw_site)
     run_id = request.GET.get("run_id") or None
     if run_id is not None:
         try:
@@ -94,5 +132,5 @@ async def api_stream(request: Any) -> HttpResponseBase:
         return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
 
     return _event_stream(
-        live.stream((site.pk, run_id), _renderers, "json", "progress", encode=json.dumps)
+        live.stream((site.pk, run_id), _renderers, "json", "progress", encode=json.dumps), user
     )

@@ -19,11 +19,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/", views.site_list, name="sites"),
     path("sites/go/", views.site_go, name="site-go"),
-    path("sites/<int:site_id>/automation/", include(automation)),
+    path("sites/<id:site_id>/automation/", include(automation)),
     path(
-        "sites/<int:site_id>/automation/runs/<uuid:run_id>/",
+        "sites/<id:site_id>/automation/runs/<uuid:run_id>/",
         run_detail.run_detail,
         name="run-detail",
     ),
-    path("sites/<int:site_id>/settings/", settings_views.site_settings, name="site-settings"),
+    path("sites/<id:site_id>/settings/", settings_views.site_settings, name="site-settings"),
 ]

@@ -3,6 +3,7 @@ live region), plus health checks."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,22 +22,50 @@ from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, page
 from cascade.automation.models import AutomationRun, RunAction
 
+log = logging.getLogger("cascade.health")
+
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
+    """Whether the server can reach its database. The reason of a failure goes to the log (and
+    to staff), never to anyone who asks: it may name hosts and ports."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # the point of this endpoint is to say so
-        return JsonResponse({"status": "error", "detail": f"database: {exc}"}, status=503)
+        log.error("health check: the database is unreachable: %s", exc)
+        body = {"status": "error", "detail": "The database is unreachable."}
+        try:
+            if _is_staff(request):
+                body["reason"] = str(exc)
+        except Exception:  # who asks is unknown without a database: tell nobody
+            pass
+        return JsonResponse(body, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return bool(user.is_staff)
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        from cascade.api import BearerToken
+
+        user = BearerToken().authenticate(request, header.split(" ", 1)[1].strip())
+        return bool(user and user.is_staff)
+    return False
 
 
 @require_GET
 def live_stats(request: HttpRequest) -> HttpResponse:
     """How many version checks this process's watchers made and how many viewers they serve:
-    the cost of change detection, for benchmarks and monitoring."""
+    the cost of change detection, for benchmarks and monitoring (staff only)."""
+    if not _is_staff(request):
+        return JsonResponse(
+            {"detail": "Staff only: log in as staff or send a staff token."}, status=403
+        )
     viewers = sum(len(w.queues) for w in live.hub.watchers.values())
     return JsonResponse(
         {"checks": live.STATS["checks"], "watchers": len(live.hub.watchers), "viewers": viewers}

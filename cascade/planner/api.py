@@ -31,7 +31,7 @@ class ImportReport(Schema):
 
 
 @router.post(
-    "{int:site_id}/keywords/",
+    "{id:site_id}/keywords/",
     response={200: ImportReport, **WRITE_ERRORS},
     openapi_extra={
         "requestBody": {
@@ -50,10 +50,10 @@ def import_keywords(request: HttpRequest, site_id: int):
     content_type = (request.content_type or "").lower()
     try:
         if content_type in ("text/csv", "application/csv"):
-            return import_rows(site, rows_from_csv(request.body), first_row=2).as_dict()
+            return import_rows(site, rows_from_csv(request), first_row=2).as_dict()
         try:
             payload = json.loads(request.body or b"null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise HttpError(
                 422, 'body: expected JSON {"keywords": [...]} or text/csv with a header row'
             ) from None

@@ -3,13 +3,14 @@ stored. Duplicates are judged case- and whitespace-insensitively within the site
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cascade.accounts.models import Site
+from cascade.lib.limits import text_problem
 from cascade.planner.models import Intent, Keyword, normalize
 
 MAX_ROWS = 50_000
@@ -60,8 +61,9 @@ def clean_row(raw: Any) -> tuple[str, dict[str, Any]]:
     text = raw.get("keyword")
     if not isinstance(text, str):
         raise ValueError("keyword is missing" if text is None else "keyword must be text")
-    if any(unicodedata.category(c) == "Cc" and c not in "\t" for c in text) or "\x00" in text:
-        raise ValueError("keyword contains control characters")
+    problem = text_problem(text)
+    if problem:
+        raise ValueError(f"keyword {problem}")
     keyword = " ".join(text.split())
     if not keyword:
         raise ValueError("keyword is empty")
@@ -82,14 +84,33 @@ def clean_row(raw: Any) -> tuple[str, dict[str, Any]]:
     }
 
 
-def rows_from_csv(data: bytes) -> list[dict[str, Any]]:
+def _lines(source: bytes | Iterable[bytes]) -> Iterator[str]:
+    """Text lines of UTF-8 bytes given whole or in chunks (a request or an uploaded file read as
+    a stream), decoded as they come."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending, seen = "", 0
+    for chunk in [source] if isinstance(source, bytes) else source:
+        try:
+            text = pending + decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise ImportRefused(
+                f"The file is not UTF-8 text (bad byte at position {seen + exc.start})."
+            ) from None
+        seen += len(chunk)
+        *complete, pending = text.split("\n")
+        for line in complete:
+            yield line + "\n"
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRefused(
-            f"The file is not UTF-8 text (bad byte at position {exc.start})."
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ImportRefused("The file is not UTF-8 text (it ends inside a character).") from None
+    if pending:
+        yield pending
+
+
+def rows_from_csv(source: bytes | Iterable[bytes]) -> list[dict[str, Any]]:
+    """Rows of a CSV file with a header row, read as a stream (at most MAX_ROWS + 1 are kept)."""
+    reader = csv.reader(_lines(source))
     try:
         header = next(reader)
     except StopIteration:

@@ -103,7 +103,7 @@ def import_keywords(request: HttpRequest, site_id: int) -> HttpResponse:
         )
     else:
         try:
-            report = import_rows(site, rows_from_csv(upload.read()), first_row=2)
+            report = import_rows(site, rows_from_csv(upload.chunks()), first_row=2)
             context["report"] = report.as_dict()
             context["shown"] = report.rejected[:SHOWN_REJECTIONS]
         except ImportRefused as exc:

@@ -162,13 +162,13 @@ def _act(action, content: Content, *args) -> dict:
     return _out(content)
 
 
-@router.get("{int:site_id}/content/{int:content_id}/", response={200: ContentOut, **READ_ERRORS})
+@router.get("{id:site_id}/content/{id:content_id}/", response={200: ContentOut, **READ_ERRORS})
 def get_content(request: HttpRequest, site_id: int, content_id: int):
     return _out(_content(request, site_id, content_id))
 
 
 @router.patch(
-    "{int:site_id}/content/{int:content_id}/",
+    "{id:site_id}/content/{id:content_id}/",
     response={200: ContentOut, **ACT_ERRORS, 413: Error},
 )
 def patch_content(request: HttpRequest, site_id: int, content_id: int, body: ContentPatch):
@@ -180,21 +180,21 @@ def patch_content(request: HttpRequest, site_id: int, content_id: int, body: Con
 
 
 @router.post(
-    "{int:site_id}/content/{int:content_id}/approve/", response={200: ContentOut, **ACT_ERRORS}
+    "{id:site_id}/content/{id:content_id}/approve/", response={200: ContentOut, **ACT_ERRORS}
 )
 def approve(request: HttpRequest, site_id: int, content_id: int):
     return _act(review.approve, _content(request, site_id, content_id, operate=True))
 
 
 @router.post(
-    "{int:site_id}/content/{int:content_id}/reject/", response={200: ContentOut, **ACT_ERRORS}
+    "{id:site_id}/content/{id:content_id}/reject/", response={200: ContentOut, **ACT_ERRORS}
 )
 def reject(request: HttpRequest, site_id: int, content_id: int, body: Reason):
     return _act(review.reject, _content(request, site_id, content_id, operate=True), body.reason)
 
 
 @router.post(
-    "{int:site_id}/content/{int:content_id}/rewrite/", response={200: ContentOut, **ACT_ERRORS}
+    "{id:site_id}/content/{id:content_id}/rewrite/", response={200: ContentOut, **ACT_ERRORS}
 )
 def rewrite(request: HttpRequest, site_id: int, content_id: int, body: Note):
     """Send the article back to stage 4 with a note; the next run writes it again in place."""
@@ -202,14 +202,14 @@ def rewrite(request: HttpRequest, site_id: int, content_id: int, body: Note):
 
 
 @router.post(
-    "{int:site_id}/content/{int:content_id}/publish/", response={200: ContentOut, **ACT_ERRORS}
+    "{id:site_id}/content/{id:content_id}/publish/", response={200: ContentOut, **ACT_ERRORS}
 )
 def publish(request: HttpRequest, site_id: int, content_id: int):
     """Queue an approved (or published, to update it) article for the site's WordPress."""
     return _act(review.publish, _content(request, site_id, content_id, operate=True))
 
 
-@router.post("{int:site_id}/content/bulk/", response={200: BulkOut, **ACT_ERRORS})
+@router.post("{id:site_id}/content/bulk/", response={200: BulkOut, **ACT_ERRORS})
 def bulk(request: HttpRequest, site_id: int, body: BulkIn):
     """One action on many articles; each that does not fit is refused alone, with the reason."""
     site = site_for(request, site_id, operate=True)
@@ -223,7 +223,7 @@ def bulk(request: HttpRequest, site_id: int, body: BulkIn):
 
 
 @router.get(
-    "{int:site_id}/content/export/",
+    "{id:site_id}/content/export/",
     response={200: None, **READ_ERRORS},
     openapi_extra={
         "responses": {200: {"description": "A ZIP", "content": {"application/zip": {}}}}
@@ -240,13 +240,13 @@ def export(
     return export_response(request, site_for(request, site_id), status=status, fmt=format)
 
 
-@router.get("{int:site_id}/publishing/", response={200: PublishingOut | None, **READ_ERRORS})
+@router.get("{id:site_id}/publishing/", response={200: PublishingOut | None, **READ_ERRORS})
 def get_publishing(request: HttpRequest, site_id: int):
     """The site's WordPress, or null; the application password is never shown back."""
     return connection.describe(site_for(request, site_id))
 
 
-@router.put("{int:site_id}/publishing/", response={200: PublishingOut, **WRITE_ERRORS})
+@router.put("{id:site_id}/publishing/", response={200: PublishingOut, **WRITE_ERRORS})
 def put_publishing(request: HttpRequest, site_id: int, body: PublishingIn):
     """Connect or change the WordPress; leave `application_password` out to keep the stored one."""
     site = site_for(request, site_id, operate=True)
@@ -257,13 +257,13 @@ def put_publishing(request: HttpRequest, site_id: int, body: PublishingIn):
     return connection.describe(site)
 
 
-@router.delete("{int:site_id}/publishing/", response={204: None, **WRITE_ERRORS})
+@router.delete("{id:site_id}/publishing/", response={204: None, **WRITE_ERRORS})
 def delete_publishing(request: HttpRequest, site_id: int):
     connection.disconnect(site_for(request, site_id, operate=True))
     return 204, None
 
 
-@router.post("{int:site_id}/publishing/test/", response={200: TestOut, **WRITE_ERRORS})
+@router.post("{id:site_id}/publishing/test/", response={200: TestOut, **WRITE_ERRORS})
 def test_publishing(request: HttpRequest, site_id: int):
     """Ask WordPress who the stored credentials belong to; answers what it said."""
     ok, message = connection.test(site_for(request, site_id, operate=True))

@@ -80,7 +80,7 @@ def test(site: Any) -> tuple[bool, str]:
     wp = getattr(site, "wordpress", None)
     if wp is None:
         return False, "No WordPress is connected yet."
-    password = secrets.decrypt(wp.password_encrypted) if wp.password_encrypted else None
+    password = secrets.readable(wp.password_encrypted)
     if not password:
         return False, "The application password cannot be read: enter it again."
     try:

@@ -35,7 +35,7 @@ FIGURE_SRC_RE = re.compile(r'(<figure data-image="(\d+)"><img src=")([^"]*)(")')
 
 def client_for(site: Any) -> Client:
     wp = site.wordpress
-    password = secrets.decrypt(wp.password_encrypted) if wp.password_encrypted else None
+    password = secrets.readable(wp.password_encrypted)
     if not password:
         raise WordPressError(
             "The WordPress application password cannot be read: enter it again in the site's "

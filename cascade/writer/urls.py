@@ -9,13 +9,13 @@ content = [
     path("", views.articles, name="articles"),
     path("export/", views.export, name="articles-export"),
     path("publishing/", views.publish_progress, name="publish-progress"),
-    path("<int:content_id>/", views.article, name="article"),
-    path("<int:content_id>/edit/", views.article_edit, name="article-edit"),
+    path("<id:content_id>/", views.article, name="article"),
+    path("<id:content_id>/edit/", views.article_edit, name="article-edit"),
 ]
 publishing = publishing_views.publishing_settings
 
 urlpatterns = [
     re_path(r"^media/(?P<path>.*)$", views.media, name="media"),
-    path("sites/<int:site_id>/content/", include(content)),
-    path("sites/<int:site_id>/settings/publishing/", publishing, name="publishing-settings"),
+    path("sites/<id:site_id>/content/", include(content)),
+    path("sites/<id:site_id>/settings/publishing/", publishing, name="publishing-settings"),
 ]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -31,6 +33,10 @@ class Command(BaseCommand):
         user, created = user_model.objects.get_or_create(username=name, defaults={"email": email})
         # Setting the same password again would change its hash and log the user out everywhere.
         if created or not user.check_password(password):
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise CommandError("the password is too weak: " + " ".join(exc.messages)) from None
             user.set_password(password)
             user.save()
         acct, _ = Account.objects.get_or_create(name=account)

@@ -12,6 +12,9 @@ from cascade.automation.worker import EmbeddedWorker
 log = logging.getLogger("cascade.serve")
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
 class Command(BaseCommand):
     help = "Serve the web app and API (ASGI, live updates) with the embedded worker unless work goes to Celery."
 
@@ -26,8 +29,22 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-worker", action="store_true", help="serve the web only")
         parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument(
+            "--access-log",
+            action="store_true",
+            default=settings.CASCADE_ACCESS_LOG,
+            help="log every request (method, path, status) to standard error",
+        )
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            default=settings.CASCADE_PROXY_COUNT > 0,
+            help="trust X-Forwarded-For/-Proto from a proxy on this machine (nginx)",
+        )
 
-    def handle(self, host, port, threads, no_worker, no_migrate, **options):
+    def handle(
+        self, host, port, threads, no_worker, no_migrate, access_log, proxy_headers, **options
+    ):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
         worker = None
@@ -38,10 +55,17 @@ class Command(BaseCommand):
             "cascade.asgi:application",
             host=host,
             port=port,
-            log_level="warning",
+            log_level="info" if access_log else "warning",
+            access_log=access_log,
+            proxy_headers=proxy_headers,
             lifespan="off",
             timeout_graceful_shutdown=5,
         )
+        if not settings.DEBUG and not settings.CASCADE_HTTPS and host not in LOOPBACK:
+            self.stderr.write(
+                "Serving plain HTTP beyond this machine: put Cascade behind a TLS proxy and set "
+                "CASCADE_HTTPS=1 (secure cookies, HSTS), as README's nginx recipe shows."
+            )
         self.stdout.write(
             f"Cascade serving at http://{host}:{port}/ "
             f"({'embedded worker, ' + str(threads) + ' threads' if worker else 'web only'})"

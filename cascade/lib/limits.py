@@ -1,0 +1,70 @@
+"""Bounds on what a request may carry: bodies are capped before anything reads them, and ids
+and numbers in URLs and bodies stay within what the database can hold."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+# Larger than any row id the database hands out; a bigger one is a 404 or a 422, never a 500.
+MAX_ID = 2**53
+IMPORT_PATH = re.compile(r"^/(api/v1/)?sites/\d+/keywords/(import/)?$")
+
+
+def body_limit(request: HttpRequest) -> int:
+    if request.method == "POST" and IMPORT_PATH.match(request.path):
+        return settings.CASCADE_IMPORT_MAX_BYTES
+    return settings.CASCADE_BODY_MAX_BYTES
+
+
+class BodyLimitMiddleware:
+    """413 for a body over its limit (keyword imports: CASCADE_IMPORT_MAX_BYTES; anything else:
+    CASCADE_BODY_MAX_BYTES), decided from Content-Length before the body is read."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        limit = body_limit(request)
+        if not declared.isdigit():
+            return self._refuse(request, 400, "Content-Length must be a whole number of bytes.")
+        if int(declared) > limit:
+            return self._refuse(
+                request,
+                413,
+                f"The request body is {int(declared) / 2**20:.1f} MiB; at most "
+                f"{limit / 2**20:g} MiB is accepted here.",
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": detail}, status=status)
+        return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+# Characters that change how text is shown without being seen: bidirectional overrides and
+# isolates, zero-width spaces and joiners, the byte-order mark, soft hyphen and the like.
+INVISIBLE = frozenset(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\u00ad"
+)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a short text (a keyword, a name) cannot be stored as it is, or None."""
+    for char in value:
+        if char in INVISIBLE:
+            return f"contains an invisible formatting character (U+{ord(char):04X})"
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return "contains a broken character (a lone surrogate)"
+        if category == "Cc" and char not in "\t":
+            return f"contains a control character (U+{ord(char):04X})"
+    return None
