@@ -218,6 +218,10 @@ CASCADE_CLAIM_TIMEOUT = env_float("CASCADE_CLAIM_TIMEOUT", 60.0)
 CASCADE_MAX_ATTEMPTS = env_int("CASCADE_MAX_ATTEMPTS", 3)
 CASCADE_RETRY_BACKOFF = env_float("CASCADE_RETRY_BACKOFF", 2.0)
 CASCADE_PROVIDER_FAILURE_LIMIT = env_int("CASCADE_PROVIDER_FAILURE_LIMIT", 5)
+# Media writes that would leave less than this many bytes free fail like a full disk; a run
+# whose pictures cannot be stored retries them every CASCADE_STORAGE_RETRY_SECONDS, saying so.
+CASCADE_MEDIA_MIN_FREE_BYTES = env_int("CASCADE_MEDIA_MIN_FREE_BYTES", 0)
+CASCADE_STORAGE_RETRY_SECONDS = env_float("CASCADE_STORAGE_RETRY_SECONDS", 10.0)
 CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
 # Seconds after which an event stream ends cleanly and the client reconnects.
 CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)

@@ -21,4 +21,5 @@ class ValidationErrorOut(Schema):
 
 # What any authenticated endpoint may answer besides its success.
 READ_ERRORS: dict[int, type[Schema]] = {401: Error, 404: Error, 422: ValidationErrorOut}
-WRITE_ERRORS: dict[int, type[Schema]] = {**READ_ERRORS, 403: Error}
+# A body that is not JSON (400) or too large (413) is refused before the operation runs.
+WRITE_ERRORS: dict[int, type[Schema]] = {**READ_ERRORS, 400: Error, 403: Error, 413: Error}

@@ -4,6 +4,7 @@ burning its queue."""
 
 from __future__ import annotations
 
+import errno
 import random
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cascade.accounts import credits
+from cascade.automation.engine.claims import requeue
 from cascade.automation.engine.errors import InvalidTransition
 from cascade.automation.engine.lifecycle import pause_run, settle
 from cascade.automation.engine.records import bump, event, locked, save_run
@@ -109,3 +111,38 @@ def pause_for_provider(run: AutomationRun, message: str) -> None:
         pause_run(run.pk, PauseReason.PROVIDER_UNAVAILABLE, message)
     except InvalidTransition:
         pass
+
+
+# The media storage cannot take a write: the disk is full, over quota or read-only.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+STORAGE_NOTICE = "The media storage is full"
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
+def wait_for_storage(run: AutomationRun, stage: int, token: str, items: list[RunItem]) -> None:
+    """The items go back to the queue without using an attempt and wait a little; the run says
+    why on its page until an item of it commits again (then the notice is cleared)."""
+    wait = settings.CASCADE_STORAGE_RETRY_SECONDS
+    message = (
+        f"{STORAGE_NOTICE} (no space left for pictures): stage {stage} retries every "
+        f"{wait:g} s. Free some space on the disk of {settings.MEDIA_ROOT}."
+    )
+    with transaction.atomic():
+        locked_run = locked(run.pk)
+        mine = RunItem.objects.filter(
+            pk__in=[it.pk for it in items], claim_token=token, state=ItemState.PROCESSING
+        )
+        ids = list(mine.values_list("pk", flat=True))
+        requeue(locked_run, mine, stage)
+        RunItem.objects.filter(pk__in=ids).update(
+            not_before=timezone.now() + timedelta(seconds=wait)
+        )
+        if locked_run.status_message != message:
+            locked_run.status_message = message
+            event(run.pk, EventKind.ITEM_RETRIED, message, stage=stage)
+            bump(locked_run)
+            save_run(locked_run, "status_message")
+    announce(run.pk)

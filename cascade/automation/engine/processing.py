@@ -17,7 +17,13 @@ from cascade.ai.base import ProviderRefused, ProviderUnavailable, SiteProfile
 from cascade.automation.engine.billing import pause_for_credits, reserve
 from cascade.automation.engine.claims import Claim, keep_claims_fresh, release
 from cascade.automation.engine.errors import LostClaim
-from cascade.automation.engine.failures import fail, pause_for_provider
+from cascade.automation.engine.failures import (
+    STORAGE_NOTICE,
+    fail,
+    is_storage_full,
+    pause_for_provider,
+    wait_for_storage,
+)
 from cascade.automation.engine.lifecycle import settle
 from cascade.automation.engine.records import bump, locked, save_run
 from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage, RunStatus
@@ -106,6 +112,9 @@ def _process_group(
         message = f"The AI provider refused the request: {exc}"
         fail(run, stage.number, token, group, message, final=True)
     except Exception as exc:  # a failing item never fails the run
+        if is_storage_full(exc):  # not the item's fault: it waits for space
+            wait_for_storage(run, stage.number, token, group)
+            return False
         message = str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, StageError):
             log.info("stage %s item failed: %s", stage.number, message)
@@ -184,8 +193,17 @@ def _commit(
         )
         locked_run.credits_used += charged
         locked_run.consecutive_failures, locked_run.last_success_at = 0, now
+        cleared = locked_run.status_message.startswith(STORAGE_NOTICE)
+        if cleared:  # space again: the notice goes
+            locked_run.status_message = ""
         bump(locked_run)
-        save_run(locked_run, "credits_used", "consecutive_failures", "last_success_at")
+        save_run(
+            locked_run,
+            "credits_used",
+            "consecutive_failures",
+            "last_success_at",
+            *(["status_message"] if cleared else []),
+        )
         locked_run.refresh_from_db(fields=["version"])
         settle(locked_run, row.in_progress_count)
         announce(run.pk)

@@ -3,7 +3,9 @@ review gate."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -132,13 +134,25 @@ def image_process(ctx: StageContext, images: list[Image]) -> Any:
     # The file name depends only on the image row (its unguessable token), so a retry
     # overwrites instead of adding.
     relative = f"sites/{ctx.site_id}/images/{image.token}.png"
-    target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(png)
-    os.replace(tmp, target)
+    write_media(Path(settings.MEDIA_ROOT) / relative, png)
     return relative, width, height
+
+
+def write_media(target: Path, data: bytes) -> None:
+    """Write a media file whole or not at all. ENOSPC when the disk is full, or when the write
+    would leave less than CASCADE_MEDIA_MIN_FREE_BYTES free (room kept for the database)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    keep = settings.CASCADE_MEDIA_MIN_FREE_BYTES
+    if keep and shutil.disk_usage(target.parent).free - len(data) < keep:
+        raise OSError(errno.ENOSPC, f"writing would leave less than {keep:,} bytes free")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def image_apply(ctx: StageContext, images: list[Image], result: Any) -> Applied:

@@ -1,0 +1,168 @@
+"""Services that fail in the middle of a run, in the PostgreSQL + Celery + Redis set-up:
+PostgreSQL restarted, Redis restarted, the media disk full. Each time the run says what happened
+and completes after recovery with nothing lost or doubled.
+
+These tests restart the shared test services, so `scripts/run-tests` runs them on their own,
+after the parallel passes (marker `services`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from cascade.accounts.models import Site
+from cascade.automation import engine
+from cascade.automation.models import EventKind, RunStage
+from cascade.planner.importing import import_rows
+from tests.conftest import CELERY, CeleryWorkers, wait_for, wait_until_finished
+from tests.invariants import charged_to, check_completed_run
+from tests.keywords import synthetic_keywords
+from tests.servers import ROOT
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.services,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CELERY, reason="runs in the PostgreSQL + Celery + Redis set-up"),
+]
+CTL = ROOT / "scripts" / "services-ctl"
+
+
+def site_of(account, name: str, count: int) -> Site:
+    site = Site.objects.create(account=account, name=name)
+    import_rows(site, [{"keyword": k} for k in synthetic_keywords(count)])
+    return site
+
+
+def busy_in_stage(run, number: int, done: int = 3):
+    wait_for(
+        lambda: RunStage.objects.filter(
+            run=run, number=number, processed_count__gte=done, in_progress_count__gte=1
+        ).exists(),
+        120,
+        what=f"stage {number} busy",
+    )
+
+
+def reconnect() -> None:
+    """This process's own connection died with the server: the next query opens a new one."""
+    connection.close()
+
+
+def finished_whole(run, account, balance: int) -> None:
+    wait_until_finished(run, timeout=300)
+    check_completed_run(run)
+    account.refresh_from_db()
+    assert charged_to(run) == run.credits_used == balance - account.credits
+
+
+@pytest.mark.parametrize("outage", ["restart", "down for 3 s"])
+@pytest.mark.engine(latency={4: 0.15, 6: 0.02}, claim_timeout=3.0)
+def test_postgresql_restarted_mid_run(garden, alice, tmp_path, outage):
+    site = site_of(garden, "PostgreSQL restarted", 300)
+    balance = garden.credits
+    workers = CeleryWorkers(2, tmp_path)
+    try:
+        run = engine.start_run(site)
+        busy_in_stage(run, 4)
+        if outage == "restart":  # `pg_ctl restart -m fast`
+            subprocess.run([CTL, "pg-restart"], check=True, timeout=120)
+        else:
+            subprocess.run([CTL, "pg-stop"], check=True, timeout=120)
+            time.sleep(3)
+            subprocess.run([CTL, "pg-start"], check=True, timeout=120)
+        reconnect()
+        finished_whole(run, garden, balance)
+    finally:
+        subprocess.run([CTL, "pg-start"], capture_output=True, timeout=120)
+        reconnect()
+        workers.stop()
+    if outage != "restart":
+        # Commits the workers could not make while the database was down: those items came
+        # back to the queue, and the run's journal (shown on its page) says so.
+        reclaimed = run.events.filter(kind=EventKind.ITEM_RECLAIMED)
+        assert reclaimed.exists(), list(run.events.values_list("kind", "message"))
+
+
+@pytest.mark.engine(latency={4: 0.15, 6: 0.02}, claim_timeout=3.0)
+def test_redis_restarted_mid_run(garden, alice, tmp_path):
+    site = site_of(garden, "Redis restarted", 80)
+    balance = garden.credits
+    workers = CeleryWorkers(2, tmp_path)
+    try:
+        run = engine.start_run(site)
+        busy_in_stage(run, 4)
+        subprocess.run([CTL, "redis-stop"], check=True, timeout=60)
+        time.sleep(2)  # queued tasks are gone with it (no persistence)
+        subprocess.run([CTL, "redis-start"], check=True, timeout=60)
+        finished_whole(run, garden, balance)
+    finally:
+        workers.stop()
+        subprocess.run([CTL, "redis-start"], timeout=60)  # whatever happened, leave it running
+
+
+def small_disk(path: Path) -> bool:
+    """A 2 MiB tmpfs at `path` when the machine allows mounting one (root in a container that
+    permits it)."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(path)], capture_output=True
+    )
+    return done.returncode == 0
+
+
+@pytest.mark.engine(latency={4: 0.02, 6: 0.02}, claim_timeout=3.0)
+def test_media_disk_full_mid_run(garden, alice, tmp_path, capsys):
+    site = site_of(garden, "Disk full", 24)
+    balance = garden.credits
+    media = tmp_path / "media"
+    mounted = small_disk(media)
+    with capsys.disabled():
+        print(
+            "\n  media disk full: a real 2 MiB tmpfs"
+            if mounted
+            else "\n  media disk full: no tmpfs allowed here, the storage layer raises ENOSPC"
+        )
+    env = {"CASCADE_MEDIA_ROOT": str(media), "CASCADE_STORAGE_RETRY_SECONDS": "0.5"}
+    filler = media / "filler"
+    if mounted:  # leave a few KiB: the first pictures fit, then the disk is full
+        filler.write_bytes(b"\0" * (shutil.disk_usage(media).free - 16 * 1024))
+    else:
+        env["CASCADE_MEDIA_MIN_FREE_BYTES"] = str(10**18)
+    workers = CeleryWorkers(2, tmp_path, **env)
+    try:
+        run = engine.start_run(site)
+        full = wait_for(
+            lambda: (
+                type(run)
+                .objects.filter(
+                    pk=run.pk,
+                    status="running",
+                    status_message__startswith="The media storage is full",
+                )
+                .first()
+            ),
+            180,
+            what="the run to say the disk is full",
+        )
+        assert "Free some space" in full.status_message
+        assert run.events.filter(message__startswith="The media storage is full").exists()
+        if mounted:
+            filler.unlink()  # space again
+        else:
+            workers.stop()
+            env.pop("CASCADE_MEDIA_MIN_FREE_BYTES")
+            workers = CeleryWorkers(2, tmp_path, **env)
+        finished_whole(run, garden, balance)
+    finally:
+        workers.stop()
+        if mounted:
+            subprocess.run(["umount", "-l", str(media)])
+    run.refresh_from_db()
+    assert run.status_message == "", "the notice goes once pictures are stored again"
+    assert not list(media.rglob("*.part")), "no half-written picture is left behind"
