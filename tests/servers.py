@@ -46,6 +46,23 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """The command line on the test database (unless `env` says otherwise)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cascade", *args],
+        cwd=ROOT,
+        env=server_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"cascade {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
 class Server:
     def __init__(self, port: int | None = None, log: Path | None = None, **env: str) -> None:
         self.port = port or free_port()

@@ -223,3 +223,21 @@ def test_articles_on_a_phone(playwright_browser, login, server, written):
     shot(page, "11-article-phone")
     page.goto(f"{server.url}/sites/{written.pk}/content/")
     shot(page, "11-articles-phone")
+
+
+def test_the_pages_run_under_their_content_security_policy(
+    playwright_browser, login, server, written
+):
+    """No inline script and no eval: the live page connects and morphs, the review keys and the
+    editor start, and the browser reports no violation (only /api/docs is exempt)."""
+    page = login(playwright_browser, csp=True)
+    response = page.goto(f"{server.url}/sites/{written.pk}/automation/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.locator("#connection[data-state=live]").wait_for(timeout=10_000)
+    article = Content.objects.filter(site=written).first()
+    page.goto(f"{server.url}/sites/{written.pk}/content/{article.pk}/")
+    page.keyboard.press("e")  # review.js: "e" opens the editor
+    page.locator("[data-testid=editor] .ql-editor").wait_for(timeout=10_000)  # Quill started
+    page.goto(f"{server.url}/api/docs")  # exempt: Swagger UI starts from an inline script
+    page.locator(".swagger-ui").first.wait_for(timeout=10_000)
+    assert page.errors == [], page.errors

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,38 +10,21 @@ from cascade.accounts.models import Account, Membership, Site
 from cascade.automation.models import AutomationRun
 from tests.conftest import DEMO
 from tests.invariants import check_full_run, ledger_matches_balance
-from tests.servers import ROOT, server_env
+from tests.servers import cascade
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "cascade", *args],
-        cwd=ROOT,
-        env=server_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"cascade {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
 def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
-    out = cascade(
+    create_dana = (
         "create_user",
         "dana",
         "--password",
         "dana-grows-tomatoes",
         "--account",
         "Dana Co",
-        "--credits",
-        "5000",
-    ).stdout
+    )
+    out = cascade(*create_dana, "--credits", "5000").stdout
     assert "Created user 'dana' (owner) in account 'Dana Co' with 5,000 credits." in out
     account = Account.objects.get(name="Dana Co")
     assert Membership.objects.get(account=account).role == "owner"
@@ -51,16 +32,7 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
 
     # Running it again with the same password keeps the password (and the user's sessions).
     dana = get_user_model().objects.get(username="dana")
-    cascade(
-        "create_user",
-        "dana",
-        "--password",
-        "dana-grows-tomatoes",
-        "--account",
-        "Dana Co",
-        "--credits",
-        "6000",
-    )
+    cascade(*create_dana, "--credits", "6000")
     assert get_user_model().objects.get(username="dana").password == dana.password
     account.refresh_from_db()
     assert account.credits == 6000 and ledger_matches_balance(account.pk)

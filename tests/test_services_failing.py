@@ -49,6 +49,19 @@ def busy_in_stage(run, number: int, done: int = 3):
     )
 
 
+def started_busy(account, name: str, keywords: int, log_dir: Path):
+    """Two Celery workers, and a run of a new site that has reached its articles."""
+    site = site_of(account, name, keywords)
+    workers = CeleryWorkers(2, log_dir)
+    try:
+        run = engine.start_run(site)
+        busy_in_stage(run, 4)
+    except BaseException:
+        workers.stop()
+        raise
+    return workers, run
+
+
 def reconnect() -> None:
     """This process's own connection died with the server: the next query opens a new one."""
     connection.close()
@@ -64,12 +77,9 @@ def finished_whole(run, account, balance: int) -> None:
 @pytest.mark.parametrize("outage", ["restart", "down for 3 s"])
 @pytest.mark.engine(latency={4: 0.15, 6: 0.02}, claim_timeout=3.0)
 def test_postgresql_restarted_mid_run(garden, alice, tmp_path, outage):
-    site = site_of(garden, "PostgreSQL restarted", 300)
     balance = garden.credits
-    workers = CeleryWorkers(2, tmp_path)
+    workers, run = started_busy(garden, "PostgreSQL restarted", 300, tmp_path)
     try:
-        run = engine.start_run(site)
-        busy_in_stage(run, 4)
         if outage == "restart":  # `pg_ctl restart -m fast`
             subprocess.run([CTL, "pg-restart"], check=True, timeout=120)
         else:
@@ -91,12 +101,9 @@ def test_postgresql_restarted_mid_run(garden, alice, tmp_path, outage):
 
 @pytest.mark.engine(latency={4: 0.15, 6: 0.02}, claim_timeout=3.0)
 def test_redis_restarted_mid_run(garden, alice, tmp_path):
-    site = site_of(garden, "Redis restarted", 80)
     balance = garden.credits
-    workers = CeleryWorkers(2, tmp_path)
+    workers, run = started_busy(garden, "Redis restarted", 80, tmp_path)
     try:
-        run = engine.start_run(site)
-        busy_in_stage(run, 4)
         subprocess.run([CTL, "redis-stop"], check=True, timeout=60)
         time.sleep(2)  # queued tasks are gone with it (no persistence)
         subprocess.run([CTL, "redis-start"], check=True, timeout=60)
