@@ -222,6 +222,9 @@ CASCADE_PROVIDER_FAILURE_LIMIT = env_int("CASCADE_PROVIDER_FAILURE_LIMIT", 5)
 # whose pictures cannot be stored retries them every CASCADE_STORAGE_RETRY_SECONDS, saying so.
 CASCADE_MEDIA_MIN_FREE_BYTES = env_int("CASCADE_MEDIA_MIN_FREE_BYTES", 0)
 CASCADE_STORAGE_RETRY_SECONDS = env_float("CASCADE_STORAGE_RETRY_SECONDS", 10.0)
+# A scheduled start found later than this (no process was up at its time) is "late": started
+# once if the schedule catches up, else recorded as missed.
+CASCADE_SCHEDULE_GRACE_SECONDS = env_float("CASCADE_SCHEDULE_GRACE_SECONDS", 300.0)
 CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
 # Seconds after which an event stream ends cleanly and the client reconnects.
 CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import stat
+import urllib.request
 
 import pytest
 from cryptography.fernet import Fernet
@@ -259,6 +260,14 @@ def test_a_server_error_is_logged_with_its_traceback(alice, monkeypatch, caplog)
         handlers += [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
         logger = logger.parent if logger.propagate else None
     assert handlers and all(h.level <= logging.ERROR for h in handlers)
+
+
+def test_serve_logs_every_request_when_asked(tmp_path):
+    log = tmp_path / "serve.log"
+    with Server(log=log, CASCADE_ACCESS_LOG="1") as server:
+        urllib.request.urlopen(f"{server.url}/login/", timeout=10).read()
+    text = log.read_text()
+    assert '"GET /login/ HTTP/1.1" 200' in text, text[-2000:]
 
 
 # --- 7. Security headers and check --deploy -------------------------------------------------

@@ -5,6 +5,7 @@ annotations in its own module, where string annotations such as "Query[RunQuery]
 """
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -15,8 +16,8 @@ from pydantic import Field, field_validator
 
 from cascade.accounts.access import site_for
 from cascade.automation import config as run_config
-from cascade.automation import engine, estimates, progress
-from cascade.automation.models import ACTIVE, AutomationRun, RunEvent
+from cascade.automation import engine, estimates, progress, schedules
+from cascade.automation.models import ACTIVE, AutomationRun, RunEvent, Schedule
 from cascade.automation.schemas import (
     Config,
     Conflict,
@@ -62,7 +63,8 @@ STEER = {**WRITE_ERRORS, 200: Snapshot, 409: Conflict}
 
 @router.get("pipeline_overview/", response={200: Overview, **READ_ERRORS})
 def pipeline_overview(request: HttpRequest, q: Query[SiteQuery]):
-    return estimates.overview(site_for(request, q.site_id))
+    site = site_for(request, q.site_id)
+    return {**estimates.overview(site), "next_scheduled_at": schedules.next_scheduled_at(site.pk)}
 
 
 @router.post(
@@ -206,6 +208,45 @@ def put_config(request: HttpRequest, q: Query[SiteQuery], payload: ConfigIn):
         if field in values and values[field] is None:
             raise HttpError(422, f"{field}: may not be null")
     return run_config.save(site, values)
+
+
+class ScheduleIn(Schema):
+    enabled: bool = True
+    cron: str = Field(max_length=100)
+    timezone: str = Field(default="UTC", max_length=64)
+    catch_up: bool = True
+
+
+class ScheduleOut(Schema):
+    enabled: bool
+    cron: str
+    timezone: str
+    catch_up: bool
+    next_scheduled_at: datetime | None
+    last_result: str
+
+
+@router.get("schedule/", response={200: ScheduleOut, **READ_ERRORS})
+def get_schedule(request: HttpRequest, q: Query[SiteQuery]):
+    site = site_for(request, q.site_id)
+    return schedules.describe(Schedule.objects.filter(site=site).first())
+
+
+@router.put("schedule/", response={200: ScheduleOut, **WRITE_ERRORS})
+def put_schedule(request: HttpRequest, q: Query[SiteQuery], payload: ScheduleIn):
+    """Runs start by themselves at the times a cron expression names, in a time zone."""
+    site = site_for(request, q.site_id, operate=True)
+    try:
+        schedule = schedules.save(
+            site,
+            cron=payload.cron,
+            tz_name=payload.timezone,
+            enabled=payload.enabled,
+            catch_up=payload.catch_up,
+        )
+    except schedules.BadSchedule as exc:
+        raise HttpError(422, str(exc)) from None
+    return schedules.describe(schedule)
 
 
 # --- a site's writing settings (under /v1/sites/) ------------------------------------------------

@@ -92,6 +92,7 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
 
     from django.utils import timezone
 
+    from cascade.automation import schedules
     from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
     from cascade.automation.tasks import fan_out, kick_run
     from cascade.writer import publishing
@@ -105,6 +106,7 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
                 name=name, defaults={"kind": "celery", "seen_at": timezone.now()}
             )
             engine.reclaim_expired(force=True)
+            schedules.start_due()
             for pk, status in AutomationRun.objects.filter(
                 status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
             ).values_list("pk", "status"):

@@ -354,3 +354,24 @@ class WorkerBeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} worker {self.name}"
+
+
+class Schedule(models.Model):
+    """When a site's runs start by themselves: a cron expression in a time zone. `next_run_at`
+    is the due time the worker processes race for; the one whose conditional update moves it on
+    starts the run (or records why it did not), so a due time starts at most one run."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="schedule")
+    enabled = models.BooleanField(default=True)
+    cron = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    # A due time passed while no process was up: start one run when one comes back (True), or
+    # record it as missed (False).
+    catch_up = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_due_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.cron} ({self.timezone}) for {self.site}"

@@ -17,7 +17,7 @@ from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
 from cascade.automation import estimates, progress
-from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus
+from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus, Schedule
 from cascade.automation.stages import registry
 from cascade.automation.wording import human_duration
 
@@ -275,6 +275,8 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "snapshot": snapshot,
         "starting": starting(overview) if can_operate and overview and overview["items"] else None,
         "overview": overview,
+        # Between runs only, like the overview: when the next run starts by itself.
+        "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,
         "balance": available,
         "reserved": account["reserved"],
         "controls": controls(snapshot, overview, available, can_operate),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ninja import Schema
@@ -140,6 +141,7 @@ class Overview(Schema):
     items: int
     estimate: Estimate
     first_batch_credits: int
+    next_scheduled_at: datetime | None = None  # the site's schedule, when it has one
 
 
 class RunCreated(Schema):

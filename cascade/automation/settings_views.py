@@ -10,13 +10,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 from pydantic import ValidationError
 
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
+from cascade.automation import schedules
 from cascade.automation.api import ConfigIn
+from cascade.automation.models import Schedule
 from cascade.automation.stages import registry
 
 WRITING = {"tone": 200, "audience": 200, "language": 40}  # field: most characters
@@ -128,6 +131,34 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         "can_edit": can_edit,
         "form": shown,
         "stages": stages,
+        "schedule": schedules.describe(Schedule.objects.filter(site=site).first()),
     }
     status = 403 if "form" in errors else 422 if errors else 200
     return render(request, "automation/site_settings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def schedule_settings(request: HttpRequest, site_id: int) -> HttpResponse:
+    """The site's schedule from the settings page's schedule form."""
+    site, can_edit = page_site(request, site_id)
+    if not can_edit:
+        messages.error(request, "Your role may watch this site but not change its schedule.")
+    else:
+        try:
+            schedule = schedules.save(
+                site,
+                cron=request.POST.get("cron", "")[:100],
+                tz_name=request.POST.get("timezone", "UTC").strip()[:64] or "UTC",
+                enabled=request.POST.get("enabled") is not None,
+                catch_up=request.POST.get("catch_up") is not None,
+            )
+        except schedules.BadSchedule as exc:
+            messages.error(request, f"Schedule not saved: {exc}")
+        else:
+            messages.success(
+                request,
+                "Schedule saved."
+                + (" Runs start by themselves." if schedule.enabled else " It is off."),
+            )
+    return redirect(f"{reverse('site-settings', args=[site.pk])}#schedule")

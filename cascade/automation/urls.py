@@ -26,4 +26,9 @@ urlpatterns = [
         name="run-detail",
     ),
     path("sites/<id:site_id>/settings/", settings_views.site_settings, name="site-settings"),
+    path(
+        "sites/<id:site_id>/settings/schedule/",
+        settings_views.schedule_settings,
+        name="schedule-settings",
+    ),
 ]

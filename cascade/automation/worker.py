@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cascade.automation import engine, signals
+from cascade.automation import engine, schedules, signals
 from cascade.automation.models import WorkerBeat
 from cascade.writer import publishing
 
@@ -71,6 +71,8 @@ class EmbeddedWorker:
                 WorkerBeat.objects.update_or_create(
                     name=name, defaults={"kind": "embedded", "seen_at": timezone.now()}
                 )
+                if schedules.start_due():
+                    self._wake.set()
             except Exception:
                 log.exception("worker heartbeat failed")
             finally:

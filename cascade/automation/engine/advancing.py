@@ -160,10 +160,15 @@ def _record_timing(run: AutomationRun, row: RunStage) -> None:
     estimated fan-out, how far the plan's estimate was off."""
     settled = row.processed_count + row.failed_count
     if settled and row.started_at and row.finished_at:
-        # The whole stage over its items, not the last few completions: the tail of a stage
-        # (one thread busy, the other idle) or a noisy minute would skew the next estimate.
+        # Two measures of the same thing, each too high in its own way: the whole stage over its
+        # items (inflated by warm-up and dispatch: a first task loading its libraries, workers
+        # picking up the stage) and the last completions (inflated by the stage's tail, when one
+        # thread works and the others are idle). The lower one is the nearer.
         wall = (row.finished_at - row.started_at).total_seconds() - row.paused_seconds
-        learnt: dict[str, float] = {"seconds_per_item": max(1e-4, (wall - STAGE_SECONDS) / settled)}
+        per_item = max(1e-4, (wall - STAGE_SECONDS) / settled)
+        if len(row.recent_intervals) >= 3:
+            per_item = min(per_item, sum(row.recent_intervals) / len(row.recent_intervals))
+        learnt: dict[str, float] = {"seconds_per_item": max(1e-4, per_item)}
         expected = registry()[row.number].credits(run.config, row.processed_count)
         if expected and row.credits_used:
             learnt["credit_ratio"] = max(0.2, min(5.0, row.credits_used / expected))

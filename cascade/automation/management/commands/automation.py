@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from cascade.accounts.models import Site
-from cascade.automation import engine, progress
-from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunOutcome
+from cascade.automation import engine, progress, schedules
+from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunOutcome, Schedule
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 
 
@@ -35,6 +35,19 @@ class Command(BaseCommand):
                 help=f"{action} the site's {'latest' if action == 'retry' else 'active'} run",
             )
             p.add_argument("--site", type=int, required=True)
+        schedule = sub.add_parser(
+            "schedule",
+            help="show, set or turn off the site's schedule (runs that start by themselves)",
+        )
+        schedule.add_argument("--site", type=int, required=True)
+        schedule.add_argument("--cron", help="five fields, e.g. '0 6 * * 1-5' (06:00 on weekdays)")
+        schedule.add_argument("--timezone", default=None, help="e.g. Europe/Berlin (default UTC)")
+        schedule.add_argument("--off", action="store_true", help="stop starting runs by schedule")
+        schedule.add_argument(
+            "--no-catch-up",
+            action="store_true",
+            help="record a start missed while no process was up instead of starting it late",
+        )
 
     def handle(self, action, site, **options):
         target = Site.objects.filter(pk=site).first()
@@ -45,6 +58,8 @@ class Command(BaseCommand):
                 return self.run(target, options["wait"])
             if action == "status":
                 return self.status(target, options["json"])
+            if action == "schedule":
+                return self.schedule(target, options)
             if action == "retry":
                 run = progress.latest_run(target.pk)
                 if run is None:
@@ -66,6 +81,36 @@ class Command(BaseCommand):
             self.stdout.write(f"Run {run.run_id}: {snapshot['run']['status_text']}")
         except engine.EngineRefusal as exc:
             raise CommandError(exc.detail) from None
+
+    def schedule(self, site: Site, options: dict) -> None:
+        current = Schedule.objects.filter(site=site).first()
+        if options["cron"] or options["off"] or options["timezone"]:
+            cron = options["cron"] or (current.cron if current else "")
+            if not cron:
+                raise CommandError("Give the schedule with --cron, e.g. --cron '0 6 * * 1-5'.")
+            try:
+                current = schedules.save(
+                    site,
+                    cron=cron,
+                    tz_name=options["timezone"] or (current.timezone if current else "UTC"),
+                    enabled=not options["off"],
+                    catch_up=not options["no_catch_up"],
+                )
+            except schedules.BadSchedule as exc:
+                raise CommandError(str(exc)) from None
+        shown = schedules.describe(current)
+        if not shown["cron"]:
+            self.stdout.write(f"Site {site.pk} has no schedule.")
+            return
+        state = "on" if shown["enabled"] else "off"
+        self.stdout.write(
+            f"Schedule of site {site.pk}: {shown['cron']} ({shown['timezone']}), {state}."
+        )
+        if shown["next_scheduled_at"]:
+            local = shown["next_scheduled_at"].astimezone(schedules.zone(shown["timezone"]))
+            self.stdout.write(f"Next run: {local:%a %d %b %Y %H:%M} ({shown['timezone']}).")
+        if shown["last_result"]:
+            self.stdout.write(shown["last_result"])
 
     def run(self, site: Site, wait: bool) -> None:
         run = engine.start_run(site)
