@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "cascade.accounts",
     "cascade.planner",
     "cascade.writer",
+    "cascade.notify",
     "cascade.automation",
 ]
 
@@ -285,6 +287,42 @@ CASCADE_PUBLISH_ALLOW_PRIVATE = env_bool("CASCADE_PUBLISH_ALLOW_PRIVATE", False)
 # each time, with jitter).
 CASCADE_PUBLISH_ATTEMPTS = env_int("CASCADE_PUBLISH_ATTEMPTS", 6)
 CASCADE_PUBLISH_BACKOFF = env_float("CASCADE_PUBLISH_BACKOFF", 5.0)
+# --- Webhooks and email (contract §11) ------------------------------------------------------
+# Webhook addresses on loopback or private networks are refused unless this is set (a server
+# shared by several accounts leaves it off, so no tenant can make it call internal services).
+CASCADE_WEBHOOKS_ALLOW_PRIVATE = env_bool("CASCADE_WEBHOOKS_ALLOW_PRIVATE", False)
+# A delivery answered with anything but 2xx is tried again after CASCADE_WEBHOOK_BACKOFF
+# seconds, doubling up to CASCADE_WEBHOOK_MAX_BACKOFF, for CASCADE_WEBHOOK_RETRY_SECONDS.
+CASCADE_WEBHOOK_BACKOFF = env_float("CASCADE_WEBHOOK_BACKOFF", 30.0)
+CASCADE_WEBHOOK_MAX_BACKOFF = env_float("CASCADE_WEBHOOK_MAX_BACKOFF", 3600.0)
+CASCADE_WEBHOOK_RETRY_SECONDS = env_float("CASCADE_WEBHOOK_RETRY_SECONDS", 86400.0)
+CASCADE_WEBHOOK_TIMEOUT = env_float("CASCADE_WEBHOOK_TIMEOUT", 10.0)
+# Email to owners who opt in: EMAIL_URL (smtp://user:password@host:587, smtp+tls:// for
+# STARTTLS, smtps:// for TLS) or Django's EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. Without either, no email is sent.
+EMAIL_URL = env_str("EMAIL_URL")
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cascade <cascade@localhost>")
+if EMAIL_URL:
+    _mail = urlsplit(EMAIL_URL)
+    if _mail.scheme not in ("smtp", "smtp+tls", "smtps") or not _mail.hostname:
+        raise SystemExit("EMAIL_URL must look like smtp://user:password@host:port")
+    EMAIL_HOST, EMAIL_PORT = _mail.hostname, _mail.port or {"smtps": 465}.get(_mail.scheme, 25)
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = (
+        unquote(_mail.username or ""),
+        unquote(_mail.password or ""),
+    )
+    EMAIL_USE_TLS, EMAIL_USE_SSL = _mail.scheme == "smtp+tls", _mail.scheme == "smtps"
+CASCADE_EMAIL_ENABLED = bool(EMAIL_HOST)
+# The address people open Cascade at, for links in emails.
+CASCADE_PUBLIC_URL = env_str("CASCADE_PUBLIC_URL", "http://127.0.0.1:8000")
+
 # Behind nginx: media are sent by nginx from this internal location (X-Accel-Redirect) after
 # Cascade checked who asks; empty: Cascade sends the files itself.
 CASCADE_MEDIA_ACCEL_REDIRECT = env_str("CASCADE_MEDIA_ACCEL_REDIRECT")

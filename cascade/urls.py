@@ -19,6 +19,7 @@ urlpatterns = [
     path("account/", account_views.account_settings, name="account-settings"),
     path("sites/new/", account_views.site_new, name="site-new"),
     path("", include("cascade.writer.urls")),
+    path("", include("cascade.notify.urls")),
     path("", include("cascade.planner.urls")),
     path("", include("cascade.automation.urls")),
 ]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,21 @@ def start_workers(log_dir: Path, count: int = 2):
     pool = EmbeddedWorker(threads=count, idle_wait=0.05)
     pool.start()
     return pool
+
+
+@contextmanager
+def serving(log_dir: Path, **env: str):
+    """`cascade serve` on loopback with what works on runs in this configuration: its embedded
+    worker, or (`serve` is web-only on Celery) two Celery workers beside it."""
+    from tests.servers import Server
+
+    with Server(log=log_dir / "serve.log", **env) as server:
+        workers = CeleryWorkers(2, log_dir, **env) if CELERY else None
+        try:
+            yield server
+        finally:
+            if workers:
+                workers.stop()
 
 
 class KillableWorker:

@@ -11,7 +11,7 @@ from cascade.automation.stages import PIPELINE
 
 ROOT = Path(__file__).parents[1]
 CASCADE = ROOT / "cascade"
-APPS = {"accounts", "planner", "writer", "ai", "automation"}
+APPS = {"accounts", "planner", "writer", "ai", "notify", "automation"}
 LEAVES = APPS - {"automation"}  # they know nothing of the engine
 
 

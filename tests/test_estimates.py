@@ -32,7 +32,11 @@ def run_against_its_estimate(site: Site, check_time: bool) -> None:
     items, credits = doc["global_progress"]["total_items"], doc["metrics"]["credits_used"]
     report = (
         f"items {plan['items']} vs {items}, credits {plan['credits']} vs {credits}, "
-        f"seconds {plan['seconds']} vs {seconds:.1f}"
+        f"seconds {plan['seconds']} vs {seconds:.1f}; by stage (expected share % vs seconds): "
+        + ", ".join(
+            f"{st['number']}: {plan['shares'][str(st['number'])]} vs {st['duration_seconds']}"
+            for st in doc["stages"]
+        )
     )
     print(report)
     assert run.outcome == "succeeded"

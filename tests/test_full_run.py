@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from cascade.automation import engine
 from cascade.automation.models import AutomationRun
+from cascade.automation.stages import registry
 from tests.conftest import run_to_end, snapshot
 from tests.invariants import charged_to, check_chaining, check_full_run, check_snapshot
 
@@ -56,3 +58,32 @@ def test_a_second_run_with_nothing_new_is_refused(site, api):
     assert response.status_code == 422
     assert "Nothing to process" in response.json()["detail"]
     assert AutomationRun.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "disabled", [(6,), (5, 6), (5,)], ids=["no-images", "no-pictures", "no-prompts"]
+)
+def test_articles_reach_review_when_a_picture_stage_is_disabled(site, disabled):
+    """The review gate does not wait for pictures a disabled stage will not make, and the plan
+    counts those articles from the start."""
+    from cascade.automation import config as run_config
+    from cascade.writer.models import Content, ContentStatus
+
+    enabled = [n not in disabled for n in registry().numbers]
+    run_config.save(site, {"stages_enabled": enabled})
+    run = engine.start_run(site)
+    planned = snapshot(run)
+    engine.run_until_idle(timeout=300)
+    run.refresh_from_db()
+    assert run.outcome == "succeeded"
+    doc = snapshot(run)
+    check_snapshot(doc)
+    written = doc["stages"][3]["output_count"]
+    assert written > 0
+    assert doc["stages"][-1]["output_count"] == written
+    assert Content.objects.filter(site=site, status=ContentStatus.REVIEW).count() == written
+    assert not Content.objects.filter(site=site, status=ContentStatus.DRAFT).exists()
+    for n in disabled:
+        assert doc["stages"][n - 1]["status"] == "skipped"
+    # Before any work, the plan already expected one review item per article to be written.
+    assert planned["stages"][-1]["expected_total"] == planned["stages"][3]["expected_total"] > 0

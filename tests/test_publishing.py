@@ -9,10 +9,12 @@ import time
 
 import pytest
 
+from cascade.notify import sending
 from cascade.writer import publishing, review
 from cascade.writer.models import Content, ContentStatus, Image
 from cascade.writer.wordpress import marker
 from tests.conftest import KillableWorker, run_to_end, wait_for
+from tests.receivers import WebhookReceiver
 from tests.wordpress import HoldingProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.wordpress]
@@ -52,8 +54,15 @@ def mark_of(article: Content) -> str:
 
 
 def test_an_article_is_published_with_its_pictures_and_updated_in_place(
-    site, approved, api, wordpress
+    site, approved, api, wordpress, settings
 ):
+    settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE = True
+    receiver = WebhookReceiver().up()
+    hook = api.post(
+        f"/api/v1/sites/{site.pk}/webhooks/",
+        {"url": receiver.url, "events": ["content.published"]},
+        content_type="application/json",
+    ).json()
     answer = connect(api, site, wordpress.url, wordpress.user, wordpress.password)
     assert answer.status_code == 200, answer.content
     assert "password" not in str(
@@ -87,6 +96,14 @@ def test_an_article_is_published_with_its_pictures_and_updated_in_place(
         assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
         assert image.remote_url and image.remote_url in post["content"]["raw"]
     assert "/media/sites/" not in post["content"]["raw"]
+    while sending.send_once():  # the content.published webhook
+        pass
+    assert receiver.events() == ["content.published"]
+    assert receiver.received[0].signed_with(hook["secret"])
+    told = receiver.received[0].json["content"]
+    assert told["id"] == article.pk and told["url"] == article.published_url
+    assert told["remote_post_id"] == article.remote_post_id
+    receiver.down()
 
     # Publishing again updates the same post: still one post, no second picture.
     review.edit(article, {"title": "A better title"}, confirm_published=True)

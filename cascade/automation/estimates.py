@@ -15,21 +15,28 @@ from django.conf import settings
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
 from cascade.automation.models import StageStatus, StageTiming
-from cascade.automation.stages import registry
+from cascade.automation.stages import Inflow, Stage, registry
 
 STARTED = frozenset(set(StageStatus) - {StageStatus.PENDING})
-# Seconds a stage with work costs beyond its items: starting it, and passing to the next.
-STAGE_SECONDS = 0.3
+
+
+def stage_seconds() -> float:
+    """Seconds a stage with work costs beyond its items: starting it, and passing to the next
+    (Celery's workers pick a stage up through the broker; the embedded worker at once)."""
+    return 0.3 if settings.CASCADE_EXECUTOR == "celery" else 0.1
+
+
 FINISHED_STAGES = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED, StageStatus.CANCELLED})
 
 
 def default_seconds(number: int) -> float:
     """Expected wall seconds per item of a stage with nothing measured yet: its own work plus
-    simulated latency, spread over the worker's threads (batch stages work batch by batch)."""
+    simulated latency, spread over the worker's threads; a batch stage waits once per batch,
+    one batch at a time."""
     threads = max(1, settings.CASCADE_WORKER_THREADS)
     stage = registry()[number]
     latency = settings.CASCADE_AI_LATENCY.get(number, 0.0)
-    return stage.base_seconds + latency / (1 if stage.together else threads)
+    return stage.base_seconds + latency / (stage.batch_size if stage.together else threads)
 
 
 def timings(site_id: int) -> dict[int, StageTiming]:
@@ -56,6 +63,19 @@ class Counted:
     output_count: int = 0
 
 
+def _feed(stage: Stage, enabled: list[bool], config: dict[str, Any]) -> tuple[Inflow | None, float]:
+    """Where a stage's items really come from in a run: a disabled stage that only passes its
+    own items on (the review gate's articles through stage 5) is looked through to its source;
+    with the fan-outs looked through."""
+    feed, scale = stage.inflow, 1.0
+    while feed is not None and feed.counts == "processed" and not enabled[feed.source - 1]:
+        upstream = registry()[feed.source].inflow
+        if upstream is None:
+            break
+        feed, scale = upstream, scale * upstream.per_item(config)
+    return feed, scale
+
+
 def estimate_totals(
     initial: dict[int, int],
     config: dict[str, Any],
@@ -80,11 +100,12 @@ def estimate_totals(
             totals[n], exact[n] = 0, True
             continue
         inflow, known = 0, True
-        if stage.inflow is not None:
-            source = stage.inflow.source
+        feed, scale = _feed(stage, enabled, config)
+        if stage.inflow is not None and feed is not None:
+            source = feed.source
             src = (rows or {}).get(source) or Counted()
-            passed = src.output_count if stage.inflow.counts == "output" else src.processed_count
-            ratio = (ratios or {}).get(n, stage.inflow.per_item(config))
+            passed = src.output_count if feed.counts == "output" else src.processed_count
+            ratio = (ratios or {}).get(n, stage.inflow.per_item(config)) * scale
             if src.status in FINISHED_STAGES:
                 inflow = passed
             else:
@@ -107,7 +128,7 @@ def expected_ratios(site_id: int, config: dict[str, Any]) -> dict[int, float]:
             continue
         source = registry()[inflow.source]
         batch = registry().batch_size(source.number, config)
-        estimated = inflow.estimate(site_id, source.queue(site_id), config, batch)
+        estimated = inflow.estimate(site_id, source.queue(site_id, config), config, batch)
         if estimated is not None:
             ratios[stage.number] = estimated * corrections.get(stage.number, 1.0)
     return ratios
@@ -138,7 +159,7 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
         "credits": sum(
             math.ceil(registry()[n].credits(config, totals[n]) * paid.get(n, 1.0)) for n in numbers
         ),
-        "seconds": round(sum(work.values()) + STAGE_SECONDS * stages_with_work),
+        "seconds": round(sum(work.values()) + stage_seconds() * stages_with_work),
         "stages": {str(n): totals[n] for n in numbers},
         "exact": {str(n): exact[n] for n in numbers},
         # each stage's part of the expected work: the widths of the bar a run starts with
@@ -151,7 +172,7 @@ def overview(site: Site) -> dict[str, Any]:
     """The pipeline overview: what waits in each stage's queue (asked of the registry), the
     estimate of a run over it, and what its first batch will hold."""
     cfg = run_config.load(site)
-    pending = registry().pending_counts(site.pk)
+    pending = registry().pending_counts(site.pk, cfg)
     enabled = cfg["stages_enabled"]
     first = next((n for n in registry().numbers if pending[n] and enabled[n - 1]), None)
     return {

@@ -95,6 +95,7 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
     from cascade.automation import schedules
     from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
     from cascade.automation.tasks import fan_out, kick_run
+    from cascade.notify import sending
     from cascade.writer import publishing
 
     client = redis_client()
@@ -124,6 +125,9 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
                     fan_out(run_id)
             for _ in range(10):  # articles due for WordPress, a few a second per worker
                 if not publishing.work_once(name):
+                    break
+            for _ in range(10):  # webhooks and emails due
+                if not sending.send_once():
                     break
         except Exception:
             log.exception("housekeeping failed; retrying")

@@ -80,10 +80,18 @@ STATS = {"checks": 0}  # version checks made by this process's watchers (reporte
 
 
 class Watcher:
+    """Watches one state for every viewer of it in this process: by default a site's (key
+    (site id, run id or None)); `state_of` reads another (the Sites overview's)."""
+
     def __init__(
-        self, hub: Hub, key: tuple, make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]]
+        self,
+        hub: Hub,
+        key: tuple,
+        make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]],
+        state_of: Callable[[], tuple] | None = None,
     ) -> None:
         self.hub, self.key, self.make_renderers = hub, key, make_renderers
+        self.state_of = state_of or (lambda: latest_state(*key))
         self.queues: set[asyncio.Queue] = set()
         self.nudge = asyncio.Event()
         self.latest: Update | None = None
@@ -93,11 +101,10 @@ class Watcher:
         self.refresh = False
 
     async def run(self) -> None:
-        site_id, run_id = self.key
         last_state = None
         try:
             while self.queues:
-                state = await sync_to_async(latest_state, thread_sensitive=False)(site_id, run_id)
+                state = await sync_to_async(self._read, thread_sensitive=False)()
                 STATS["checks"] += 1
                 if state != last_state or self.refresh:
                     last_state, self.refresh = state, False
@@ -114,6 +121,12 @@ class Watcher:
                 self.nudge.clear()
         finally:
             self.hub.forget(self)
+
+    def _read(self) -> tuple:
+        try:
+            return self.state_of()
+        finally:
+            close_old_connections()
 
 
 def _offer(queue: asyncio.Queue, update: Update) -> None:
@@ -156,12 +169,14 @@ class Hub:
     def nudge(self) -> None:
         self._nudge_from_thread("")
 
-    async def subscribe(self, key: tuple, make_renderers) -> tuple[Watcher, asyncio.Queue]:
+    async def subscribe(
+        self, key: tuple, make_renderers, state_of: Callable[[], tuple] | None = None
+    ) -> tuple[Watcher, asyncio.Queue]:
         self.loop = asyncio.get_running_loop()
         self._hook_engine()
         watcher = self.watchers.get(key)
         if watcher is None:
-            watcher = Watcher(self, key, make_renderers)
+            watcher = Watcher(self, key, make_renderers, state_of)
             self.watchers[key] = watcher
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         watcher.queues.add(queue)
@@ -191,12 +206,25 @@ def sse(event: str, data: str, event_id: str = "") -> str:
     return f"{head}event: {event}\n{lines}\n\n"
 
 
+def _position(state: tuple, of_a_site: bool) -> dict[str, Any]:
+    """Which state an event shows: a site's run and its version, or (another watcher's state)
+    a digest of it."""
+    if of_a_site:
+        return {"run_id": state[0], "version": state[1]}
+    return {"run_id": None, "version": hash(state) & 0xFFFFFFFF}
+
+
 async def stream(
-    key: tuple, make_renderers, variant: str, event: str, encode: Callable[[Any], str] = str
+    key: tuple,
+    make_renderers,
+    variant: str,
+    event: str,
+    encode: Callable[[Any], str] = str,
+    state_of: Callable[[], tuple] | None = None,
 ) -> AsyncIterator[str]:
     """The body of an event stream: one event per new state, pings in between, and a clean end
     after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection."""
-    watcher, queue = await hub.subscribe(key, make_renderers)
+    watcher, queue = await hub.subscribe(key, make_renderers, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     try:
         yield "retry: 1000\n\n"
@@ -205,10 +233,10 @@ async def stream(
                 update: Update = await asyncio.wait_for(queue.get(), timeout=PING_SECONDS)
             except TimeoutError:
                 state = watcher.latest.state if watcher.latest else (None, 0)
-                yield sse("ping", json.dumps({"run_id": state[0], "version": state[1]}))
+                yield sse("ping", json.dumps(_position(state, state_of is None)))
                 continue
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
-            run_id, version = update.state[0], update.state[1]
-            yield sse(event, encode(body), f"{run_id or 'none'}:{version}")
+            at = _position(update.state, state_of is None)
+            yield sse(event, encode(body), f"{at['run_id'] or 'none'}:{at['version']}")
     finally:
         hub.unsubscribe(watcher, queue)

@@ -79,6 +79,11 @@ def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict
     return _build(run, version).doc
 
 
+def fresh_snapshot(run_id: Any) -> dict[str, Any]:
+    """The snapshot read now, inside the caller's transaction (never a shared earlier build)."""
+    return _build_snapshot(run_id)
+
+
 def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     """The one JSON document about a run's progress.
 
@@ -247,8 +252,24 @@ def _ratios(run: AutomationRun, stages: list[RunStage]) -> dict[int, float]:
 def _global(
     run: AutomationRun, stages: list[RunStage], per_item: dict[int, float], now: datetime
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """The run's totals and percentage, and each stage's share of the bar: a stage's share is
-    its part of the expected work (items x expected seconds), the weights of the percentage."""
+    """`global_progress` and each stage's share of the bar, with what the read must remember
+    written back (the percentage's high-water mark, a new countdown)."""
+    doc, shares, fields = global_progress(run, stages, per_item, now)
+    if fields:
+        # Kept with the run, so no later reader, reload or restart sees a lower percentage (or a
+        # countdown that starts again from a higher time left).
+        if "percentage_hwm" in fields:
+            fields["percentage_hwm"] = Greatest(F("percentage_hwm"), doc["percentage"])
+        AutomationRun.objects.filter(pk=run.pk).update(**fields)
+    return doc, shares
+
+
+def global_progress(
+    run: AutomationRun, stages: list[RunStage], per_item: dict[int, float], now: datetime
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[str, Any]]:
+    """The run's totals and percentage, each stage's share of the bar (its part of the expected
+    work: items x expected seconds, the weights of the percentage), and the fields the caller
+    writes back. Reads nothing from the database."""
     numbers = registry().numbers
     initial = {n: int(run.initial_snapshot.get(f"stage_{n}_initial", 0)) for n in numbers}
     rows = {s.number: s for s in stages}
@@ -271,12 +292,6 @@ def _global(
         remaining = round(sum(max(0, totals[n] - settled[n]) * per_item[n] for n in numbers))
     shown, restart = timing.steady(run, remaining, now)
     fields = timing.remember(run, percentage, shown, restart)
-    if fields:
-        # Kept with the run, so no later reader, reload or restart sees a lower percentage (or a
-        # countdown that starts again from a higher time left).
-        if "percentage_hwm" in fields:
-            fields["percentage_hwm"] = Greatest(F("percentage_hwm"), percentage)
-        AutomationRun.objects.filter(pk=run.pk).update(**fields)
     headline = registry().headline.number
     shares = {
         n: {
@@ -287,23 +302,27 @@ def _global(
         }
         for n in numbers
     }
-    return {
-        "total_items": sum(totals.values()),
-        "completed_items": completed,
-        "failed_items": failed,
-        "percentage": percentage,
-        "total_is_estimate": not all(exact.values()),
-        "estimated_remaining_seconds": shown,
-        "estimated_remaining_time": human_duration(shown),
-        "unit": {
-            "stage": headline,
-            "label": registry()[headline].output_label,
-            "verb": registry()[headline].verb,
-            "total": totals[headline],
-            "done": rows[headline].processed_count,
-            "is_estimate": not exact[headline],
+    return (
+        {
+            "total_items": sum(totals.values()),
+            "completed_items": completed,
+            "failed_items": failed,
+            "percentage": percentage,
+            "total_is_estimate": not all(exact.values()),
+            "estimated_remaining_seconds": shown,
+            "estimated_remaining_time": human_duration(shown),
+            "unit": {
+                "stage": headline,
+                "label": registry()[headline].output_label,
+                "verb": registry()[headline].verb,
+                "total": totals[headline],
+                "done": rows[headline].processed_count,
+                "is_estimate": not exact[headline],
+            },
         },
-    }, shares
+        shares,
+        fields,
+    )
 
 
 def _latest(site_id: int, run_id: Any) -> tuple[Any, int] | None:

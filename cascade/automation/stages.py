@@ -4,7 +4,8 @@ passes on to the stages after it (contract §1).
 
 The pipeline overview, the engine, the snapshot, the page and the CLI all ask `registry()`;
 nothing else filters source tables by status to decide what a stage will process, and nothing
-else knows how many stages there are. The work of each stage lives in `automation.steps`.
+else knows how many stages there are. The work of each stage lives in `automation.steps`, the
+querysets of its queue in `automation.queues`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
+from cascade.automation import queues
+from cascade.automation.queues import (
+    cluster_queue,
+    idea_queue,
+    image_queue,
+    image_titles,
+    keyword_queue,
+    prompt_queue,
+    task_queue,
+)
 from cascade.automation.steps import Applied, StageContext, planning, writing
-from cascade.planner import models as planner
-from cascade.writer import models as writer
 
 # Credit costs, the one settings table (contract §1). With a provider that reports usage (real
 # AI), credits follow it instead: per 1,000 tokens (CASCADE_CREDITS_PER_1K_TOKENS) plus
@@ -68,7 +77,9 @@ class Inflow:
 class Rows:
     """Which rows wait in a stage's queue and how its items are claimed."""
 
-    queue: Callable[[int], QuerySet]  # site id -> rows waiting, in processing order
+    # (site id, the run's configuration or None for the site's defaults) -> rows waiting, in
+    # processing order
+    queue: Callable[[int, dict[str, Any] | None], QuerySet]
     title: str = "title"  # the field an item's title comes from, for the item lists
     titles: Callable[[QuerySet], Iterable[tuple[int, str]]] | None = None  # or (id, title) pairs
     related: tuple[str, ...] = ()  # loaded with each item for the work
@@ -141,8 +152,10 @@ class Stage:
         seconds = self.work.seconds
         return seconds() if callable(seconds) else seconds
 
-    def queue(self, site_id: int) -> QuerySet:
-        return self.rows.queue(site_id)
+    def queue(self, site_id: int, config: dict[str, Any] | None = None) -> QuerySet:
+        """What waits in this stage's queue for a run with `config` (stages it disables change
+        what a later stage waits for)."""
+        return self.rows.queue(site_id, config)
 
     def titles(self, queue: QuerySet) -> Iterable[tuple[int, str]]:
         if self.rows.titles is not None:
@@ -150,7 +163,7 @@ class Stage:
         return queue.values_list("id", self.rows.title)
 
     def load(self, ids: list[int]) -> list[Any]:
-        rows = self.rows.queue(0).model.objects.filter(id__in=ids).order_by("id")
+        rows = self.rows.queue(0, None).model.objects.filter(id__in=ids).order_by("id")
         # (select_related() with no names would follow every foreign key)
         return list(rows.select_related(*self.rows.related) if self.rows.related else rows)
 
@@ -205,9 +218,9 @@ class Registry:
     def from_stage(self, first: int) -> tuple[Stage, ...]:
         return tuple(s for s in self.stages if s.number >= first)
 
-    def pending_counts(self, site_id: int) -> dict[int, int]:
+    def pending_counts(self, site_id: int, config: dict[str, Any] | None = None) -> dict[int, int]:
         """What waits in each stage's queue now: the pipeline overview's numbers."""
-        return {s.number: s.queue(site_id).count() for s in self.stages}
+        return {s.number: s.queue(site_id, config).count() for s in self.stages}
 
     def batch_size(self, number: int, config: dict[str, Any]) -> int:
         configured = (config.get("batch_sizes") or {}).get(str(number))
@@ -227,68 +240,24 @@ def credits_for_usage(used: Any) -> int:
     )
 
 
-# --- the queues ---------------------------------------------------------------------------------
+# --- the queues (automation.queues) ----------------------------------------------------------
 
 
-def keyword_queue(site_id: int) -> QuerySet:
-    return planner.Keyword.objects.filter(
-        site_id=site_id, status=planner.KeywordStatus.NEW, cluster__isnull=True, disabled=False
-    ).order_by("id")
+def draws_pictures(config: dict[str, Any] | None) -> bool:
+    """Whether a run with `config` gives articles pictures: the stages that write image prompts
+    and draw them are both enabled."""
+    enabled = (config or {}).get("stages_enabled")
+    picture_stages = [s.number for s in registry() if s.rows.queue in (prompt_queue, image_queue)]
+    return not enabled or all(enabled[n - 1] for n in picture_stages)
 
 
-def cluster_queue(site_id: int) -> QuerySet:
-    return planner.Cluster.objects.filter(
-        site_id=site_id, status=planner.ClusterStatus.NEW, disabled=False
-    ).order_by("id")
-
-
-def idea_queue(site_id: int) -> QuerySet:
-    return planner.ContentIdea.objects.filter(
-        site_id=site_id, status=planner.IdeaStatus.NEW
-    ).order_by("id")
-
-
-def task_queue(site_id: int) -> QuerySet:
-    return writer.Task.objects.filter(site_id=site_id, status=writer.TaskStatus.QUEUED).order_by(
-        "id"
-    )
-
-
-def prompt_queue(site_id: int) -> QuerySet:
-    has_images = Exists(writer.Image.objects.filter(content_id=OuterRef("pk")))
-    return (
-        writer.Content.objects.filter(site_id=site_id, status=writer.ContentStatus.DRAFT)
-        .filter(~has_images)
-        .order_by("id")
-    )
-
-
-def image_queue(site_id: int) -> QuerySet:
-    return writer.Image.objects.filter(site_id=site_id, status=writer.ImageStatus.PENDING).order_by(
-        "id"
-    )
-
-
-def review_queue(site_id: int) -> QuerySet:
-    images = writer.Image.objects.filter(content_id=OuterRef("pk"))
-    return (
-        writer.Content.objects.filter(site_id=site_id, status=writer.ContentStatus.DRAFT)
-        .filter(Exists(images))
-        .exclude(Exists(images.exclude(status=writer.ImageStatus.GENERATED)))
-        .exclude(task__status=writer.TaskStatus.QUEUED)  # sent back: written again first
-        .order_by("id")
-    )
+def review_queue(site_id: int, config: dict[str, Any] | None = None) -> QuerySet:
+    return queues.review_queue(site_id, pictures=draws_pictures(config))
 
 
 def image_seconds() -> float:
     """Drawing a picture takes longer the larger the pictures are set to be."""
-    return 0.01 + 0.03 * settings.CASCADE_IMAGE_SCALE**2
-
-
-def image_titles(qs: QuerySet) -> Iterable[tuple[int, str]]:
-    kind = {"featured": "featured image", "in_article": "in-article image"}
-    for pk, title, k in qs.values_list("id", "content__title", "kind"):
-        yield pk, f"{title} · {kind.get(k, k)}"
+    return 0.008 + 0.03 * settings.CASCADE_IMAGE_SCALE**2
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -312,7 +281,7 @@ PIPELINE = Registry(
             verb="turned into ideas",
             makes="ideas",
             rows=Rows(cluster_queue, title="name"),
-            work=Work(planning.ideas_process, planning.ideas_apply, seconds=0.02),
+            work=Work(planning.ideas_process, planning.ideas_apply, seconds=0.015),
             price=Price(lambda c: CREDIT_COSTS["per_cluster"]),
             inflow=Inflow(
                 source=1,
@@ -337,7 +306,7 @@ PIPELINE = Registry(
             makes="articles",
             headline=True,
             rows=Rows(task_queue, related=("idea",)),
-            work=Work(writing.article_process, writing.article_apply, seconds=0.015),
+            work=Work(writing.article_process, writing.article_apply, seconds=0.012),
             price=Price(
                 lambda c: int(c["target_words"]) / CREDIT_COSTS["words_per_credit"],
                 margin=ARTICLE_LENGTH_MARGIN,
@@ -350,7 +319,7 @@ PIPELINE = Registry(
             verb="given image prompts",
             makes="image prompts",
             rows=Rows(prompt_queue, related=("task__idea",)),
-            work=Work(writing.prompts_process, writing.prompts_apply, seconds=0.012),
+            work=Work(writing.prompts_process, writing.prompts_apply, seconds=0.009),
             price=Price(lambda c: CREDIT_COSTS["per_content_prompts"]),
             inflow=Inflow(source=4, per_item=lambda c: 1),
         ),

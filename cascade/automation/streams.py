@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 
 from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import live, page, progress
+from cascade.automation import live, overview, page, progress
 from cascade.automation.models import AutomationRun
 from cascade.lib.limits import MAX_ID
 
@@ -91,6 +91,28 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
         raise Http404("No such site.")
     variant = "page:operate" if role in CAN_OPERATE else "page:watch"
     return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"), user)
+
+
+async def sites_stream(request: Any) -> HttpResponseBase:
+    """The Sites overview's one stream: `update` events with its re-rendered rows whenever a run
+    of any of the user's sites moves or articles wait for review."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponse("Log in first.", status=401)
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in overview.SORTS else "name"
+
+    def renderers(state: tuple) -> dict:
+        return {"html": lambda: overview.render_rows(user, sort)}
+
+    body = live.stream(
+        ("sites", user.pk, sort),
+        renderers,
+        "html",
+        "update",
+        state_of=lambda: overview.state(user.pk),
+    )
+    return _event_stream(body, user)
 
 
 async def api_stream(request: Any) -> HttpResponseBase:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sites/", views.site_list, name="sites"),
     path("sites/go/", views.site_go, name="site-go"),
+    path("sites/stream/", streams.sites_stream, name="sites-stream"),
     path("sites/<id:site_id>/automation/", include(automation)),
     path(
         "sites/<id:site_id>/automation/runs/<uuid:run_id>/",

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import engine, live, page
+from cascade.automation import engine, live, overview, page
 from cascade.automation.models import AutomationRun, RunAction
 
 log = logging.getLogger("cascade.health")
@@ -84,9 +84,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def site_list(request: HttpRequest) -> HttpResponse:
-    rows = sites_of(request.user, with_keyword_counts=True)
+    """Every site at a glance, sortable by each column, kept live by one stream."""
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in overview.SORTS else "name"
+    rows = overview.rows(request.user, sort)
     can_create = memberships_of(request.user).filter(role__in=CAN_OPERATE).exists()
-    context = {"rows": rows, "sites": rows, "can_create": can_create}
+    context = {
+        "rows": rows,
+        "sites": [row["site"] for row in rows],
+        "can_create": can_create,
+        "sort": sort,
+        "columns": overview.COLUMNS,
+    }
     return render(request, "automation/sites.html", context)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from django.db import close_old_connections
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from cascade.automation import engine, schedules, signals
 from cascade.automation.models import WorkerBeat
+from cascade.notify import sending
 from cascade.writer import publishing
 
 log = logging.getLogger("cascade.worker")
@@ -32,7 +34,11 @@ class EmbeddedWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Webhooks and emails: looked for when one was recorded, else once a second.
+        self._notices = threading.Event()
+        self._notices_checked = 0.0
         signals.progress_changed.connect(self._on_progress)
+        sending.on_wake(self._notice_recorded)
 
     def start(self) -> None:
         try:
@@ -52,6 +58,21 @@ class EmbeddedWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _notice_recorded(self) -> None:
+        self._notices.set()
+        self._wake.set()
+
+    def _send_notice(self) -> bool:
+        now = time.monotonic()
+        if not self._notices.is_set() and now - self._notices_checked < 1.0:
+            return False
+        self._notices_checked = now
+        self._notices.clear()
+        sent = sending.send_once()
+        if sent:
+            self._notices.set()  # more may be due
+        return sent
 
     def _on_progress(self, sender: object, run_id: str, **kwargs: object) -> None:
         self._wake.set()
@@ -85,7 +106,7 @@ class EmbeddedWorker:
         name = engine.worker_name()
         while not self._stop.is_set():
             try:
-                did = engine.work_once(name) or publishing.work_once(name)
+                did = engine.work_once(name) or publishing.work_once(name) or self._send_notice()
             except Exception:
                 log.exception("engine step failed; retrying")
                 did = False

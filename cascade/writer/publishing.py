@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
-from django.dispatch import Signal
 from django.utils import timezone
 
 from cascade.accounts import secrets
+from cascade.notify import webhooks
+from cascade.notify.models import Event
 from cascade.writer.models import Content, ContentStatus, Image, ImageStatus, RemoteCategory
 from cascade.writer.wordpress import Client, WordPressError, marker
 
 log = logging.getLogger("cascade.publishing")
 
-# Sent with `content_id` and `url` once an article is live on WordPress.
-content_published = Signal()
 FIGURE_SRC_RE = re.compile(r'(<figure data-image="(\d+)"><img src=")([^"]*)(")')
 
 
@@ -78,14 +78,12 @@ def work_once(worker: str = "") -> bool:
     if content is None:
         return False
     try:
-        url = publish_now(content)
+        publish_now(content)
     except WordPressError as exc:
         _failed(content, exc)
     except Exception as exc:  # an article's failure never stops the worker
         log.exception("publishing article %s failed", content.pk)
         _failed(content, WordPressError(f"{type(exc).__name__}: {exc}", retry=True))
-    else:
-        content_published.send_robust(sender=Content, content_id=content.pk, url=url)
     return True
 
 
@@ -144,17 +142,37 @@ def publish_now(content: Content) -> str:
             post = client.save_post(None, fields)  # the post was deleted in WordPress
         _mine(content).update(remote_post_id=post["id"])  # before anything else can fail
         url = post.get("link", "")
-        _mine(content).update(
-            status=ContentStatus.PUBLISHED,
-            published_url=url[:500],
-            published_at=timezone.now(),
-            publish_error="",
-            publish_claim="",
-            changed_since_published=False,
-        )
+        now = timezone.now()
+        with transaction.atomic():
+            done = _mine(content).update(
+                status=ContentStatus.PUBLISHED,
+                published_url=url[:500],
+                published_at=now,
+                publish_error="",
+                publish_claim="",
+                changed_since_published=False,
+            )
+            if done:
+                webhooks.emit(
+                    content.site_id, Event.CONTENT_PUBLISHED, _published(content, url, post["id"])
+                )
         return url
     finally:
         client.close()
+
+
+def _published(content: Content, url: str, post_id: int) -> dict[str, Any]:
+    """The content.published webhook's body: which article, where it now lives."""
+    return {
+        "content": {
+            "id": content.pk,
+            "title": content.title,
+            "url": url,
+            "remote_post_id": post_id,
+            "word_count": content.word_count,
+            "status": ContentStatus.PUBLISHED.value,
+        }
+    }
 
 
 def _upload_images(client: Client, content: Content) -> dict[int, str]:

@@ -5,13 +5,13 @@ there so that publishing again finds what an earlier, perhaps interrupted, attem
 from __future__ import annotations
 
 import html
-import ipaddress
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+
+from cascade.lib.net import internal_address
 
 TIMEOUT = 30.0
 # Refusals that may pass: credentials being fixed, a rate limit, a proxy's timeout.
@@ -45,19 +45,9 @@ def check_url(url: str) -> str:
 
 def _private(host: str, port: int | None) -> bool:
     try:
-        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
+        return internal_address(host, port) is not None
+    except (OSError, UnicodeError):
         return False  # cannot be resolved now: publishing will say so
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-        ):
-            return True
-    return False
 
 
 def marker(site_id: int, content_id: int, written: Any) -> str:

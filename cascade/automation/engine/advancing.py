@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cascade.automation import estimates
 from cascade.automation.engine.records import bump, event, locked, save_run
-from cascade.automation.estimates import STAGE_SECONDS, default_seconds
+from cascade.automation.estimates import default_seconds, stage_seconds
 from cascade.automation.models import (
     AutomationRun,
     EventKind,
@@ -92,7 +92,7 @@ def freeze_queue(run: AutomationRun, row: RunStage) -> int:
     """Add the stage's waiting rows that are not yet items of this run's stage; returns how many.
     The registry's queue is the only source of what enters a stage."""
     stage = registry()[row.number]
-    queue = stage.queue(run.site_id)
+    queue = stage.queue(run.site_id, run.config)
     only = (run.only_ids or {}).get(str(row.number))
     if only is not None:
         queue = queue.filter(id__in=only)
@@ -165,7 +165,7 @@ def _record_timing(run: AutomationRun, row: RunStage) -> None:
         # picking up the stage) and the last completions (inflated by the stage's tail, when one
         # thread works and the others are idle). The lower one is the nearer.
         wall = (row.finished_at - row.started_at).total_seconds() - row.paused_seconds
-        per_item = max(1e-4, (wall - STAGE_SECONDS) / settled)
+        per_item = max(1e-4, (wall - stage_seconds()) / settled)
         if len(row.recent_intervals) >= 3:
             per_item = min(per_item, sum(row.recent_intervals) / len(row.recent_intervals))
         learnt: dict[str, float] = {"seconds_per_item": max(1e-4, per_item)}

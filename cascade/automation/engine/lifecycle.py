@@ -51,13 +51,15 @@ ALREADY = {
 }
 
 
-def _waiting(site_id: int, only_ids: dict[str, list[int]] | None) -> dict[int, int]:
+def _waiting(
+    site_id: int, only_ids: dict[str, list[int]] | None, cfg: dict[str, Any]
+) -> dict[int, int]:
     if not only_ids:
-        return registry().pending_counts(site_id)
+        return registry().pending_counts(site_id, cfg)
     counts = {}
     for stage in registry():
         ids = only_ids.get(str(stage.number))
-        counts[stage.number] = stage.queue(site_id).filter(id__in=ids).count() if ids else 0
+        counts[stage.number] = stage.queue(site_id, cfg).filter(id__in=ids).count() if ids else 0
     return counts
 
 
@@ -77,7 +79,7 @@ def start_run(
     cap = cfg["max_items_per_stage"]
     initial = {
         n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
-        for n, c in _waiting(site.pk, only_ids).items()
+        for n, c in _waiting(site.pk, only_ids, cfg).items()
     }
     first = next((n for n in registry().numbers if initial[n] > 0), None)
     if first is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import F
 
+from cascade.automation import notices
 from cascade.automation.models import AutomationRun, RunEvent
 
 
@@ -21,6 +22,8 @@ def bump(run: AutomationRun) -> None:
 
 def save_run(run: AutomationRun, *fields: str) -> None:
     run.save(update_fields=["version", *fields])
+    if "status" in fields:
+        notices.tell(run)  # finished or paused: webhooks and email, in this transaction
 
 
 def event(

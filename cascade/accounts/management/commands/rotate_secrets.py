@@ -13,11 +13,12 @@ from cascade.accounts import secrets
 STORED = [
     ("accounts", "Account", "ai_api_key_encrypted", "account AI key"),
     ("writer", "WordPress", "password_encrypted", "WordPress application password"),
+    ("notify", "Webhook", "secret_encrypted", "webhook secret"),
 ]
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored secrets (AI keys, WordPress passwords) with the current key."
+    help = "Re-encrypt stored secrets (AI keys, WordPress passwords, webhook secrets) with the current key."
 
     def handle(self, *args, **options):
         rotated, unreadable = 0, []
