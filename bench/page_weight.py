@@ -26,6 +26,16 @@ COUNT_STREAM = """(() => {
 })();"""
 
 
+def _name(url: str) -> str:
+    """The page or file a URL names, e.g. "automation/" or "cascade/cascade.css"."""
+    parts = url.split("?")[0].rstrip("/").rsplit("/", 2)
+    return (
+        f"{parts[-2]}/{parts[-1]}"
+        if url.split("?")[0].endswith((".js", ".css", ".svg"))
+        else f"{parts[-1]}/"
+    )
+
+
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30
     env = {"CASCADE_IMAGE_SCALE": "0.05", "CASCADE_AI_LATENCY": "1:0.05,2:0.3,4:0.6,5:0.2,6:0.2"}
@@ -88,6 +98,12 @@ def main() -> None:
                 {
                     "cold_requests": len(cold),
                     "cold_bytes": sum(s for _, s in cold),
+                    "cold_by_url": {
+                        u.split("?")[0].rsplit("/", 2)[-2]
+                        + "/"
+                        + u.split("?")[0].rsplit("/", 1)[-1]: s
+                        for u, s in cold
+                    },
                     "warm_requests": len(warm),
                     "warm_bytes": sum(s for _, s in warm),
                     "live_requests_per_minute": len(live) * per_minute,

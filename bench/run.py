@@ -202,8 +202,14 @@ def main() -> None:
         f"{med(weight, 'live_stream_bytes_per_minute') / 1024:.0f} KiB |",
         f"| the page this replaces | {weight[0]['old_page_requests_per_minute']} requests per minute (17 every 5 s) | |",
         "",
-        "Each update carries the whole re-rendered live region (about 17 KiB of HTML), so a busy run",
-        "streams around 2 MiB a minute uncompressed; sending only the changed fragments would cut that.",
+        "Cold load by file: "
+        + ", ".join(
+            f"{name} {size / 1024:.1f} KiB" for name, size in weight[0]["cold_by_url"].items()
+        )
+        + ". The Automation page loads only `cascade.css`; the other pages add `pages.css`.",
+        "",
+        "Each update carries the whole re-rendered live region, so a busy run streams several",
+        "hundred KiB a minute uncompressed; sending only the changed fragments would cut that.",
         "",
         "## 6. Clustering (stage 1's way: batches of 100 joining the clusters so far)",
         "",

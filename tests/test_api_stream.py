@@ -91,3 +91,19 @@ def test_the_api_stream_checks_credentials_and_tenancy(site, bob, token_for, tmp
         )
     finally:
         server.stop()
+
+
+def test_a_stopping_server_ends_its_open_streams_at_once(site, alice, token_for, tmp_path):
+    """A restart does not wait for viewers to leave: open streams end, clients reconnect."""
+    server = Server(log=tmp_path / "serve.log").start()
+    try:
+        response = open_stream(server, site.pk, token_for(alice))
+        assert response.status == 200
+        started = time.monotonic()
+        server.proc.terminate()
+        server.proc.wait(10)
+        stopped = time.monotonic() - started
+        assert response.read() is not None  # the body ended (no hang)
+    finally:
+        server.stop()
+    assert stopped < 2.5, f"stopping took {stopped:.1f} s with a stream open"

@@ -145,10 +145,10 @@ def test_the_page_on_a_phone(playwright_browser, login, server, site):
     assert card.bounding_box()["height"] > closed + 60, "tapping a card opens it"
     page.wait_for_timeout(1500)  # live updates keep it open
     assert card.evaluate("c => c.open")
-    page.mouse.wheel(0, 1500)
+    page.mouse.wheel(0, 3000)  # towards the end of the page, however long it is by then
     page.wait_for_timeout(300)
     bar = page.get_by_test_id("global-progress").bounding_box()
-    assert page.evaluate("window.scrollY") > 1000, "the page did scroll"
+    assert page.evaluate("window.scrollY") > 600, "the page did scroll"
     assert abs(bar["y"]) <= 1, f"the whole-run bar stays at the top while scrolling: {bar}"
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > 391)

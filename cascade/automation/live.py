@@ -129,7 +129,7 @@ class Watcher:
             close_old_connections()
 
 
-def _offer(queue: asyncio.Queue, update: Update) -> None:
+def _offer(queue: asyncio.Queue, update: Update | None) -> None:
     # A slow viewer gets the newest update, not a backlog: older ones are dropped.
     while not queue.empty():
         queue.get_nowait()
@@ -143,6 +143,7 @@ class Hub:
         self.watchers: dict[tuple, Watcher] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._subscribed = False
+        self.closing = False
 
     def _hook_engine(self) -> None:
         if not self._subscribed:
@@ -189,6 +190,19 @@ class Hub:
             watcher.task = asyncio.create_task(watcher.run())
         return watcher, queue
 
+    def shut_down(self) -> None:
+        """The server is stopping: every open stream ends now (from any thread), so the
+        shutdown need not wait for viewers to leave; they reconnect to the next server."""
+        loop = self.loop
+        self.closing = True
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._end_streams)
+
+    def _end_streams(self) -> None:
+        for watcher in list(self.watchers.values()):
+            for queue in list(watcher.queues):
+                _offer(queue, None)
+
     def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
         watcher.queues.discard(queue)
 
@@ -228,13 +242,15 @@ async def stream(
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     try:
         yield "retry: 1000\n\n"
-        while time.monotonic() < ends_at:
+        while time.monotonic() < ends_at and not hub.closing:
             try:
-                update: Update = await asyncio.wait_for(queue.get(), timeout=PING_SECONDS)
+                update: Update | None = await asyncio.wait_for(queue.get(), timeout=PING_SECONDS)
             except TimeoutError:
                 state = watcher.latest.state if watcher.latest else (None, 0)
                 yield sse("ping", json.dumps(_position(state, state_of is None)))
                 continue
+            if update is None:  # the server is stopping
+                break
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
             at = _position(update.state, state_of is None)
             yield sse(event, encode(body), f"{at['run_id'] or 'none'}:{at['version']}")

@@ -252,6 +252,18 @@ def starting(overview: dict) -> dict[str, Any]:
     }
 
 
+def _starting(overview: dict, snapshot: dict | None) -> dict[str, Any] | None:
+    """The starting state Run Now shows, with only the stage cards it changes: between runs the
+    page already shows the planned cards, and only the first stage's turns active."""
+    if not overview["items"]:
+        return None
+    doc = starting(overview)
+    doc["changed_cards"] = (
+        doc["stages"] if snapshot else [c for c in doc["stages"] if c["status"] != "pending"]
+    )
+    return doc
+
+
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
     run = progress.latest_run(site.pk)
     snapshot = decorate(progress.build_snapshot(run)) if run else None
@@ -273,7 +285,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
-        "starting": starting(overview) if can_operate and overview and overview["items"] else None,
+        "starting": _starting(overview, snapshot) if can_operate and overview else None,
         "overview": overview,
         # Between runs only, like the overview: when the next run starts by itself.
         "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django import template
 
 register = template.Library()
@@ -27,3 +29,23 @@ def rate(value) -> str:
         return "—"
     number = float(value)
     return f"{number:,.0f}" if number >= 100 else f"{number:.1f}"
+
+
+LEADING_SPACE = re.compile(r"\n[ \t]+")
+
+
+class DedentNode(template.Node):
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+
+    def render(self, context: template.Context) -> str:
+        return LEADING_SPACE.sub("\n", self.nodelist.render(context))
+
+
+@register.tag
+def dedent(parser: template.base.Parser, token: template.base.Token) -> DedentNode:
+    """{% dedent %}…{% enddedent %}: the markup without the indentation of its lines (which
+    the live region would otherwise send again on every update). Not for <pre> or <textarea>."""
+    nodelist = parser.parse(("enddedent",))
+    parser.delete_first_token()
+    return DedentNode(nodelist)

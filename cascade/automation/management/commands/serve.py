@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import logging
+from types import FrameType
 
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from cascade.automation import live
 from cascade.automation.worker import EmbeddedWorker
 
 log = logging.getLogger("cascade.serve")
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        live.hub.shut_down()  # open event streams end, so stopping takes no grace period
+        super().handle_exit(sig, frame)
 
 
 class Command(BaseCommand):
@@ -71,7 +79,7 @@ class Command(BaseCommand):
             f"({'embedded worker, ' + str(threads) + ' threads' if worker else 'web only'})"
         )
         try:
-            uvicorn.Server(config).run()  # returns on SIGINT/SIGTERM
+            Server(config).run()  # returns on SIGINT/SIGTERM
         finally:
             if worker is not None:
                 worker.stop()

@@ -70,7 +70,8 @@
   root.addEventListener("htmx:beforeRequest", (event) => {
     if (!event.detail.elt.hasAttribute("data-optimistic")) return;
     const starting = document.getElementById("starting-template").content;
-    for (const part of ["#global-slot", ".stages"]) live().querySelector(part).replaceWith(starting.querySelector(part).cloneNode(true));
+    live().querySelector("#global-slot").replaceWith(starting.querySelector("#global-slot").cloneNode(true));
+    for (const card of starting.querySelectorAll(".stage-card")) live().querySelector(`[data-testid=${card.dataset.testid}]`).replaceWith(card.cloneNode(true));
     for (const b of live().querySelectorAll(".controls button")) b.disabled = true;
     optimisticFrom = parse(live().dataset.state).run;
     document.title = "0 % · Starting… · Cascade";
