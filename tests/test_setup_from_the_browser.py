@@ -12,6 +12,7 @@ from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role, Site
 from cascade.automation import config as run_config
 from cascade.automation import engine
+from cascade.automation.models import AutomationRun
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.browser import shot
@@ -132,6 +133,12 @@ def test_the_page_on_a_phone(playwright_browser, login, server, site):
     page.get_by_test_id("run-now").click()
     page.wait_for_function(
         "+document.querySelector('[data-testid=global-progress]').dataset.completed > 30",
+        timeout=30_000,
+    )
+    # Paused, so the run is still on the page (not its summary) however fast the machine.
+    engine.pause_run(AutomationRun.objects.get(site=site).pk)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=global-progress]').dataset.runStatus === 'paused'",
         timeout=30_000,
     )
     disabled_bg = run_now.evaluate("b => getComputedStyle(b).backgroundColor")
