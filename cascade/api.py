@@ -16,15 +16,8 @@ from cascade.automation.engine import EngineRefusal
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        found = next(
-            iter(
-                ApiToken.objects.raw(
-                    f"SELECT * FROM {ApiToken._meta.db_table} WHERE digest = %s",
-                    [hash_token(token)],
-                )
-            ),
-            None,
-        )
+        # The token and its user in one query: this runs on every API call.
+        found = ApiToken.objects.select_related("user").filter(digest=hash_token(token)).first()
         if found is None or not found.user.is_active:
             return None
         now = timezone.now()

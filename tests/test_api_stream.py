@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from cascade.automation import live
 from tests.conftest import CELERY, start_workers
 from tests.invariants import check_snapshot
 from tests.servers import Server, open_stream
@@ -107,3 +108,54 @@ def test_a_stopping_server_ends_its_open_streams_at_once(site, alice, token_for,
     finally:
         server.stop()
     assert stopped < 2.5, f"stopping took {stopped:.1f} s with a stream open"
+
+
+@pytest.mark.engine(latency={1: 0.02, 2: 0.1, 4: 0.15, 6: 0.04})
+def test_change_detection_costs_a_check_a_second_whatever_the_viewers(
+    site, alice, django_user_model, token_for, tmp_path
+):
+    """Ten viewers of an idle site cost no query; of a running one, one poll a second in all
+    (the commits themselves tell the watchers, with their versions)."""
+    ops = django_user_model.objects.create_user("ops", password="ops-password", is_staff=True)
+    ops_token, token = token_for(ops), token_for(alice)
+    server = Server(log=tmp_path / "serve.log").start()
+    workers = start_workers(tmp_path) if CELERY else None
+    try:
+
+        def stats() -> dict:
+            request = urllib.request.Request(
+                f"{server.url}/healthz/live", headers={"Authorization": f"Bearer {ops_token}"}
+            )
+            return json.loads(urllib.request.urlopen(request).read())
+
+        viewers = [open_stream(server, site.pk, token) for _ in range(10)]
+        time.sleep(1.5)  # every stream has its first event
+        idle = stats()
+        assert idle["viewers"] == 10 and idle["watchers"] == 1
+        time.sleep(3)
+        assert stats()["checks"] == idle["checks"], "no query for a site without an active run"
+
+        request = urllib.request.Request(
+            f"{server.url}/api/v1/automation/run_now/?site_id={site.pk}",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        urllib.request.urlopen(request)
+        before, started = stats(), time.monotonic()
+        versions = set()
+        for name, data in events(viewers[0], time.monotonic() + 6):
+            if name == "progress" and data != "null":
+                versions.add(json.loads(data)["version"])
+        after, seconds = stats(), time.monotonic() - started
+        assert len(versions) >= 5, "the run's progress reached the viewer live"
+        assert after["checks"] - before["checks"] <= seconds / live.POLL_SECONDS + 1, (
+            before,
+            after,
+            seconds,
+        )
+        for response in viewers:
+            response.close()
+    finally:
+        server.stop()
+        if workers:
+            workers.stop()

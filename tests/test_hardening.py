@@ -319,7 +319,7 @@ def test_healthz_does_not_tell_anyone_where_the_database_is(django_user_model, m
     assert Client().get("/healthz/live").status_code == 403
     client = Client()
     client.force_login(staff)
-    assert set(client.get("/healthz/live").json()) == {"checks", "watchers", "viewers"}
+    assert set(client.get("/healthz/live").json()) == {"checks", "reads", "watchers", "viewers"}
 
 
 # --- 9. Event streams per user ----------------------------------------------------------------

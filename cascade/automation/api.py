@@ -107,18 +107,21 @@ def retry_failed(request: HttpRequest, q: Query[RunQuery]):
 
 @router.get("run_progress/", response={200: Snapshot, **READ_ERRORS})
 def run_progress(request: HttpRequest, q: Query[OptionalRunQuery]):
-    site = site_for(request, q.site_id)
-    # The hottest read of all: the JSON is encoded once per version and shared (the schema
-    # above documents it; this document is the one the snapshot tests check against it).
-    body = progress.snapshot_json_for(site.pk, q.run_id)
-    if body is None:
+    # The hottest read of all: who may read it and which version to send in one query, then
+    # the JSON, encoded once per version and shared (the schema above documents it; this
+    # document is the one the snapshot tests check against it).
+    found = progress.visible_run(request.user.pk or 0, q.site_id, q.run_id)
+    if found is None:
+        raise HttpError(404, f"Site {q.site_id} not found.")
+    run_id, version = found
+    if run_id is None:
         raise HttpError(
             404,
-            f"Run {q.run_id} not found for site {site.pk}."
+            f"Run {q.run_id} not found for site {q.site_id}."
             if q.run_id
-            else f"Site {site.pk} has no runs yet.",
+            else f"Site {q.site_id} has no runs yet.",
         )
-    return HttpResponse(body, content_type="application/json")
+    return HttpResponse(progress.snapshot_json(run_id, version), content_type="application/json")
 
 
 @router.get("current_run/", response={200: Snapshot | None, **READ_ERRORS})

@@ -54,18 +54,21 @@ def _kick(sender: object, run_id: str, **kwargs: object) -> None:
 _publisher = threading.local()
 
 
-def _publish(sender: object, run_id: str, **kwargs: object) -> None:
+def _publish(
+    sender: object, run_id: str, site_id: int, version: int | None, **kwargs: object
+) -> None:
     try:
         client = getattr(_publisher, "client", None) or redis_client()
         _publisher.client = client
-        client.publish(CHANNEL, run_id)
+        client.publish(CHANNEL, f"{site_id}:{run_id}:{version if version is not None else ''}")
     except Exception:  # web processes still notice by watching the version
         _publisher.client = None
         log.debug("progress publish failed", exc_info=True)
 
 
 def listen(callback) -> threading.Thread:
-    """Call `callback(run_id)` for progress committed by any process (a daemon thread)."""
+    """Call `callback("site:run:version")` for progress committed by any process (a daemon
+    thread)."""
 
     def run() -> None:
         while True:

@@ -1,9 +1,17 @@
 """Live updates by Server-Sent Events.
 
-One watcher per site (or per run) and server process notices a change of the run's progress
-`version` and prepares the update once; every viewer of that site shares it. The engine's commit
-hook nudges the watcher at once when the work happens in this process; otherwise the watcher
-looks at the version a few times a second (one tiny query, whatever the number of viewers).
+One watcher per site (or per run, or per Sites overview) and server process prepares each
+update once; every viewer of it shares it. Watchers learn of changes without asking the
+database for each one:
+
+- a commit in this process (the embedded worker, an action view) tells them at once, with the
+  run's new version (`signals.progress_changed`);
+- on PostgreSQL every commit also sends NOTIFY (`cascade_progress`), which a listener thread
+  of each server process passes on, so changes made by other processes arrive at once too;
+  with Celery, Redis carries the same news;
+- one poll a second per process (one query, whatever the number of sites and viewers) reads the
+  versions of the watched sites whose run is active, for changes no message told of; sites
+  without an active run cost no query at all.
 """
 
 from __future__ import annotations
@@ -19,24 +27,26 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Subquery
+from django.db import close_old_connections, connection
+from django.db.models import OuterRef, Subquery
 
 from cascade.accounts.models import Site
+from cascade.accounts.signals import credits_added
 from cascade.automation import signals
-from cascade.automation.models import AutomationRun
+from cascade.automation.models import ACTIVE, AutomationRun
 
 log = logging.getLogger("cascade.live")
-POLL_SECONDS = 0.25  # version checks per watcher: at most 4 queries a second
-MIN_GAP_SECONDS = 0.25  # at most ~4 updates a second to a viewer
+POLL_SECONDS = 1.0  # the poll of watched active runs: one query a second per process
+MIN_GAP_SECONDS = 0.1  # at most ~10 updates a second to a viewer
 PING_SECONDS = 5.0  # a heartbeat event, so a page knows its data is fresh
 FRESH_SECONDS = 1.0  # a render this young is given to a new viewer as it is
+STATS = {"checks": 0, "reads": 0}  # polls of the database, and reads of one watcher's state
 
 
 @dataclass
 class Update:
     key: tuple
-    state: tuple  # (run id, version) the update describes
+    state: tuple  # (run id, version, site id) the update describes, or another watcher's
     made_at: float
     renderers: dict[str, Callable[[], Any]]
     _cache: dict[str, Any] = field(default_factory=dict)
@@ -53,80 +63,101 @@ class Update:
             return self._cache[variant]
 
 
-def latest_state(site_id: int, run_id: str | None) -> tuple:
-    """What the live region shows, in one small query: the latest run's id, version and status,
-    and the account's balance (a top-up enables Run Now without a new run version)."""
-    runs = AutomationRun.objects.filter(site_id=site_id)
+def site_states(site_ids: list[int], run_id: str | None = None) -> dict[int, tuple]:
+    """In one query, each site's latest run (or the run `run_id`): {site: (run id, version,
+    status)}."""
+    runs = AutomationRun.objects.filter(site_id=OuterRef("pk"))
     if run_id:
         runs = runs.filter(pk=run_id)
     latest = runs.order_by("-created_at")
-    row = (
-        Site.objects.filter(pk=site_id)
+    rows = (
+        Site.objects.filter(pk__in=site_ids)
         .annotate(
             run_pk=Subquery(latest.values("pk")[:1]),
             run_version=Subquery(latest.values("version")[:1]),
             run_status=Subquery(latest.values("status")[:1]),
         )
-        .values_list("run_pk", "run_version", "run_status", "account__credits", "account__reserved")
-        .first()
+        .values_list("pk", "run_pk", "run_version", "run_status")
     )
-    close_old_connections()
-    if row is None or row[0] is None:
-        return (None, 0, None, site_id, row[3:] if row else None)
-    return (str(row[0]), row[1], row[2], site_id, row[3:])
-
-
-STATS = {"checks": 0}  # version checks made by this process's watchers (reported by benchmarks)
+    return {
+        pk: (str(run) if run else None, version or 0, status) for pk, run, version, status in rows
+    }
 
 
 class Watcher:
-    """Watches one state for every viewer of it in this process: by default a site's (key
-    (site id, run id or None)); `state_of` reads another (the Sites overview's)."""
+    """Keeps one state for every viewer of it in this process. A site's watcher (key (site id,
+    run id or None for the latest run)) knows its state from the messages and the poll; another
+    (the Sites overview's) reads it with `state_of` when one of its `sites` changed."""
 
     def __init__(
         self,
         hub: Hub,
         key: tuple,
         make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]],
+        sites: frozenset[int],
         state_of: Callable[[], tuple] | None = None,
     ) -> None:
         self.hub, self.key, self.make_renderers = hub, key, make_renderers
-        self.state_of = state_of or (lambda: latest_state(*key))
+        self.sites, self.state_of = sites, state_of
         self.queues: set[asyncio.Queue] = set()
-        self.nudge = asyncio.Event()
+        self.dirty = asyncio.Event()
+        self.dirty.set()  # the first state is read at once
+        self.hint: tuple | None = None  # (run id, version) a message told of
         self.latest: Update | None = None
         self.task: asyncio.Task | None = None
-        # The region also shows what changes without the run's version (the account's credits,
-        # what waits in the queues): a new viewer gets a fresh render, not an old one.
+        # What the page shows beside the run (credits, what waits) changes without a version:
+        # a new viewer, or a top-up, gets a fresh render rather than a recent one.
         self.refresh = False
 
+    def tell(self, run_id: str | None, version: int | None) -> None:
+        """A site this watcher shows changed (to `version` of `run_id`, when known)."""
+        if self.state_of is None and run_id is not None and version is not None:
+            wanted = self.key[1]
+            if wanted is not None and wanted != run_id:
+                return  # another run of the site
+            shown = self.latest.state if self.latest else None
+            if shown and shown[0] == run_id and shown[1] >= version:
+                return  # nothing newer than what viewers have
+            self.hint = (run_id, version)
+        else:
+            self.hint = None
+        self.dirty.set()
+
+    def _read(self) -> tuple:
+        STATS["reads"] += 1
+        try:
+            if self.state_of is not None:
+                return self.state_of()
+            site_id, run_id = self.key
+            found = site_states([site_id], run_id).get(site_id, (None, 0, None))
+            self.hub.remember(site_id, found)
+            return (found[0], found[1], site_id)
+        finally:
+            close_old_connections()
+
     async def run(self) -> None:
-        last_state = None
         try:
             while self.queues:
-                state = await sync_to_async(self._read, thread_sensitive=False)()
-                STATS["checks"] += 1
-                if state != last_state or self.refresh:
-                    last_state, self.refresh = state, False
+                await self.dirty.wait()
+                self.dirty.clear()
+                if not self.queues:
+                    break
+                hint, self.hint = self.hint, None
+                if hint is not None:
+                    state = (hint[0], hint[1], self.key[0])
+                else:
+                    state = await sync_to_async(self._read, thread_sensitive=False)()
+                shown = self.latest.state if self.latest else None
+                if state != shown or self.refresh:
+                    self.refresh = False
                     self.latest = Update(
                         self.key, state, time.monotonic(), self.make_renderers(state)
                     )
                     for queue in list(self.queues):
                         _offer(queue, self.latest)
-                    await asyncio.sleep(MIN_GAP_SECONDS)
-                try:
-                    await asyncio.wait_for(self.nudge.wait(), timeout=POLL_SECONDS)
-                except TimeoutError:
-                    pass
-                self.nudge.clear()
+                    await asyncio.sleep(MIN_GAP_SECONDS)  # changes meanwhile wait, then coalesce
         finally:
             self.hub.forget(self)
-
-    def _read(self) -> tuple:
-        try:
-            return self.state_of()
-        finally:
-            close_old_connections()
 
 
 def _offer(queue: asyncio.Queue, update: Update | None) -> None:
@@ -137,47 +168,114 @@ def _offer(queue: asyncio.Queue, update: Update | None) -> None:
 
 
 class Hub:
-    """The watchers of this process, keyed by (site id, run id or None for the latest run)."""
+    """The watchers of this process, and what tells them of changes."""
 
     def __init__(self) -> None:
         self.watchers: dict[tuple, Watcher] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._subscribed = False
         self.closing = False
+        self.known: dict[int, tuple] = {}  # site id -> (run id, version, status) last seen
+        self._poller: asyncio.Task | None = None
+
+    # --- what tells the hub of changes ---------------------------------------------------------
 
     def _hook_engine(self) -> None:
-        if not self._subscribed:
-            from cascade.automation import executor
+        if self._subscribed:
+            return
+        from cascade.automation import executor
 
-            signals.progress_changed.connect(self._on_progress, weak=False)
-            if executor.uses_celery():
-                executor.listen(self._nudge_from_thread)  # commits made by Celery workers
-            self._subscribed = True
+        signals.progress_changed.connect(self._on_progress, weak=False)
+        credits_added.connect(self._on_top_up, weak=False)
+        if executor.uses_celery():
+            executor.listen(self.message)  # commits made by Celery workers
+        if connection.vendor == "postgresql":
+            listen_postgres(self.message)
+        self._subscribed = True
 
-    def _on_progress(self, sender: Any, run_id: str, **kwargs: Any) -> None:
-        self._nudge_from_thread(run_id)
+    def _on_progress(self, sender: Any, run_id: str, site_id: int, version: int, **kw: Any) -> None:
+        self._from_thread(self._changed, site_id, run_id, version)
 
-    def _nudge_from_thread(self, run_id: str) -> None:
+    def _on_top_up(self, sender: Any, account_id: int, **kwargs: Any) -> None:
+        sites = frozenset(Site.objects.filter(account_id=account_id).values_list("pk", flat=True))
+        self._from_thread(self._refresh_sites, sites)
+
+    def message(self, text: str) -> None:
+        """A message from another process: "site:run:version" or "account:ID" (any thread)."""
+        kind, _, rest = text.partition(":")
+        if kind == "account":
+            self._on_top_up(None, account_id=int(rest))
+            return
+        run_id, _, version = rest.partition(":")
+        try:
+            site_id, number = int(kind), int(version)
+        except ValueError:
+            return
+        self._from_thread(self._changed, site_id, run_id, number)
+
+    def _from_thread(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        loop.call_soon_threadsafe(self._nudge_all)
-
-    def _nudge_all(self) -> None:
-        for watcher in list(self.watchers.values()):
-            watcher.nudge.set()
+        loop.call_soon_threadsafe(callback, *args)
 
     def nudge(self) -> None:
-        self._nudge_from_thread("")
+        """Look again at every watched site (e.g. after an action of this process)."""
+        self._from_thread(self._refresh_sites, None)
+
+    def _changed(self, site_id: int, run_id: str | None, version: int | None) -> None:
+        status = self.known.get(site_id, (None, 0, None))[2]
+        self.known[site_id] = (run_id, version or 0, status if status in ACTIVE else "running")
+        for watcher in list(self.watchers.values()):
+            if site_id in watcher.sites:
+                watcher.tell(run_id, version)
+
+    def _refresh_sites(self, sites: frozenset[int] | None) -> None:
+        for watcher in list(self.watchers.values()):
+            if sites is None or watcher.sites & sites:
+                watcher.refresh = True
+                watcher.tell(None, None)
+
+    def remember(self, site_id: int, state: tuple) -> None:
+        self.known[site_id] = state
+
+    # --- the poll ------------------------------------------------------------------------------
+
+    def _polled_sites(self) -> list[int]:
+        """The watched sites whose run is active (or not known yet): the only ones polled."""
+        watched = {site for w in self.watchers.values() for site in w.sites}
+        return sorted(s for s in watched if self.known.get(s, (None, 0, "unknown"))[2] in POLLED)
+
+    async def _poll(self) -> None:
+        while self.watchers and not self.closing:
+            await asyncio.sleep(POLL_SECONDS)
+            sites = self._polled_sites()
+            if not sites:
+                continue
+            states = await sync_to_async(_poll_once, thread_sensitive=False)(sites)
+            for site_id, state in states.items():
+                before = self.known.get(site_id)
+                self.known[site_id] = state
+                if before is None or before[:2] != state[:2]:
+                    for watcher in list(self.watchers.values()):
+                        if site_id in watcher.sites:
+                            watcher.tell(state[0], state[1])
+        self._poller = None
+
+    # --- viewers ----------------------------------------------------------------------------
 
     async def subscribe(
-        self, key: tuple, make_renderers, state_of: Callable[[], tuple] | None = None
+        self,
+        key: tuple,
+        make_renderers,
+        sites: frozenset[int],
+        state_of: Callable[[], tuple] | None = None,
     ) -> tuple[Watcher, asyncio.Queue]:
         self.loop = asyncio.get_running_loop()
         self._hook_engine()
         watcher = self.watchers.get(key)
         if watcher is None:
-            watcher = Watcher(self, key, make_renderers, state_of)
+            watcher = Watcher(self, key, make_renderers, sites, state_of)
             self.watchers[key] = watcher
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         watcher.queues.add(queue)
@@ -185,33 +283,70 @@ class Hub:
             _offer(queue, watcher.latest)
         elif watcher.latest is not None:
             watcher.refresh = True
-            watcher.nudge.set()
+            watcher.tell(None, None)
         if watcher.task is None or watcher.task.done():
             watcher.task = asyncio.create_task(watcher.run())
+        if self._poller is None:
+            self._poller = asyncio.create_task(self._poll())
         return watcher, queue
+
+    def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
+        watcher.queues.discard(queue)
+        watcher.dirty.set()  # its task sees no viewer left and ends
+
+    def forget(self, watcher: Watcher) -> None:
+        if self.watchers.get(watcher.key) is watcher and not watcher.queues:
+            del self.watchers[watcher.key]
 
     def shut_down(self) -> None:
         """The server is stopping: every open stream ends now (from any thread), so the
         shutdown need not wait for viewers to leave; they reconnect to the next server."""
-        loop = self.loop
         self.closing = True
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._end_streams)
+        self._from_thread(self._end_streams)
 
     def _end_streams(self) -> None:
         for watcher in list(self.watchers.values()):
             for queue in list(watcher.queues):
                 _offer(queue, None)
 
-    def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
-        watcher.queues.discard(queue)
 
-    def forget(self, watcher: Watcher) -> None:
-        if self.watchers.get(watcher.key) is watcher and not watcher.queues:
-            del self.watchers[watcher.key]
+POLLED = ACTIVE | {"unknown"}
+
+
+def _poll_once(sites: list[int]) -> dict[int, tuple]:
+    STATS["checks"] += 1
+    try:
+        return site_states(sites)
+    finally:
+        close_old_connections()
 
 
 hub = Hub()
+
+
+def listen_postgres(callback: Callable[[str], None]) -> threading.Thread:
+    """Pass on what other processes' commits NOTIFY on `cascade_progress` (a daemon thread with
+    its own connection, which comes back after the database does)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+
+    def run() -> None:
+        while True:
+            try:
+                with psycopg.connect(autocommit=True, **params) as conn:
+                    conn.execute("LISTEN cascade_progress")
+                    for notice in conn.notifies():
+                        callback(notice.payload)
+            except Exception:
+                log.warning("progress notifications lost; listening again", exc_info=True)
+                time.sleep(1.0)
+
+    thread = threading.Thread(target=run, name="cascade-notify-listener", daemon=True)
+    thread.start()
+    return thread
 
 
 def sse(event: str, data: str, event_id: str = "") -> str:
@@ -234,11 +369,13 @@ async def stream(
     variant: str,
     event: str,
     encode: Callable[[Any], str] = str,
+    sites: frozenset[int] | None = None,
     state_of: Callable[[], tuple] | None = None,
 ) -> AsyncIterator[str]:
     """The body of an event stream: one event per new state, pings in between, and a clean end
     after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection."""
-    watcher, queue = await hub.subscribe(key, make_renderers, state_of)
+    watched = sites if sites is not None else frozenset({key[0]})
+    watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     try:
         yield "retry: 1000\n\n"

@@ -164,6 +164,12 @@ def rows(user: Any, sort: str = "name") -> list[dict[str, Any]]:
     return result
 
 
+def site_ids(user: Any) -> frozenset[int]:
+    return frozenset(
+        Site.objects.filter(account__memberships__user=user).values_list("pk", flat=True)
+    )
+
+
 def state(user_id: int) -> tuple:
     """What the overview shows changes when any of these does, read in one query: each site's
     latest run and its version, and the articles waiting for review."""

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, OuterRef, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from cascade.accounts.models import Site
 from cascade.automation import timing
 from cascade.automation.estimates import default_seconds, estimate_totals
 from cascade.automation.models import (
@@ -340,10 +341,29 @@ def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
     return build_snapshot(row[0], version=row[1]) if row else None
 
 
-def snapshot_json_for(site_id: int, run_id: Any = None) -> bytes | None:
-    """The snapshot as JSON bytes, encoded once per version for all API readers."""
-    row = _latest(site_id, run_id)
-    return _build(row[0], version=row[1]).json if row else None
+def visible_run(user_id: int, site_id: int, run_id: Any = None) -> tuple[Any, int] | None:
+    """In one query: whether the user's accounts own the site (None when not), and its latest
+    run (or the run `run_id`) with its version: (None, 0) when it has none."""
+    runs = AutomationRun.objects.filter(site_id=OuterRef("pk"))
+    if run_id:
+        runs = runs.filter(pk=run_id)
+    latest = runs.order_by("-created_at")
+    row = (
+        Site.objects.filter(pk=site_id, account__memberships__user_id=user_id)
+        .annotate(
+            run=Subquery(latest.values("pk")[:1]), version=Subquery(latest.values("version")[:1])
+        )
+        .values_list("run", "version")
+        .first()
+    )
+    if row is None:
+        return None
+    return (row[0], row[1]) if row[0] is not None else (None, 0)
+
+
+def snapshot_json(run_id: Any, version: int) -> bytes:
+    """The snapshot of a run at `version` as JSON bytes, encoded once for all API readers."""
+    return _build(run_id, version=version).json
 
 
 def run_summaries(site_id: int, limit: int = 20) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """What the engine tells the rest of the process, always after the change has committed.
 
-- `progress_changed(run_id)`: a run's progress (its snapshot) changed. The live streams, the
-  embedded worker and the Celery executor's Redis publisher listen.
+- `progress_changed(run_id, site_id, version)`: a run's progress (its snapshot) changed to
+  `version`. The live streams, the embedded worker and the Celery executor's Redis publisher
+  listen. On PostgreSQL the same news goes to other processes by NOTIFY `cascade_progress`,
+  sent inside the transaction (so exactly when it commits).
 - `run_runnable(run_id)`: a run has new work to start (created or resumed); the Celery executor
   queues tasks for it.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 
 log = logging.getLogger("cascade.signals")
@@ -20,21 +22,31 @@ progress_changed = Signal()
 run_runnable = Signal()
 
 
-def _send_on_commit(signal: Signal, run_id: Any) -> None:
+def _send_on_commit(signal: Signal, **kwargs: Any) -> None:
     def send() -> None:
         # A broken receiver must not break the engine: send_robust logs and goes on.
-        for receiver, result in signal.send_robust(sender=None, run_id=str(run_id)):
+        for receiver, result in signal.send_robust(sender=None, **kwargs):
             if isinstance(result, Exception):
                 log.error("receiver %r failed: %s", receiver, result, exc_info=result)
 
     transaction.on_commit(send)
 
 
-def announce(run_id: Any) -> None:
-    """Tell listeners, once the current transaction commits, that the run's progress changed."""
-    _send_on_commit(progress_changed, run_id)
+def tell_other_processes(message: str) -> None:
+    """NOTIFY `cascade_progress` on PostgreSQL (inside a transaction: at its commit)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify('cascade_progress', %s)", [message])
+
+
+def announce(run: Any) -> None:
+    """Tell listeners, once the current transaction commits, that the run's progress changed.
+    Called after the run's row was saved with its new version."""
+    version = run.version if isinstance(run.version, int) else None
+    _send_on_commit(progress_changed, run_id=str(run.pk), site_id=run.site_id, version=version)
+    tell_other_processes(f"{run.site_id}:{run.pk}:{version if version is not None else ''}")
 
 
 def runnable(run_id: Any) -> None:
     """Tell listeners, once the current transaction commits, that the run has work to start."""
-    _send_on_commit(run_runnable, run_id)
+    _send_on_commit(run_runnable, run_id=str(run_id))

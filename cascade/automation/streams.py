@@ -26,7 +26,7 @@ from cascade.lib.limits import MAX_ID
 def _renderers(state: tuple) -> dict:
     """Everything a watcher may be asked for about one state of a site; each is built once,
     on first demand, and shared by all viewers of that variant."""
-    run_id, site_id = state[0], state[3]
+    run_id, site_id = state[0], state[2]
 
     def page_for(can_operate: bool):
         def render() -> str:
@@ -105,11 +105,13 @@ async def sites_stream(request: Any) -> HttpResponseBase:
     def renderers(state: tuple) -> dict:
         return {"html": lambda: overview.render_rows(user, sort)}
 
+    sites = await sync_to_async(overview.site_ids)(user)
     body = live.stream(
         ("sites", user.pk, sort),
         renderers,
         "html",
         "update",
+        sites=sites,
         state_of=lambda: overview.state(user.pk),
     )
     return _event_stream(body, user)

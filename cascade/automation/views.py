@@ -60,15 +60,21 @@ def _is_staff(request: HttpRequest) -> bool:
 
 @require_GET
 def live_stats(request: HttpRequest) -> HttpResponse:
-    """How many version checks this process's watchers made and how many viewers they serve:
-    the cost of change detection, for benchmarks and monitoring (staff only)."""
+    """The cost of change detection in this process, for benchmarks and monitoring (staff
+    only): polls of the database (`checks`), reads of one watcher's state after a change it
+    was told of without its new version (`reads`), watchers and the viewers they serve."""
     if not _is_staff(request):
         return JsonResponse(
             {"detail": "Staff only: log in as staff or send a staff token."}, status=403
         )
     viewers = sum(len(w.queues) for w in live.hub.watchers.values())
     return JsonResponse(
-        {"checks": live.STATS["checks"], "watchers": len(live.hub.watchers), "viewers": viewers}
+        {
+            "checks": live.STATS["checks"],
+            "reads": live.STATS["reads"],
+            "watchers": len(live.hub.watchers),
+            "viewers": viewers,
+        }
     )
 
 

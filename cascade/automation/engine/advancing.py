@@ -50,7 +50,7 @@ def begin_run(run_id: Any) -> bool:
             "percentage_hwm",
             "outcome",
         )
-        announce(run.pk)
+        announce(run)
     return True
 
 
@@ -136,7 +136,7 @@ def advance_if_stage_done(run_id: Any) -> bool:
             row.save(update_fields=["input_count"])
             bump(run)
             save_run(run)
-            announce(run.pk)
+            announce(run)
             return True
         row.status, row.finished_at = StageStatus.COMPLETED, timezone.now()
         row.save(update_fields=["status", "finished_at"])
@@ -151,7 +151,7 @@ def advance_if_stage_done(run_id: Any) -> bool:
         activate_from(run, row.number + 1)
         bump(run)
         save_run(run, "status", "current_stage", "finished_at", "percentage_hwm", "outcome")
-        announce(run.pk)
+        announce(run)
     return True
 
 

@@ -21,6 +21,7 @@ from cascade.automation.models import (
     RunItem,
     RunStatus,
 )
+from cascade.automation.signals import tell_other_processes
 
 log = logging.getLogger("cascade.engine")
 
@@ -86,6 +87,7 @@ def resume_runs_waiting_for_credits(account_id: int) -> int:
 
 @receiver(credits_added)
 def _resume_after_top_up(sender: Any, account_id: int, **kwargs: Any) -> None:
+    tell_other_processes(f"account:{account_id}")  # their pages enable Run Now again
     resumed = resume_runs_waiting_for_credits(account_id)
     if resumed:
         log.info("resumed %s run(s) of account %s after a top-up", resumed, account_id)

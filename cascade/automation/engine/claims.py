@@ -93,7 +93,7 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         )
         bump(run)
         save_run(run)
-        announce(run.pk)
+        announce(run)
     items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
     return Claim(run_id, stage, token, items)
 
@@ -176,9 +176,8 @@ def requeue(run: AutomationRun, claimed: Any, stage: int, why: str = "") -> int:
         event(run.pk, EventKind.ITEM_RECLAIMED, f"{count} item(s) {why}", stage=stage)
     bump(run)
     save_run(run)
-    run.refresh_from_db(fields=["version"])
     settle(run, row.in_progress_count)
-    announce(run.pk)
+    announce(run)
     return count
 
 

@@ -95,9 +95,8 @@ def fail(
         row.save(update_fields=["in_progress_count", "failed_count"])
         bump(locked_run)
         save_run(locked_run, "consecutive_failures")
-        locked_run.refresh_from_db(fields=["version"])
         settle(locked_run, row.in_progress_count)
-        announce(run.pk)
+        announce(locked_run)
     return too_many
 
 
@@ -145,4 +144,4 @@ def wait_for_storage(run: AutomationRun, stage: int, token: str, items: list[Run
             event(run.pk, EventKind.ITEM_RETRIED, message, stage=stage)
             bump(locked_run)
             save_run(locked_run, "status_message")
-    announce(run.pk)
+    announce(locked_run)

@@ -110,7 +110,7 @@ def start_run(
             )
             RunStage.objects.bulk_create([RunStage(run=run, number=n) for n in registry().numbers])
             event(run.pk, EventKind.RUN_QUEUED, f"Run queued ({Trigger(trigger).label}).")
-            announce(run.pk)
+            announce(run)
             runnable(run.pk)
     except IntegrityError:
         # The partial unique index on active runs decided: another request won the race.
@@ -152,7 +152,7 @@ def _steered(
         if run.status not in ALREADY[action]:
             _accepts(run, action)
             change(run)
-            announce(run.pk)
+            announce(run)
     run.refresh_from_db()
     return run
 

@@ -204,6 +204,5 @@ def _commit(
             "last_success_at",
             *(["status_message"] if cleared else []),
         )
-        locked_run.refresh_from_db(fields=["version"])
         settle(locked_run, row.in_progress_count)
-        announce(run.pk)
+        announce(locked_run)

@@ -16,8 +16,9 @@ def locked(run_id: Any) -> AutomationRun:
 
 
 def bump(run: AutomationRun) -> None:
-    """Mark a change of the run's progress; `save_run` writes it."""
-    run.version = F("version") + 1
+    """Mark a change of the run's progress; `save_run` writes it. The row is locked (`locked`),
+    so the new version is known here and the news of it can carry it."""
+    run.version = run.version + 1 if isinstance(run.version, int) else F("version") + 1
 
 
 def save_run(run: AutomationRun, *fields: str) -> None:
