@@ -371,12 +371,16 @@ async def stream(
     encode: Callable[[Any], str] = str,
     sites: frozenset[int] | None = None,
     state_of: Callable[[], tuple] | None = None,
+    version_of: Callable[[Any], tuple[str, int] | None] | None = None,
 ) -> AsyncIterator[str]:
     """The body of an event stream: one event per new state, pings in between, and a clean end
-    after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection."""
+    after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection. With
+    `version_of`, a body is sent only when its own version is newer than the last one sent (a
+    render may already show a later version than the news that asked for it)."""
     watched = sites if sites is not None else frozenset({key[0]})
     watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
+    sent: tuple[str | None, int] = (None, -1)  # (run id, version) of the last body sent
     try:
         yield "retry: 1000\n\n"
         while time.monotonic() < ends_at and not hub.closing:
@@ -390,6 +394,10 @@ async def stream(
                 break
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
             at = _position(update.state, state_of is None)
+            if version_of is not None and (seen := version_of(body)) is not None:
+                if seen[0] == sent[0] and seen[1] <= sent[1]:
+                    continue  # a later render already went out
+                sent, at["version"] = seen, seen[1]
             yield sse(event, encode(body), f"{at['run_id'] or 'none'}:{at['version']}")
     finally:
         hub.unsubscribe(watcher, queue)

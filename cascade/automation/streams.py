@@ -156,5 +156,13 @@ async def api_stream(request: Any) -> HttpResponseBase:
         return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
 
     return _event_stream(
-        live.stream((site.pk, run_id), _renderers, "json", "progress", encode=json.dumps), user
+        live.stream(
+            (site.pk, run_id),
+            _renderers,
+            "json",
+            "progress",
+            encode=json.dumps,
+            version_of=lambda doc: (doc["run"]["run_id"], doc["version"]) if doc else None,
+        ),
+        user,
     )

@@ -83,8 +83,9 @@ def send_once() -> bool:
 
 
 def _body(delivery: Delivery, now: datetime) -> bytes:
-    payload = dict(delivery.payload)
-    doc = {"event": payload.pop("event"), "delivered_at": now.isoformat(), **payload}
+    payload = dict(delivery.payload)  # (PostgreSQL's jsonb keeps no key order: set it here)
+    head = {"event": payload.pop("event"), "delivered_at": now.isoformat()}
+    doc = {**head, "site_id": payload.pop("site_id"), **payload}
     return json.dumps(doc, default=str).encode()
 
 
