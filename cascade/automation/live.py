@@ -190,7 +190,7 @@ class Hub:
         if executor.uses_celery():
             executor.listen(self.message)  # commits made by Celery workers
         if connection.vendor == "postgresql":
-            listen_postgres(self.message)
+            signals.listen_postgres(self.message)
         self._subscribed = True
 
     def _on_progress(self, sender: Any, run_id: str, site_id: int, version: int, **kw: Any) -> None:
@@ -322,31 +322,6 @@ def _poll_once(sites: list[int]) -> dict[int, tuple]:
 
 
 hub = Hub()
-
-
-def listen_postgres(callback: Callable[[str], None]) -> threading.Thread:
-    """Pass on what other processes' commits NOTIFY on `cascade_progress` (a daemon thread with
-    its own connection, which comes back after the database does)."""
-    import psycopg
-
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-
-    def run() -> None:
-        while True:
-            try:
-                with psycopg.connect(autocommit=True, **params) as conn:
-                    conn.execute("LISTEN cascade_progress")
-                    for notice in conn.notifies():
-                        callback(notice.payload)
-            except Exception:
-                log.warning("progress notifications lost; listening again", exc_info=True)
-                time.sleep(1.0)
-
-    thread = threading.Thread(target=run, name="cascade-notify-listener", daemon=True)
-    thread.start()
-    return thread
 
 
 def sse(event: str, data: str, event_id: str = "") -> str:

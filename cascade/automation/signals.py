@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
@@ -50,3 +53,28 @@ def announce(run: Any) -> None:
 def runnable(run_id: Any) -> None:
     """Tell listeners, once the current transaction commits, that the run has work to start."""
     _send_on_commit(run_runnable, run_id=str(run_id))
+
+
+def listen_postgres(callback: Callable[[str], None]) -> threading.Thread:
+    """Pass on what other processes' commits NOTIFY on `cascade_progress` (a daemon thread with
+    its own connection, which comes back after the database does)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+
+    def run() -> None:
+        while True:
+            try:
+                with psycopg.connect(autocommit=True, **params) as conn:
+                    conn.execute("LISTEN cascade_progress")
+                    for notice in conn.notifies():
+                        callback(notice.payload)
+            except Exception:
+                log.warning("progress notifications lost; listening again", exc_info=True)
+                time.sleep(1.0)
+
+    thread = threading.Thread(target=run, name="cascade-notify-listener", daemon=True)
+    thread.start()
+    return thread
