@@ -15,8 +15,8 @@
   Idiomorph.defaults.callbacks.beforeAttributeUpdated = (name, node) => !(name === "open" && node.tagName === "DETAILS");
   const parse = (key) => { const [run, version] = (key || "none:0").split(":"); return { run, version: +version }; };
   const older = (key) => {  // an update about the run on screen, but older than what is shown
-    const next = parse(key), shown = parse(live().dataset.state);
-    return (optimisticFrom !== null && next.run === optimisticFrom) || (next.run === shown.run && next.version < shown.version);
+    const next = parse(key), shown = parse(live().dataset.state);  // (a site with a run never has none again)
+    return (optimisticFrom !== null && next.run === optimisticFrom) || (next.run === "none" && shown.run !== "none") || (next.run === shown.run && next.version < shown.version);
   };
   function setConnection(name, text) { state = name; connection.dataset.state = name; connection.textContent = text; }
   function fmt(seconds) {
