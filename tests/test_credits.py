@@ -148,3 +148,22 @@ def test_balances_cannot_be_edited_in_the_admin(site, django_user_model):
     client.force_login(admin)
     page = client.get(f"/admin/accounts/account/{site.account_id}/change/").content.decode()
     assert 'name="credits"' not in page and 'name="reserved"' not in page
+
+
+def test_a_top_up_while_a_run_is_pausing_for_credits_keeps_it_running(site):
+    """Credits that come while the run still finishes its items (pausing) are not missed: the
+    run goes on instead of stopping for good once its items are done."""
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    claim = engine.claim_items(run.pk, "tests")  # an item in flight
+    assert claim is not None
+    engine.pause_run(run.pk, "insufficient_credits", "Not enough credits: 4 needed.")
+    run.refresh_from_db()
+    assert run.status == "pausing"
+    credits.add(site.account, 1000, note="top-up")
+    run.refresh_from_db()
+    assert run.status == "running" and run.pause_reason is None
+    engine.process_claim(claim)
+    engine.run_until_idle(timeout=120)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.outcome == "succeeded"

@@ -69,10 +69,11 @@ def pause_for_credits(run: AutomationRun, cost: int) -> None:
 
 
 def resume_runs_waiting_for_credits(account_id: int) -> int:
-    """Resume the account's runs that paused for credits; returns how many."""
+    """Resume the account's runs that paused, or are pausing, for credits; returns how many.
+    (A run still finishing its items when the credits come is pausing: it goes on running.)"""
     waiting = AutomationRun.objects.filter(
         site__account_id=account_id,
-        status=RunStatus.PAUSED,
+        status__in=[RunStatus.PAUSED, RunStatus.PAUSING],
         pause_reason=PauseReason.INSUFFICIENT_CREDITS,
     ).values_list("pk", flat=True)
     resumed = 0
