@@ -123,6 +123,11 @@ def test_a_new_owner_sets_up_a_site_without_the_command_line(
     page.get_by_test_id("run-now").click()
     page.get_by_test_id("completion-summary").wait_for(timeout=90_000)
     assert page.get_by_test_id("stage-card-6").get_attribute("data-status") == "skipped"
+    assert (
+        "disabled in this run's configuration" in page.get_by_test_id("stage-card-6").inner_text()
+    )
+    # Pictures are off, and the articles still reach review (the link shows only when some do).
+    assert page.get_by_test_id("review-link").is_visible()
     shot(page, "10-9-first-run")
 
 

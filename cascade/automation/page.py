@@ -267,6 +267,11 @@ def _starting(overview: dict, snapshot: dict | None) -> dict[str, Any] | None:
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
     run = progress.latest_run(site.pk)
     snapshot = decorate(progress.build_snapshot(run)) if run else None
+    if run and snapshot:
+        enabled = run.config.get("stages_enabled") or []
+        for stage in snapshot["stages"]:  # why a skipped stage was skipped
+            n = stage["number"]
+            stage["disabled"] = n <= len(enabled) and not enabled[n - 1]
     idle = not (snapshot and snapshot["is_active"])
     # What waits and the next run's estimate matter only between runs: every live update of a
     # running run is rendered without them.
