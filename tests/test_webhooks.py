@@ -337,12 +337,15 @@ def test_webhooks_are_managed_from_the_notifications_page(
     playwright_browser, login, server, alice, site, receiver
 ):
     page = login(playwright_browser, csp=True)
-    page.goto(f"{server.url}/sites/{site.pk}/settings/")
+    page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    page.get_by_role("link", name="Settings").click()
     page.get_by_test_id("notifications-link").click()
-    assert page.get_by_test_id("no-webhooks").is_visible()
-    page.get_by_test_id("webhook-url").fill("ftp://example.com")
-    page.get_by_test_id("add-webhook").click()
-    assert "http:// or https://" in page.get_by_test_id("error-url").inner_text()
+    form = page.get_by_test_id("webhook-form")
+    assert page.get_by_test_id("no-webhooks").is_visible() and form.is_visible()
+    for bad, says in (("ftp://example.com", "http:// or https://"), ("", "http:// or https://")):
+        page.get_by_test_id("webhook-url").fill(bad)
+        page.get_by_test_id("add-webhook").click()
+        assert says in page.get_by_test_id("error-url").inner_text()
     page.get_by_test_id("webhook-url").fill(receiver.url)
     page.get_by_test_id("add-webhook").click()
     secret = page.get_by_test_id("webhook-secret").inner_text()

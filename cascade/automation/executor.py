@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -70,21 +70,14 @@ def listen(callback) -> threading.Thread:
     """Call `callback("site:run:version")` for progress committed by any process (a daemon
     thread)."""
 
-    def run() -> None:
-        while True:
-            try:
-                pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
-                for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        callback(message["data"].decode())
-            except Exception:
-                log.warning("progress subscription lost; retrying", exc_info=True)
-                time.sleep(1.0)
+    def messages() -> Iterator[str]:
+        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL)
+        for message in pubsub.listen():
+            if message.get("type") == "message":
+                yield message["data"].decode()
 
-    thread = threading.Thread(target=run, name="cascade-progress-listener", daemon=True)
-    thread.start()
-    return thread
+    return signals.keep_listening("progress subscription", messages, callback)
 
 
 def housekeeping(stop: threading.Event, every: float = 1.0) -> None:

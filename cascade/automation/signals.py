@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connection, transaction
@@ -55,26 +55,39 @@ def runnable(run_id: Any) -> None:
     _send_on_commit(run_runnable, run_id=str(run_id))
 
 
+def keep_listening(
+    name: str, messages: Callable[[], Iterator[str]], callback: Callable[[str], None]
+):
+    """A daemon thread that passes each message of `messages()` to `callback`, and listens
+    again a second after its source is lost (a restarted database or Redis)."""
+
+    def run() -> None:
+        while True:
+            try:
+                for message in messages():
+                    callback(message)
+            except Exception:
+                log.warning("%s lost; listening again", name, exc_info=True)
+                time.sleep(1.0)
+
+    thread = threading.Thread(target=run, name=f"cascade-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
 def listen_postgres(callback: Callable[[str], None]) -> threading.Thread:
-    """Pass on what other processes' commits NOTIFY on `cascade_progress` (a daemon thread with
-    its own connection, which comes back after the database does)."""
+    """Pass on what other processes' commits NOTIFY on `cascade_progress` (with a connection
+    of its own)."""
     import psycopg
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
 
-    def run() -> None:
-        while True:
-            try:
-                with psycopg.connect(autocommit=True, **params) as conn:
-                    conn.execute("LISTEN cascade_progress")
-                    for notice in conn.notifies():
-                        callback(notice.payload)
-            except Exception:
-                log.warning("progress notifications lost; listening again", exc_info=True)
-                time.sleep(1.0)
+    def notices() -> Iterator[str]:
+        with psycopg.connect(autocommit=True, **params) as conn:
+            conn.execute("LISTEN cascade_progress")
+            for notice in conn.notifies():
+                yield notice.payload
 
-    thread = threading.Thread(target=run, name="cascade-notify-listener", daemon=True)
-    thread.start()
-    return thread
+    return keep_listening("progress notifications", notices, callback)

@@ -12,19 +12,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add", help="add a webhook; prints its secret once")
-        add.add_argument("--site", type=int, required=True)
-        add.add_argument("url", help="http:// or https:// address that receives the POSTs")
-        add.add_argument(
+        actions = {
+            "add": "add a webhook; prints its secret once",
+            "list": "the site's webhooks and their last deliveries",
+            "remove": "remove a webhook",
+        }
+        parsers = {name: sub.add_parser(name, help=text) for name, text in actions.items()}
+        for each in parsers.values():
+            each.add_argument("--site", type=int, required=True)
+        parsers["add"].add_argument("url", help="http:// or https:// address that receives POSTs")
+        parsers["add"].add_argument(
             "--events",
             default=",".join(webhooks.EVENTS),
             help=f"comma-separated, from {', '.join(webhooks.EVENTS)} (default: all)",
         )
-        listing = sub.add_parser("list", help="the site's webhooks and their last deliveries")
-        listing.add_argument("--site", type=int, required=True)
-        remove = sub.add_parser("remove", help="remove a webhook")
-        remove.add_argument("--site", type=int, required=True)
-        remove.add_argument("id", type=int)
+        parsers["remove"].add_argument("id", type=int)
 
     def handle(self, action, site, **options):
         target = Site.objects.filter(pk=site).first()
