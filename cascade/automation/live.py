@@ -28,12 +28,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import OuterRef, Subquery
 
 from cascade.accounts.models import Site
 from cascade.accounts.signals import credits_added
 from cascade.automation import signals
-from cascade.automation.models import ACTIVE, AutomationRun
+from cascade.automation.latest import latest_run_fields
+from cascade.automation.models import ACTIVE
 
 log = logging.getLogger("cascade.live")
 POLL_SECONDS = 1.0  # the poll of watched active runs: one query a second per process
@@ -66,16 +66,13 @@ class Update:
 def site_states(site_ids: list[int], run_id: str | None = None) -> dict[int, tuple]:
     """In one query, each site's latest run (or the run `run_id`): {site: (run id, version,
     status)}."""
-    runs = AutomationRun.objects.filter(site_id=OuterRef("pk"))
-    if run_id:
-        runs = runs.filter(pk=run_id)
-    latest = runs.order_by("-created_at")
+    fields = latest_run_fields(run_id)
     rows = (
         Site.objects.filter(pk__in=site_ids)
         .annotate(
-            run_pk=Subquery(latest.values("pk")[:1]),
-            run_version=Subquery(latest.values("version")[:1]),
-            run_status=Subquery(latest.values("status")[:1]),
+            run_pk=fields["run_pk"],
+            run_version=fields["run_version"],
+            run_status=fields["run_status"],
         )
         .values_list("pk", "run_pk", "run_version", "run_status")
     )

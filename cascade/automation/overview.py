@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from cascade.accounts.models import Site
 from cascade.automation import progress, timing
+from cascade.automation.latest import latest_run_fields
 from cascade.automation.models import (
     ACTIVE,
     FINISHED,
@@ -66,14 +67,13 @@ def render_rows(user: Any, sort: str) -> str:
 def _sites(user: Any) -> Any:
     """The user's sites with their latest run, last finished run and next scheduled start."""
     runs = AutomationRun.objects.filter(site_id=OuterRef("pk"))
-    latest = runs.order_by("-created_at")
     finished = runs.filter(status__in=FINISHED).order_by("-finished_at", "-created_at")
     return (
         Site.objects.filter(account__memberships__user=user)
         .select_related("account")
         .annotate(
             member_role=F("account__memberships__role"),
-            latest_run=Subquery(latest.values("pk")[:1]),
+            latest_run=latest_run_fields()["run_pk"],
             last_outcome=Subquery(finished.values("outcome")[:1]),
             last_finished_at=Subquery(finished.values("finished_at")[:1]),
             next_run_at=Subquery(
@@ -173,14 +173,14 @@ def site_ids(user: Any) -> frozenset[int]:
 def state(user_id: int) -> tuple:
     """What the overview shows changes when any of these does, read in one query: each site's
     latest run and its version, and the articles waiting for review."""
-    latest = AutomationRun.objects.filter(site_id=OuterRef("pk")).order_by("-created_at")
+    fields = latest_run_fields()
     return tuple(
         Site.objects.filter(account__memberships__user_id=user_id)
         .annotate(
-            run=Subquery(latest.values("pk")[:1]),
-            version=Subquery(latest.values("version")[:1]),
+            run_pk=fields["run_pk"],
+            run_version=fields["run_version"],
             review=Count("content", filter=Q(content__status=ContentStatus.REVIEW)),
         )
         .order_by("id")
-        .values_list("id", "run", "version", "review")
+        .values_list("id", "run_pk", "run_version", "review")
     )

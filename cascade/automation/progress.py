@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, Min, OuterRef, Subquery
+from django.db.models import Count, F, Min
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from cascade.accounts.models import Site
 from cascade.automation import timing
 from cascade.automation.estimates import default_seconds, estimate_totals
+from cascade.automation.latest import latest_run_fields
 from cascade.automation.models import (
     FINISHED,
     AutomationRun,
@@ -344,16 +345,11 @@ def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
 def visible_run(user_id: int, site_id: int, run_id: Any = None) -> tuple[Any, int] | None:
     """In one query: whether the user's accounts own the site (None when not), and its latest
     run (or the run `run_id`) with its version: (None, 0) when it has none."""
-    runs = AutomationRun.objects.filter(site_id=OuterRef("pk"))
-    if run_id:
-        runs = runs.filter(pk=run_id)
-    latest = runs.order_by("-created_at")
+    fields = latest_run_fields(run_id)
     row = (
         Site.objects.filter(pk=site_id, account__memberships__user_id=user_id)
-        .annotate(
-            run=Subquery(latest.values("pk")[:1]), version=Subquery(latest.values("version")[:1])
-        )
-        .values_list("run", "version")
+        .annotate(run_pk=fields["run_pk"], run_version=fields["run_version"])
+        .values_list("run_pk", "run_version")
         .first()
     )
     if row is None:
