@@ -17,7 +17,7 @@ COUNT_STREAM = """(() => {
   const Real = window.EventSource;
   window.EventSource = function (url, opts) {
     const source = new Real(url, opts);
-    for (const name of ["update", "ping"]) source.addEventListener(name, (e) => {
+    for (const name of ["update", "delta", "ping"]) source.addEventListener(name, (e) => {
       window.__sse.events += 1; window.__sse.bytes += e.data.length; });
     return source;
   };
@@ -76,6 +76,21 @@ def main() -> None:
                 log.append((response.url, size))
 
             page.on("response", done)
+            # What the stream costs on the wire (compressed), from the browser's own network log.
+            wire = {"stream": None, "bytes": 0}
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+
+            def sent(event):
+                if event["request"]["url"].endswith("/automation/stream/"):
+                    wire["stream"] = event["requestId"]
+
+            def received(event):
+                if event["requestId"] == wire["stream"]:
+                    wire["bytes"] += event["encodedDataLength"]
+
+            cdp.on("Network.requestWillBeSent", sent)
+            cdp.on("Network.dataReceived", received)
             page.goto(url, wait_until="load")
             page.wait_for_timeout(1500)
             cold = list(log)
@@ -87,9 +102,9 @@ def main() -> None:
             page.get_by_test_id("run-now").click()
             page.wait_for_timeout(2000)
             log.clear()
-            before = page.evaluate("window.__sse")
+            before, wire_before = page.evaluate("window.__sse"), wire["bytes"]
             page.wait_for_timeout(seconds * 1000)
-            after = page.evaluate("window.__sse")
+            after, wire_after = page.evaluate("window.__sse"), wire["bytes"]
             live = list(log)
             browser.close()
         per_minute = 60 / seconds
@@ -109,6 +124,7 @@ def main() -> None:
                     "live_requests_per_minute": len(live) * per_minute,
                     "live_events_per_minute": (after["events"] - before["events"]) * per_minute,
                     "live_stream_bytes_per_minute": (after["bytes"] - before["bytes"]) * per_minute,
+                    "live_stream_wire_bytes_per_minute": (wire_after - wire_before) * per_minute,
                     "old_page_requests_per_minute": 17 * 12,
                     "measured_seconds": seconds,
                 }

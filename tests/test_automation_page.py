@@ -29,7 +29,7 @@ READ_PAGE = """() => {
                   total: +g.dataset.total, status: g.dataset.runStatus, version: +g.dataset.version},
     current: c && {stage: +c.dataset.stage, processed: +c.dataset.processed, total: +c.dataset.total},
     cards, summary: !!document.querySelector('[data-testid=completion-summary]:not([hidden])'),
-    version: +document.getElementById('live').dataset.version,
+    version: +document.getElementById('live-state').dataset.version,
     connection: document.getElementById('connection').textContent,
   };
 }"""
@@ -234,11 +234,11 @@ def test_two_tabs_agree_and_updates_cost_no_requests(playwright_browser, login, 
     versions_seen = 0
     deadline = time.monotonic() + 6
     while time.monotonic() < deadline:
-        v1 = first.evaluate("+document.getElementById('live').dataset.version")
+        v1 = first.evaluate("+document.getElementById('live-state').dataset.version")
         agreed = False
         t0 = time.monotonic()
         while time.monotonic() - t0 < 1.0:
-            if second.evaluate("+document.getElementById('live').dataset.version") >= v1:
+            if second.evaluate("+document.getElementById('live-state').dataset.version") >= v1:
                 agreed = True
                 break
             time.sleep(0.02)

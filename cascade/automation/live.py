@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ class Update:
     made_at: float
     renderers: dict[str, Callable[[], Any]]
     _cache: dict[str, Any] = field(default_factory=dict)
+    _patches: dict[tuple, tuple] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, variant: str) -> Any:
@@ -61,6 +62,14 @@ class Update:
                 finally:
                     close_old_connections()
             return self._cache[variant]
+
+    def patch_from(self, variant: str, base: Any, patch: Callable[[Any, Any], str | None]) -> Any:
+        """What turns `base` (an earlier body of `variant`) into this one; computed once for
+        every viewer that last received the same base."""
+        key = (variant, id(base))
+        if key not in self._patches:
+            self._patches[key] = (base, patch(base, self.get(variant)))  # keeps base alive
+        return self._patches[key][1]
 
 
 def site_states(site_ids: list[int], run_id: str | None = None) -> dict[int, tuple]:
@@ -344,15 +353,20 @@ async def stream(
     sites: frozenset[int] | None = None,
     state_of: Callable[[], tuple] | None = None,
     version_of: Callable[[Any], tuple[str, int] | None] | None = None,
-) -> AsyncIterator[str]:
+    patch: Callable[[Any, Any], str | None] | None = None,
+) -> AsyncGenerator[str]:
     """The body of an event stream: one event per new state, pings in between, and a clean end
     after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection. With
     `version_of`, a body is sent only when its own version is newer than the last one sent (a
-    render may already show a later version than the news that asked for it)."""
+    render may already show a later version than the news that asked for it). With `patch`,
+    a viewer who has the previous body gets a `delta` event (what `patch` makes of the two, its
+    id "new from base") instead of the whole body; the first event of a connection, and any
+    whose shape `patch` cannot bridge, carry the whole body."""
     watched = sites if sites is not None else frozenset({key[0]})
     watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     sent: tuple[str | None, int] = (None, -1)  # (run id, version) of the last body sent
+    last: tuple[Any, str] | None = None  # the last body this viewer received, and its id
     try:
         yield "retry: 1000\n\n"
         while time.monotonic() < ends_at and not hub.closing:
@@ -367,9 +381,18 @@ async def stream(
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
             at = _position(update.state, state_of is None)
             if version_of is not None and (seen := version_of(body)) is not None:
-                if seen[0] == sent[0] and seen[1] <= sent[1]:
+                if seen[0] == sent[0] and (seen[1] < sent[1] or seen[1] == sent[1] and not patch):
                     continue  # a later render already went out
-                sent, at["version"] = seen, seen[1]
-            yield sse(event, encode(body), f"{at['run_id'] or 'none'}:{at['version']}")
+                sent, at = seen, {"run_id": seen[0], "version": seen[1]}
+            event_id = f"{at['run_id'] or 'none'}:{at['version']}"
+            change = None
+            if patch is not None and last is not None:
+                change = update.patch_from(variant, last[0], patch)
+            if change is not None and last is not None:
+                if change:  # (a refresh that changed nothing sends nothing)
+                    yield sse("delta", change, f"{event_id} from {last[1]}")
+            else:
+                yield sse(event, encode(body), event_id)
+            last = (body, event_id)
     finally:
         hub.unsubscribe(watcher, queue)

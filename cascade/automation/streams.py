@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,7 +20,7 @@ from django.http.response import HttpResponseBase
 
 from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import live, overview, page, progress
+from cascade.automation import fragments, live, overview, page, progress
 from cascade.automation.models import AutomationRun
 from cascade.lib.limits import MAX_ID
 
@@ -29,9 +31,9 @@ def _renderers(state: tuple) -> dict:
     run_id, site_id = state[0], state[2]
 
     def page_for(can_operate: bool):
-        def render() -> str:
+        def render() -> fragments.Region:
             site = Site.objects.select_related("account").get(pk=site_id)
-            return page.render_live(site, can_operate)
+            return fragments.split(page.render_live(site, can_operate))
 
         return render
 
@@ -41,6 +43,11 @@ def _renderers(state: tuple) -> dict:
         "json": lambda: progress.build_snapshot(run_id) if run_id else None,
     }
 
+
+# Each compressed stream keeps a compressor of about 2**(bits + 2) + 2**(level + 9) bytes: a
+# 16 KiB window holds a few updates (each repeats much of the one before) for 128 KiB a viewer.
+GZIP_WINDOW_BITS = 14
+GZIP_MEMORY_LEVEL = 7
 
 # Event streams each user holds open in this process (the server's event loop is their only
 # writer). Beyond CASCADE_STREAMS_PER_USER a new one is refused with 429.
@@ -59,30 +66,47 @@ def _too_many(user: Any) -> HttpResponseBase | None:
     return response
 
 
-async def _counted(user_id: int, body: AsyncIterator[str]) -> AsyncIterator[str]:
+async def _counted(user_id: int, body: AsyncGenerator[str]) -> AsyncGenerator[str]:
     try:
-        async for chunk in body:
-            yield chunk
+        async with aclosing(body):
+            async for chunk in body:
+                yield chunk
     finally:
         OPEN_STREAMS[user_id] -= 1
         if OPEN_STREAMS[user_id] <= 0:
             del OPEN_STREAMS[user_id]
 
 
-def _event_stream(body: Any, user: Any) -> HttpResponseBase:
+def _event_stream(request: Any, body: AsyncGenerator[str], user: Any) -> HttpResponseBase:
     refused = _too_many(user)
     if refused is not None:
         return refused
     OPEN_STREAMS[user.pk] += 1
-    response = StreamingHttpResponse(_counted(user.pk, body), content_type="text/event-stream")
+    counted = _counted(user.pk, body)
+    gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+    chunks = _gzipped(counted) if gzip else counted
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    response["Vary"] = "Accept-Encoding"
+    if gzip:
+        response["Content-Encoding"] = "gzip"
     return response
 
 
+async def _gzipped(body: AsyncGenerator[str]) -> AsyncGenerator[bytes]:
+    """One gzip stream for the whole connection, flushed after every event: an update repeats
+    much of the one before it, which the compressor's window still holds."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + GZIP_WINDOW_BITS, GZIP_MEMORY_LEVEL)
+    async with aclosing(body):
+        async for chunk in body:
+            yield compressor.compress(chunk.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
 async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
-    """The page's event stream: `update` events carrying the re-rendered live region, each with
-    the id "run id:version" so the page can drop one older than what it shows."""
+    """The page's event stream: an `update` event carrying the re-rendered live region, each with
+    the id "run id:version" so the page can drop one older than what it shows, then `delta`
+    events with only the fragments that changed since the viewer's previous event."""
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("Log in first.", status=401)
@@ -90,7 +114,16 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
     if site is None:
         raise Http404("No such site.")
     variant = "page:operate" if role in CAN_OPERATE else "page:watch"
-    return _event_stream(live.stream((site.pk, None), _renderers, variant, "update"), user)
+    body = live.stream(
+        (site.pk, None),
+        _renderers,
+        variant,
+        "update",
+        encode=lambda region: region.html,
+        version_of=fragments.shown_state,
+        patch=fragments.patch,
+    )
+    return _event_stream(request, body, user)
 
 
 async def sites_stream(request: Any) -> HttpResponseBase:
@@ -114,7 +147,7 @@ async def sites_stream(request: Any) -> HttpResponseBase:
         sites=sites,
         state_of=lambda: overview.state(user.pk),
     )
-    return _event_stream(body, user)
+    return _event_stream(request, body, user)
 
 
 async def api_stream(request: Any) -> HttpResponseBase:
@@ -156,6 +189,7 @@ async def api_stream(request: Any) -> HttpResponseBase:
         return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
 
     return _event_stream(
+        request,
         live.stream(
             (site.pk, run_id),
             _renderers,

@@ -31,7 +31,7 @@ def rate(value) -> str:
     return f"{number:,.0f}" if number >= 100 else f"{number:.1f}"
 
 
-LEADING_SPACE = re.compile(r"\n[ \t]+")
+LEADING_SPACE = re.compile(r"\n\s+")  # indentation and blank lines
 
 
 class DedentNode(template.Node):
@@ -44,8 +44,9 @@ class DedentNode(template.Node):
 
 @register.tag
 def dedent(parser: template.base.Parser, token: template.base.Token) -> DedentNode:
-    """{% dedent %}…{% enddedent %}: the markup without the indentation of its lines (which
-    the live region would otherwise send again on every update). Not for <pre> or <textarea>."""
+    """{% dedent %}…{% enddedent %}: the markup without the indentation of its lines and without
+    blank lines (which the live region would otherwise send again on every update). Not for
+    <pre> or <textarea>."""
     nodelist = parser.parse(("enddedent",))
     parser.delete_first_token()
     return DedentNode(nodelist)
