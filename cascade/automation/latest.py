@@ -1,5 +1,5 @@
-"""A site's latest run, looked up inside a query of sites (the page's watchers, the Sites
-overview and `run_progress` share it)."""
+"""A site's latest run, looked up inside a query of sites (the page's watchers and the Sites
+overview share it; `progress.visible_run` asks the same in SQL)."""
 
 from __future__ import annotations
 
