@@ -73,6 +73,23 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     assert "Nothing to process" in again.stderr
 
 
+def test_a_file_longer_than_a_request_may_carry_is_imported_from_the_command_line(site, tmp_path):
+    """A request imports at most 50,000 rows; a file given to the command line any number, in
+    parts judged alike (duplicates across parts, rejected rows with their own row numbers)."""
+    from tests.keywords import synthetic_keywords
+
+    rows = synthetic_keywords(60_010)
+    rows[55_000] = rows[10]  # a duplicate of a keyword of the first part
+    rows[59_998] = ""  # row 60,000 of the file (after the header)
+    csv_file = tmp_path / "many.csv"
+    csv_file.write_text("keyword\n" + "\n".join(rows) + "\n")
+    out = cascade("import_keywords", "--site", str(site.pk), str(csv_file)).stdout
+    before = 40  # the site's own keywords
+    created = site.keywords.count() - before
+    assert created == 60_008 and out.startswith(f"{created} created, 1 duplicates, 1 rejected"), out
+    assert "row 60000: keyword is empty" in out
+
+
 def test_bad_command_line_input_is_explained():
     missing = cascade("automation", "status", "--site", "4242", check=False)
     assert missing.returncode != 0 and "Site 4242 does not exist." in missing.stderr

@@ -8,6 +8,7 @@ and the clusters' short signatures are ever in memory, never an n x n matrix ove
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -52,12 +53,21 @@ def _char_text(text: str) -> str:
     return " ".join(content_words(text)) or text.lower()
 
 
+# What each text is made of, kept between batches: every batch of a stage-1 run vectorises the
+# signatures of the site's clusters again (the TF-IDF weights are the batch's own), and taking the
+# texts apart was most of that work. Bounded: signatures beyond it are taken apart each time.
+ANALYSED_TEXTS = 50_000
+_char_ngrams = TfidfVectorizer(
+    analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text
+).build_analyzer()
+_words_of = functools.lru_cache(maxsize=ANALYSED_TEXTS)(lambda text: tuple(content_words(text)))
+_ngrams_of = functools.lru_cache(maxsize=ANALYSED_TEXTS)(lambda text: tuple(_char_ngrams(text)))
+
+
 def vectorize(texts: list[str]) -> sparse.csr_matrix:
     """Rows are L2-normalised: a dot product is a cosine similarity."""
-    words = TfidfVectorizer(analyzer=content_words, ngram_range=(1, 1), sublinear_tf=True)
-    chars = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text, sublinear_tf=True
-    )
+    words = TfidfVectorizer(analyzer=_words_of, sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer=_ngrams_of, sublinear_tf=True)
     try:
         w = words.fit_transform(texts)
     except ValueError:  # no content words at all

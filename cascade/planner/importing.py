@@ -108,8 +108,10 @@ def _lines(source: bytes | Iterable[bytes]) -> Iterator[str]:
         yield pending
 
 
-def rows_from_csv(source: bytes | Iterable[bytes]) -> list[dict[str, Any]]:
-    """Rows of a CSV file with a header row, read as a stream (at most MAX_ROWS + 1 are kept)."""
+def rows_from_csv(
+    source: bytes | Iterable[bytes], limit: int | None = MAX_ROWS
+) -> list[dict[str, Any]]:
+    """Rows of a CSV file with a header row, read as a stream (at most `limit` + 1 are kept)."""
     reader = csv.reader(_lines(source))
     try:
         header = next(reader)
@@ -127,7 +129,7 @@ def rows_from_csv(source: bytes | Iterable[bytes]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
         for values in reader:
-            if len(rows) > MAX_ROWS:
+            if limit is not None and len(rows) > limit:
                 break
             if not any(v.strip() for v in values):
                 rows.append({"keyword": ""})
@@ -176,3 +178,16 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
     result.duplicates += len(new) - created
     result.created = created
     return result
+
+
+def import_file(site: Site, source: bytes | Iterable[bytes]) -> ImportResult:
+    """A CSV file of any length (the command line): its rows imported MAX_ROWS at a time, each
+    part judged as a request's rows are."""
+    rows = rows_from_csv(source, limit=None)
+    total = ImportResult()
+    for start in range(0, len(rows), MAX_ROWS):
+        part = import_rows(site, rows[start : start + MAX_ROWS], first_row=2 + start)
+        total.created += part.created
+        total.duplicates += part.duplicates
+        total.rejected += part.rejected[: 1000 - len(total.rejected)]
+    return total

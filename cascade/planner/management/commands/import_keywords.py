@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cascade.accounts.models import Site
-from cascade.planner.importing import ImportRefused, import_rows, rows_from_csv
+from cascade.planner.importing import ImportRefused, import_file
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{file}: no such file")
         try:
-            result = import_rows(target, rows_from_csv(path.read_bytes()), first_row=2)
+            result = import_file(target, path.read_bytes())
         except ImportRefused as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
