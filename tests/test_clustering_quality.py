@@ -60,3 +60,31 @@ def test_a_cluster_is_named_after_its_most_representative_keyword():
     ]
     (only,) = cluster_keywords([KeywordIn(i, w) for i, w in enumerate(words)], [])
     assert only.name == "sourdough starter"
+
+
+def test_the_kept_features_weigh_texts_exactly_as_scikit_learn_does():
+    """`vectorize` keeps what each text is made of between batches; its similarities are those
+    of scikit-learn's own TF-IDF fitted on the same texts, batch after batch, whatever was seen
+    before (texts seen again, texts new, a word never seen)."""
+    import numpy as np
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    from cascade.ai import clustering
+
+    def reference(texts: list[str]):
+        words = TfidfVectorizer(analyzer=clustering.content_words, sublinear_tf=True)
+        chars = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(4, 5),
+            preprocessor=clustering._char_text,
+            sublinear_tf=True,
+        )
+        both = [words.fit_transform(texts) * 0.8, chars.fit_transform(texts) * 0.6]
+        return normalize(sparse.hstack(both).tocsr())
+
+    texts = [row["keyword"] for row in LABELLED]
+    for batch in (texts[:60], texts[40:120], texts[100:] + ["zzyzx quokka"], texts[:60]):
+        ours, theirs = clustering.vectorize(batch), reference(batch)
+        assert np.allclose((ours @ ours.T).toarray(), (theirs @ theirs.T).toarray())

@@ -8,8 +8,10 @@ and the clusters' short signatures are ever in memory, never an n x n matrix ove
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
@@ -53,27 +55,64 @@ def _char_text(text: str) -> str:
     return " ".join(content_words(text)) or text.lower()
 
 
-# What each text is made of, kept between batches: every batch of a stage-1 run vectorises the
-# signatures of the site's clusters again (the TF-IDF weights are the batch's own), and taking the
-# texts apart was most of that work. Bounded: signatures beyond it are taken apart each time.
-ANALYSED_TEXTS = 50_000
-_char_ngrams = TfidfVectorizer(
-    analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text
-).build_analyzer()
-_words_of = functools.lru_cache(maxsize=ANALYSED_TEXTS)(lambda text: tuple(content_words(text)))
-_ngrams_of = functools.lru_cache(maxsize=ANALYSED_TEXTS)(lambda text: tuple(_char_ngrams(text)))
+class Features:
+    """TF-IDF over one kind of feature, as scikit-learn's TfidfVectorizer computes it (counts,
+    sublinear tf, smoothed idf from the texts at hand, L2 rows), with what each text is made of
+    kept between calls: every batch of a stage-1 run weighs the signatures of all the site's
+    clusters again, and taking those texts apart and counting was nearly all of its work. The
+    columns are shared by all calls; their order means nothing to a cosine."""
+
+    TEXTS = 50_000  # texts whose features are kept (least recently used go first)
+    COLUMNS = 2_000_000  # features known before the column space starts afresh
+
+    def __init__(self, analyse: Callable[[str], list[str]]) -> None:
+        self.analyse = analyse
+        self.columns: dict[str, int] = {}
+        self.rows: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()  # the engine's worker threads cluster at the same time
+
+    def _row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self.rows.get(text)
+        if found is not None:
+            self.rows.move_to_end(text)
+            return found
+        counts = Counter(self.analyse(text))
+        cols = [self.columns.setdefault(f, len(self.columns)) for f in counts]
+        found = (np.array(cols, dtype=np.int64), np.array(list(counts.values()), dtype=float))
+        self.rows[text] = found
+        if len(self.rows) > self.TEXTS:
+            self.rows.popitem(last=False)
+        return found
+
+    def tfidf(self, texts: list[str]) -> sparse.csr_matrix:
+        with self.lock:
+            if len(self.columns) > self.COLUMNS:
+                self.columns.clear()
+                self.rows.clear()
+            rows = [self._row(t) for t in texts]
+            width = max(len(self.columns), 1)
+        indptr = np.cumsum([0] + [len(cols) for cols, _ in rows])
+        indices = np.concatenate([cols for cols, _ in rows] or [np.zeros(0, np.int64)])
+        counts = np.concatenate([vals for _, vals in rows] or [np.zeros(0)])
+        df = np.bincount(indices, minlength=width)
+        idf = np.log((1 + len(texts)) / (1 + df)) + 1
+        data = (1 + np.log(counts)) * idf[indices]
+        return normalize(sparse.csr_matrix((data, indices, indptr), shape=(len(texts), width)))
+
+
+_words = Features(content_words)
+_char_grams = Features(
+    TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text
+    ).build_analyzer()
+)
 
 
 def vectorize(texts: list[str]) -> sparse.csr_matrix:
     """Rows are L2-normalised: a dot product is a cosine similarity."""
-    words = TfidfVectorizer(analyzer=_words_of, sublinear_tf=True)
-    chars = TfidfVectorizer(analyzer=_ngrams_of, sublinear_tf=True)
-    try:
-        w = words.fit_transform(texts)
-    except ValueError:  # no content words at all
-        w = sparse.csr_matrix((len(texts), 1))
-    c = chars.fit_transform(texts)
-    return normalize(sparse.hstack([w * 0.8, c * 0.6]).tocsr())
+    return normalize(
+        sparse.hstack([_words.tfidf(texts) * 0.8, _char_grams.tfidf(texts) * 0.6]).tocsr()
+    )
 
 
 def signature_members(signature: str) -> list[str]:

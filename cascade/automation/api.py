@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from cascade.accounts.access import site_for
 from cascade.automation import config as run_config
-from cascade.automation import engine, estimates, progress, schedules
+from cascade.automation import engine, estimates, latest, progress, schedules
 from cascade.automation.models import ACTIVE, AutomationRun, RunEvent, Schedule
 from cascade.automation.schemas import (
     Config,
@@ -110,7 +110,7 @@ def run_progress(request: HttpRequest, q: Query[OptionalRunQuery]):
     # The hottest read of all: who may read it and which version to send in one query, then
     # the JSON, encoded once per version and shared (the schema above documents it; this
     # document is the one the snapshot tests check against it).
-    found = progress.visible_run(request.user.pk or 0, q.site_id, q.run_id)
+    found = latest.visible_run(request.user.pk or 0, q.site_id, q.run_id)
     if found is None:
         raise HttpError(404, f"Site {q.site_id} not found.")
     run_id, version = found

