@@ -79,17 +79,19 @@ def median(values: list[float]) -> float:
 
 
 def cascade_process(data, *args: str, **env: str):
-    """`cascade <args>` as a child process on the benchmark's data directory (output dropped)."""
+    """`cascade <args>` as a child process on the benchmark's data directory (its warnings and
+    errors go to `<args[0]>-<pid>.log` there)."""
     import os
     import subprocess
     import sys
 
+    log = open(Path(data) / f"{args[0]}-{os.getpid()}-{len(os.listdir(data))}.log", "wb")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "cascade", *args],
         cwd=ROOT,
         env=dict(os.environ, CASCADE_DATA_DIR=str(data), CASCADE_LOG_LEVEL="WARNING", **env),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
 
 

@@ -159,3 +159,34 @@ def test_change_detection_costs_a_check_a_second_whatever_the_viewers(
         server.stop()
         if workers:
             workers.stop()
+
+
+@pytest.mark.celery
+def test_open_streams_do_not_hold_database_connections(site, alice, token_for, tmp_path):
+    """Each stream's set-up (who asks, which site) runs in its request's own thread; its
+    connection is closed before the stream starts, or every viewer would hold one for as long
+    as it watches (on PostgreSQL 200 viewers exhausted the server's connections)."""
+    from django.db import connection
+
+    def connections_now() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    token = token_for(alice)
+    server = Server(log=tmp_path / "serve.log", CASCADE_STREAMS_PER_USER="100").start()
+    try:
+        before = connections_now()
+        viewers = [open_stream(server, site.pk, token) for _ in range(30)]
+        for viewer in viewers:
+            assert viewer.status == 200
+            assert viewer.readline()  # the stream is open and has begun
+        time.sleep(1.0)
+        held = connections_now() - before
+        for viewer in viewers:
+            viewer.close()
+    finally:
+        server.stop()
+    assert held < 10, f"30 open streams hold {held} database connections"
