@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from cascade.automation import engine
@@ -16,28 +17,42 @@ LATENCY = "1:0.01,2:0.15,4:0.15,5:0.05,6:0.08"
 
 
 def mid_stage(run: AutomationRun, number: int):
+    """The stage has items done and items claimed right now (read in one transaction)."""
+
     def check():
-        row = RunStage.objects.filter(run=run, number=number).first()
-        return (
-            row
-            and row.status == "active"
-            and row.processed_count >= 1
-            and row.in_progress_count >= 1
-        )
+        with transaction.atomic():
+            row = RunStage.objects.filter(run=run, number=number).first()
+            return (
+                row
+                and row.status == "active"
+                and row.processed_count >= 1
+                and row.in_progress_count >= 1
+                and RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
+            )
 
     return check
+
+
+def kill_holding_claims(run: AutomationRun, number: int, tmp_path) -> None:
+    """Start a worker and kill it while it holds claims in the stage. A worker that happened to
+    commit its last claim between the check and the kill left nothing behind: another is
+    started and killed the same way."""
+    for _ in range(3):
+        process = KillableWorker(tmp_path, CASCADE_AI_LATENCY=LATENCY, CASCADE_CLAIM_TIMEOUT="30")
+        try:
+            wait_for(mid_stage(run, number), timeout=90, what=f"stage {number} in progress")
+        finally:
+            process.kill()
+        if RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists():
+            return
+    raise AssertionError(f"no worker could be killed while holding claims in stage {number}")
 
 
 def test_a_worker_killed_mid_stage_loses_and_doubles_nothing(site, tmp_path):
     balance = site.account.credits
     run = engine.start_run(site)
     for stage in (2, 4, 6):
-        process = KillableWorker(tmp_path, CASCADE_AI_LATENCY=LATENCY, CASCADE_CLAIM_TIMEOUT="30")
-        try:
-            wait_for(mid_stage(run, stage), timeout=90, what=f"stage {stage} in progress")
-            assert RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
-        finally:
-            process.kill()
+        kill_holding_claims(run, stage, tmp_path)
         check_snapshot(snapshot(run))
         # the dead worker's claims are still there until someone takes them back
         assert RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
