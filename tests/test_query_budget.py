@@ -70,3 +70,35 @@ def test_the_snapshot_reflects_the_claimed_batch(garden):
     assert stage["in_progress_count"] == 100
     assert len(stage["currently_processing"]) == 5 and len(stage["up_next"]) == 5
     assert stage["up_next"][0]["title"] == "garden topic 100 idea"
+
+
+def test_a_token_records_its_use_at_most_once_a_minute(alice, token_for):
+    """The bearer check says in its one query whether the token's last use is over a minute
+    old; only then is the use written (one more query)."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from cascade.accounts.models import ApiToken
+
+    client = Client(headers={"Authorization": f"Bearer {token_for(alice)}"})
+    token = ApiToken.objects.get(user=alice)
+    assert token.last_used_at is None
+
+    def call() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/sites/").status_code == 200
+        return len(captured)
+
+    first = call()
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    recorded = token.last_used_at
+    assert call() == first - 1  # used again at once: nothing written
+    token.refresh_from_db()
+    assert token.last_used_at == recorded
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(seconds=90))
+    assert call() == first
+    token.refresh_from_db()
+    assert timezone.now() - token.last_used_at < timedelta(seconds=5)

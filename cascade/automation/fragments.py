@@ -1,7 +1,8 @@
 """The live region as fragments, so an update can carry only the parts that changed.
 
-The template marks each part that changes while a run goes on with `<!--f-->…<!--/f-->` around
-one element with an id (the global bar, each stage card, the controls…). `split` takes a
+The template marks each part that changes while a run goes on with `{% fragment %}` around one
+element with an id (the global bar, each stage card, the controls…); the marks are written only
+into the event stream's renderings (`live_fragments` in the context). `split` takes a
 rendered region apart once per update; `patch` says what turns one rendering into another: the
 changed fragments, each marked for htmx to morph in out of band, or None when the region's
 shape changed (a fragment came or went, or markup outside the fragments differs) and only the
@@ -12,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FRAGMENT = re.compile(r"<!--f-->(.*?)<!--/f-->", re.S)
-_STATE = re.compile(r'data-state="([^":]+):(\d+)"')
+START, END = "<!--f-->", "<!--/f-->"
+_FRAGMENT = re.compile(f"{START}(.*?){END}", re.S)
 _ROOT_ID = re.compile(r'\A<([a-z][a-z0-9]*)\b[^>]*?\sid="([^"]+)"')
 
 
@@ -22,9 +23,10 @@ class Region:
     html: str  # the whole region, markers removed
     shape: tuple[str, ...]  # the markup between fragments, and the fragments' ids in order
     parts: dict[str, str]  # fragment id -> its markup
+    shown: tuple[str, int] | None  # the (run id, version) it shows; None before any run
 
 
-def split(marked: str) -> Region:
+def split(marked: str, shown: tuple[str, int] | None = None) -> Region:
     pieces = _FRAGMENT.split(marked)  # [outside, fragment, outside, fragment, …, outside]
     parts: dict[str, str] = {}
     shape: list[str] = []
@@ -40,20 +42,7 @@ def split(marked: str) -> Region:
             )
         parts[root[2]] = markup
         shape.append(f"#{root[2]}")
-    return Region("".join(pieces), tuple(shape), parts)
-
-
-def shown_state(region: Region) -> tuple[str, int] | None:
-    """The (run id, version) a region shows, from its `live-state` fragment (None: no run)."""
-    found = _STATE.search(region.parts.get("live-state", ""))
-    if found is None or found[1] == "none":
-        return None
-    return found[1], int(found[2])
-
-
-def strip(marked: str) -> str:
-    """The markup without the fragment markers."""
-    return marked.replace("<!--f-->", "").replace("<!--/f-->", "")
+    return Region("".join(pieces), tuple(shape), parts, shown)
 
 
 def patch(old: Region, new: Region) -> str | None:

@@ -385,10 +385,11 @@ async def stream(
                     continue  # a later render already went out
                 sent, at = seen, {"run_id": seen[0], "version": seen[1]}
             event_id = f"{at['run_id'] or 'none'}:{at['version']}"
-            change = None
-            if patch is not None and last is not None:
-                change = update.patch_from(variant, last[0], patch)
-            if change is not None and last is not None:
+            if (
+                patch is not None
+                and last is not None
+                and (change := update.patch_from(variant, last[0], patch)) is not None
+            ):
                 if change:  # (a refresh that changed nothing sends nothing)
                     yield sse("delta", change, f"{event_id} from {last[1]}")
             else:

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
-from cascade.automation import estimates, progress
+from cascade.automation import estimates, fragments, progress
 from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus, Schedule
 from cascade.automation.stages import registry
 from cascade.automation.wording import human_duration
@@ -321,5 +321,10 @@ def history(site: Site) -> list[dict]:
     return rows
 
 
-def render_live(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> str:
-    return render_to_string("automation/live.html", live_context(site, can_operate, dismissed))
+def live_region(site: Site, can_operate: bool) -> fragments.Region:
+    """The live region as the event stream sends it: rendered with its fragments marked, and
+    the run state it shows."""
+    context = live_context(site, can_operate) | {"live_fragments": True}
+    snapshot = context["snapshot"]
+    shown = (snapshot["run"]["run_id"], snapshot["version"]) if snapshot else None
+    return fragments.split(render_to_string("automation/live.html", context), shown)

@@ -34,7 +34,7 @@ def _renderers(state: tuple) -> dict:
     def page_for(can_operate: bool):
         def render() -> fragments.Region:
             site = Site.objects.select_related("account").get(pk=site_id)
-            return fragments.split(page.render_live(site, can_operate))
+            return page.live_region(site, can_operate)
 
         return render
 
@@ -125,7 +125,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
         variant,
         "update",
         encode=lambda region: region.html,
-        version_of=fragments.shown_state,
+        version_of=lambda region: region.shown,
         patch=fragments.patch,
     )
     return await _event_stream(request, body, user)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import engine, fragments, live, overview, page
+from cascade.automation import engine, live, overview, page
 from cascade.automation.models import AutomationRun, RunAction
 
 log = logging.getLogger("cascade.health")
@@ -129,8 +129,7 @@ def _dismissed(request: HttpRequest) -> list[str]:
 def automation_page(request: HttpRequest, site_id: int) -> HttpResponse:
     site, can_operate = page_site(request, site_id)
     context = page.live_context(site, can_operate, _dismissed(request))
-    html = render_to_string("automation/page.html", context, request)
-    return HttpResponse(fragments.strip(html))
+    return render(request, "automation/page.html", context)
 
 
 def _live_response(
@@ -143,7 +142,7 @@ def _live_response(
             messages.error(request, error)
         return redirect("automation", site.pk)
     context = page.live_context(site, can_operate, _dismissed(request))
-    html = fragments.strip(render_to_string("automation/live.html", context))
+    html = render_to_string("automation/live.html", context)
     flash = (
         format_html('<div id="flash" class="flash" role="alert" hx-swap-oob="true">{}</div>', error)
         if error
