@@ -33,7 +33,7 @@ def floor_run(count: int) -> tuple[float, int]:
     from cascade.ai.base import Brief, ClusterIn, ClusterRef, KeywordIn
     from cascade.ai.local import LocalProvider
     from cascade.automation.steps import StageContext
-    from cascade.automation.steps.writing import image_process
+    from cascade.automation.steps.writing import image_process, picture_sections
     from cascade.planner.models import Cluster, ContentIdea, Keyword, normalize
     from cascade.writer.models import Content, Image, Task
 
@@ -119,10 +119,19 @@ def floor_run(count: int) -> tuple[float, int]:
         )
     contents = Content.objects.bulk_create(contents, batch_size=500)
     images = []
-    for content, idea in zip(contents, ideas, strict=True):
-        for position, p in enumerate(provider.image_prompts(content.title, idea.outline, 2)):
+    for content in contents:
+        chosen = picture_sections(content.html, 2)
+        for position, p in enumerate(provider.image_prompts(content.title, chosen)):
             images.append(
-                Image(site=site, content=content, kind=p.kind, position=position, prompt=p.prompt)
+                Image(
+                    site=site,
+                    content=content,
+                    kind=p.kind,
+                    position=position,
+                    prompt=p.prompt,
+                    alt=p.alt,
+                    section=p.section,
+                )
             )
     images = Image.objects.bulk_create(images, batch_size=2000)
     items += 3 * len(contents)

@@ -131,6 +131,8 @@ def main() -> None:
     exports = {n: [run("export_articles.py", str(n)) for _ in range(STEADY)] for n in (250, 1000)}
     section("a large site")
     big = run("large_site.py", str(LARGE), str(LARGE_LIMIT), timeout=1200)
+    section("estimates")
+    accuracy = run("estimate_accuracy.py")
     section("profile")
     profile = subprocess.run(
         [PY, "profile_progress.py", "50000"], cwd=HERE, capture_output=True, text=True, timeout=600
@@ -312,6 +314,27 @@ def main() -> None:
         f"all within {LARGE_LIMIT} s: {verdict(big[f'clustered_{n}'] >= n and big[f'clustering_{n}_s'] <= LARGE_LIMIT, 'stage 1 of the large site within 3 minutes')} |",
         f"| peak memory of the process | | {big['peak_rss_mb']:.0f} MiB | ≤ 1 GiB: {verdict(big['peak_rss_mb'] <= 1024, 'large site within 1 GiB')} |",
     ]
+    lines += [
+        "",
+        "## 9. Estimates before a run against the run",
+        "",
+        "The overview's forecast before a run (items, credits, seconds) and what the run then took,",
+        "by the embedded worker (2 threads) with simulated latency; each set is run on one site twice:",
+        "a first run on part of it (forecast from the configuration), then a second on the rest",
+        "(forecast from the first run's timings). Goals: items and credits within ±15 %, time within",
+        "±25 %.",
+        "",
+        "| run | items (forecast / actual / off) | credits | seconds |",
+        "|---|---|---|---|",
+    ]
+    for name, figures in accuracy.items():
+        cells = [
+            f"{a:,} / {b:,} / {o} %: "
+            + verdict(o <= (25 if what == "seconds" else 15), f"estimate of {what}, {name}")
+            for what in ("items", "credits", "seconds")
+            for a, b, o in [figures[what]]
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     seconds = time.time() - started
     lines += [
         "",

@@ -118,15 +118,32 @@ class FakeOpenAI:
             title = re.search(r"Title: (.*)", prompt).group(1)
             body = " ".join(["Real words from a real model about the topic."] * (words // 9))
             return {
-                "html": f"<p>Intro to {title}.</p><h2>Part one</h2><p>{body}</p><h2>Conclusion</h2><p>Done.</p>",
+                "html": f"<p>Intro to {title}.</p><h2>Part one</h2><p>{body}</p>"
+                "<h2>Part two</h2><p>Second part.</p><h2>Conclusion</h2><p>Done.</p>",
                 "meta_title": title[:60],
                 "meta_description": f"All about {title}"[:160],
             }
         if name == "image_prompts":
-            count = int(re.search(r'and (\d+) prompts of kind\n?\s*"in_article"', prompt).group(1))
+            listed = prompt.split("each with the text under its heading:\n", 1)[1]
+            headings = re.findall(r"^\d+\. (.*?): ", listed.split("\n\n", 1)[0], re.M)
             return {
-                "prompts": [{"kind": "featured", "prompt": "A bright garden photo"}]
-                + [{"kind": "in_article", "prompt": f"Detail photo {i}"} for i in range(count)]
+                "prompts": [
+                    {
+                        "kind": "featured",
+                        "section": "",
+                        "prompt": "A bright garden photo",
+                        "alt": "A sunny vegetable garden",
+                    }
+                ]
+                + [
+                    {
+                        "kind": "in_article",
+                        "section": heading,
+                        "prompt": f"Detail photo of {heading}",
+                        "alt": f"A close view of {heading.lower()}",
+                    }
+                    for heading in reversed(headings)  # any order: the provider sorts them
+                ]
             }
         raise ValueError(name)
 

@@ -46,9 +46,9 @@ class FlakyProvider(LocalProvider):
         self._call()
         return super().write_article(brief)
 
-    def image_prompts(self, title, outline, in_article, profile=None):
+    def image_prompts(self, title, sections, profile=None):
         self._call()
-        return super().image_prompts(title, outline, in_article)
+        return super().image_prompts(title, sections)
 
     def render_image(self, prompt, width, height, profile=None):
         self._call()

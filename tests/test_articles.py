@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import html
 import re
 import zipfile
 
@@ -39,12 +40,12 @@ def test_every_article_is_sanitised_and_has_its_pictures_in_place(written):
         assert sorted(int(f[0]) for f in figures) == sorted(i.pk for i in images)
         assert all(src == i.url for (_, src, _), i in zip(figures, images, strict=True))
         assert all(alt.strip() for _, _, alt in figures)
-        # Each in-article picture comes right after its section's heading.
-        for n, image in enumerate(i for i in images if i.kind == "in_article"):
-            heading_end = [m.end() for m in re.finditer("</h2>", article.html)][n]
-            assert (
-                article.html[heading_end:].lstrip().startswith(f'<figure data-image="{image.pk}"')
-            )
+        # Each in-article picture comes right after the heading of the section it was made for.
+        for image in (i for i in images if i.kind == "in_article"):
+            heading = f"<h2>{html.escape(image.section, quote=False)}</h2>"
+            assert heading in article.html, image.section
+            after = article.html.split(heading, 1)[1]
+            assert after.lstrip().startswith(f'<figure data-image="{image.pk}"')
         assert "<h1" not in article.html and "<script" not in article.html
         assert re.search(r"/media/sites/\d+/images/[A-Za-z0-9_-]{20,}\.png", images[0].url)
 

@@ -37,7 +37,9 @@ class ArticleModel(BaseModel):
 
 class PromptModel(BaseModel):
     kind: Literal["featured", "in_article"]
+    section: str = Field(max_length=300)  # the section's heading; "" for the featured picture
     prompt: str = Field(min_length=3, max_length=2000)
+    alt: str = Field(min_length=3, max_length=300)
 
 
 class PromptsOut(BaseModel):

@@ -90,10 +90,20 @@ class ArticleOut:
     usage: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SectionIn:
+    """A section of an article a picture is made for: its heading and the text under it."""
+
+    heading: str
+    text: str
+
+
 @dataclass
 class PromptOut:
     kind: str  # "featured" or "in_article"
     prompt: str
+    alt: str = ""  # what the picture shows, in plain words (at most 125 characters)
+    section: str = ""  # the heading of the section an in-article picture is made for
 
 
 class Provider(Protocol):
@@ -111,6 +121,9 @@ class Provider(Protocol):
 
     def write_article(self, brief: Brief) -> ArticleOut: ...
 
-    def image_prompts(self, title: str, outline: list[str], in_article: int) -> list[PromptOut]: ...
+    def image_prompts(self, title: str, sections: list[SectionIn]) -> list[PromptOut]:
+        """One featured prompt for the article, then one in-article prompt for each section
+        given, in their order."""
+        ...
 
     def render_image(self, prompt: str, width: int, height: int) -> bytes: ...

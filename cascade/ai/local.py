@@ -302,21 +302,26 @@ class LocalProvider:
         )
 
     def image_prompts(
-        self, title: str, outline: list[str], in_article: int, profile=None
+        self, title: str, sections: list[base.SectionIn], profile=None
     ) -> list[base.PromptOut]:
+        """The featured picture is the article's; each in-article one is drawn of its section
+        (the offline picture shows its subject as a label, so the alt text says just that)."""
         prompts = [
             base.PromptOut(
                 "featured",
-                f"Editorial photograph for '{title}': bright natural light, inviting, no text",
+                f"{title}: an inviting editorial photograph in bright natural light, no text",
+                alt=clip(f"Illustration: {title}", 125),
             )
         ]
-        sections = [s for s in outline if s.lower() not in {"conclusion"}] or [title]
-        for i in range(in_article):
-            section = sections[(i * max(1, len(sections) // max(1, in_article))) % len(sections)]
+        for section in sections:
+            about = clip(section.text, 200) if section.text else title
             prompts.append(
                 base.PromptOut(
                     "in_article",
-                    f"Illustration of '{section}' for the article '{title}', clean and informative",
+                    f"{section.heading}: an illustration for the article '{title}' showing "
+                    f"{about}; clean and informative, no text",
+                    alt=clip(f"Illustration: {section.heading}", 125),
+                    section=section.heading,
                 )
             )
         return prompts

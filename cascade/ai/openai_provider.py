@@ -44,6 +44,7 @@ from cascade.ai.base import (
     ProviderError,
     ProviderRefused,
     ProviderUnavailable,
+    SectionIn,
     SiteProfile,
 )
 from cascade.ai.limits import RateLimiter
@@ -317,27 +318,50 @@ class OpenAIProvider:
         )
 
     def image_prompts(
-        self, title: str, outline: list[str], in_article: int, profile: SiteProfile | None = None
+        self, title: str, sections: list[SectionIn], profile: SiteProfile | None = None
     ) -> list[PromptOut]:
+        wanted = [" ".join(s.heading.split()).casefold() for s in sections]
+
         def check(answer: PromptsOut) -> None:
-            inside = sum(p.kind == "in_article" for p in answer.prompts)
-            if inside != in_article:
+            got = [
+                " ".join(p.section.split()).casefold()
+                for p in answer.prompts
+                if p.kind == "in_article"
+            ]
+            if sorted(got) != sorted(wanted):
                 raise ValueError(
-                    f"expected {in_article} prompts of kind 'in_article', got {inside}"
+                    "expected one prompt of kind 'in_article' for each section, with its heading "
+                    f"as `section`: {json.dumps([s.heading for s in sections])}"
                 )
 
         prompt = self._prompt(
             "image_prompts",
             title=title,
-            outline=json.dumps(outline),
-            count=in_article,
+            sections="\n".join(
+                f"{n}. {s.heading}: {clip(s.text, 300)}" for n, s in enumerate(sections, 1)
+            )
+            or "(none)",
+            outline=json.dumps([s.heading for s in sections]),  # prompts written for older versions
+            count=len(sections),
             **self._who(profile),
         )
         answer = self._structured(prompt, PromptsOut, "image_prompts", check)
+        by_heading = {" ".join(s.heading.split()).casefold(): s.heading for s in sections}
         featured = [p for p in answer.prompts if p.kind == "featured"]
+        inside = sorted(
+            (p for p in answer.prompts if p.kind != "featured"),
+            key=lambda p: wanted.index(" ".join(p.section.split()).casefold()),
+        )
         return [
-            PromptOut(p.kind, p.prompt)
-            for p in featured + [p for p in answer.prompts if p.kind != "featured"]
+            PromptOut(
+                p.kind,
+                p.prompt,
+                alt=clip(p.alt, 125),
+                section=by_heading.get(" ".join(p.section.split()).casefold(), "")
+                if p.kind != "featured"
+                else "",
+            )
+            for p in featured + inside
         ]
 
     def render_image(

@@ -24,7 +24,7 @@ ATTRIBUTES = {
 }
 TAG_RE = re.compile(r"<[^>]+>")
 FIGURE_RE = re.compile(r'<figure data-image="\d+">.*?</figure>\s*', re.S)
-HEADING_END_RE = re.compile(r"</h2>")
+H2_RE = re.compile(r"<h2[^>]*>(.*?)</h2>", re.S)
 MAX_HTML_BYTES = 1024 * 1024  # an article larger than this is refused, not stored
 
 
@@ -54,17 +54,58 @@ def figure(image: Any, url: str) -> str:
     )
 
 
+def plain(fragment: str) -> str:
+    """Markup as the words a reader sees, on one line."""
+    return " ".join(html_lib.unescape(TAG_RE.sub(" ", fragment)).split())
+
+
+def heading_key(text: str) -> str:
+    return plain(text).casefold()
+
+
+def sections(html: str) -> list[tuple[str, str]]:
+    """The article's sections: each second-level heading's text and the text under it, up to
+    the next one (pictures left out)."""
+    body = FIGURE_RE.sub("", html)
+    found = list(H2_RE.finditer(body))
+    return [
+        (
+            plain(m.group(1)),
+            plain(body[m.end() : found[n + 1].start() if n + 1 < len(found) else None]),
+        )
+        for n, m in enumerate(found)
+    ]
+
+
+def without_featured(html: str, images: Iterable[Any]) -> str:
+    """The article without its featured picture (where the featured picture is shown apart
+    from the body, as WordPress's themes do)."""
+    featured = {str(i.pk) for i in images if i.kind == "featured"}
+    return FIGURE_RE.sub(
+        lambda m: (
+            "" if re.search(r'data-image="(\d+)"', m.group(0)).group(1) in featured else m.group(0)
+        ),  # type: ignore[union-attr]
+        html,
+    ).lstrip()
+
+
 def place_images(html: str, images: Iterable[Any], url_of=lambda image: image.url) -> str:
-    """The article with its generated pictures in place: the featured picture first, the n-th
-    in-article picture after the n-th section heading (or at the end). Pictures placed before
-    are taken out first, so placing again changes nothing."""
+    """The article with its generated pictures in place: the featured picture first, each
+    in-article picture right after the heading of the section it was made for (a picture whose
+    heading is gone, edited away by a reviewer, goes at the end). Pictures placed before are
+    taken out first, so placing again changes nothing."""
     body = FIGURE_RE.sub("", html)
     ready = [i for i in images if i.file]
     featured = [i for i in ready if i.kind == "featured"]
     inside = sorted((i for i in ready if i.kind != "featured"), key=lambda i: i.position)
-    ends = [m.end() for m in HEADING_END_RE.finditer(body)]
-    # Insert from the last heading backwards so earlier offsets stay valid.
-    for n, image in reversed(list(enumerate(inside))):
-        at = ends[n] if n < len(ends) else len(body)
+    ends: dict[str, int] = {}
+    for m in H2_RE.finditer(body):
+        ends.setdefault(heading_key(m.group(1)), m.end())
+    placed = sorted(
+        ((ends.get(heading_key(i.section or ""), len(body)), n, i) for n, i in enumerate(inside)),
+        key=lambda t: (t[0], t[1]),
+    )
+    # Insert from the end backwards so earlier offsets stay valid.
+    for at, _, image in reversed(placed):
         body = body[:at] + "\n" + figure(image, url_of(image)) + body[at:]
     return "".join(figure(i, url_of(i)) for i in featured) + body

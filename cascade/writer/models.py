@@ -123,6 +123,8 @@ class Image(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
     prompt = models.TextField()
     alt = models.CharField(max_length=200, blank=True)
+    # The heading of the section an in-article picture was made for (it is placed after it).
+    section = models.CharField(max_length=300, blank=True)
     # The picture's file name: unguessable, and the same on every retry of the same image.
     token = models.CharField(max_length=32, default=image_token, unique=True)
     remote_media_id = models.BigIntegerField(null=True, blank=True)  # in WordPress

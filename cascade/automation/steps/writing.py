@@ -12,11 +12,11 @@ from typing import Any
 
 from django.conf import settings
 
-from cascade.ai.base import Brief
+from cascade.ai.base import Brief, SectionIn
 from cascade.ai.local import clip
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
 from cascade.planner.models import ContentIdea, IdeaStatus
-from cascade.writer.html import count_words, place_images, sanitize
+from cascade.writer.html import count_words, place_images, plain, sanitize, sections
 from cascade.writer.models import (
     IMAGE_SIZES,
     Content,
@@ -28,10 +28,26 @@ from cascade.writer.models import (
     TaskStatus,
 )
 
+ALT_LIMIT = 125  # characters of alt text that screen readers read without cutting
+CLOSING = {"conclusion", "summary", "final thoughts", "wrapping up", "faq", "faqs"}
 
-def alt_text(prompt: str) -> str:
-    """A picture's alt text, from what it was drawn of."""
-    return clip(prompt.split(".")[0], 125)
+
+def alt_text(alt: str, fallback: str) -> str:
+    """A picture's alt text: what it shows, in plain words, on one line."""
+    return clip(plain(alt) or plain(fallback), ALT_LIMIT)
+
+
+def picture_sections(html: str, count: int) -> list[SectionIn]:
+    """The sections an article's in-article pictures are made for: `count` of its sections,
+    spread evenly, closing sections last in line."""
+    found = [SectionIn(heading, text) for heading, text in sections(html) if heading]
+    body = [s for s in found if s.heading.casefold().rstrip(" ?:.") not in CLOSING] or found
+    if count <= 0 or not body:
+        return []
+    if count >= len(body):
+        return body
+    step = len(body) / count
+    return [body[int(i * step)] for i in range(count)]
 
 
 # --- 4. Tasks → Content ------------------------------------------------------------------------
@@ -96,10 +112,12 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
 
 def prompts_process(ctx: StageContext, contents: list[Content]) -> Any:
     (content,) = contents
-    outline = list(content.task.idea.outline) if content.task_id else []
-    return ctx.provider.image_prompts(
-        content.title, outline, int(ctx.config["images_per_content"]), profile=ctx.profile
-    )
+    chosen = picture_sections(content.html, int(ctx.config["images_per_content"]))
+    prompts = ctx.provider.image_prompts(content.title, chosen, profile=ctx.profile)
+    inside = [p for p in prompts if p.kind != ImageKind.FEATURED]
+    for prompt, section in zip(inside, chosen, strict=False):
+        prompt.section = prompt.section or section.heading
+    return prompts
 
 
 def prompts_apply(ctx: StageContext, contents: list[Content], prompts: Any) -> Applied:
@@ -114,7 +132,8 @@ def prompts_apply(ctx: StageContext, contents: list[Content], prompts: Any) -> A
                 kind=p.kind,
                 position=i,
                 prompt=p.prompt,
-                alt=alt_text(p.prompt),
+                alt=alt_text(p.alt, p.section or content.title),
+                section=p.section[:300] if p.kind != ImageKind.FEATURED else "",
             )
             for i, p in enumerate(prompts)
         ]
