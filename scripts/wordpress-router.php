@@ -4,6 +4,15 @@
 // (selects /etc/wordpress/config-<CASCADE_WP_CONFIG>.php through Debian's wp-config.php) and
 // CASCADE_WP_CONTENT_DIR (WP_CONTENT_DIR, which lies outside the document root).
 $_SERVER['WORDPRESS_CONFIG'] = getenv('CASCADE_WP_CONFIG');
+// A server started with CASCADE_WP_PERMALINKS=plain serves the site as one with plain
+// permalinks (no /wp-json/ routes; the REST API only at ?rest_route=), whatever its setting:
+// WordPress takes filters set before it loads ($wp_filter pre-initialised, see plugin.php).
+if (getenv('CASCADE_WP_PERMALINKS') === 'plain') {
+    $GLOBALS['wp_filter']['pre_option_permalink_structure'][10][] = [
+        'function' => static fn () => '',
+        'accepted_args' => 1,
+    ];
+}
 
 $root = rtrim($_SERVER['DOCUMENT_ROOT'], '/');
 $path = '/' . ltrim(rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?? '/'), '/');
@@ -32,6 +41,15 @@ if ($path === '/wp-content' || str_starts_with($path, '/wp-content/')) {
     header('Content-Type: ' . ($type ?: 'application/octet-stream'));
     header('Content-Length: ' . filesize($file));
     readfile($file);
+    return true;
+}
+
+// Plain permalinks: the web server has no rewrite for /wp-json/ (as Apache without WordPress's
+// .htaccess rules): a 404 page, and the REST API only at /?rest_route=.
+if (getenv('CASCADE_WP_PERMALINKS') === 'plain' && ($path === '/wp-json' || str_starts_with($path, '/wp-json/'))) {
+    http_response_code(404);
+    header('Content-Type: text/html; charset=UTF-8');
+    echo "<!DOCTYPE html>\n<title>Not Found</title><h1>Not Found</h1>\n";
     return true;
 }
 

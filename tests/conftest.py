@@ -36,7 +36,7 @@ if CELERY:
     from cascade.celery import app as celery_app
 
     celery_app.conf.broker_url = settings.CELERY_BROKER_URL
-from tests.wordpress import own_wordpress, wordpress  # noqa: E402, F401 (fixtures)
+from tests.wordpress import own_wordpress, plain_wordpress, wordpress  # noqa: E402, F401 (fixtures)
 
 DEMO = Path(__file__).parents[1] / "cascade" / "automation" / "data" / "demo_keywords.csv"
 

@@ -94,8 +94,15 @@ def test_an_article_is_published_with_its_pictures_and_updated_in_place(
     assert names == [cluster.name]
     for image in images:  # every picture uploaded once, and the post shows WordPress's copies
         assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
-        assert image.remote_url and image.remote_url in post["content"]["raw"]
+        assert image.remote_url
+        if image.kind == "in_article":
+            assert image.remote_url in post["content"]["raw"]
     assert "/media/sites/" not in post["content"]["raw"]
+    # The featured picture is the post's featured_media only: themes show it above the post.
+    assert featured.remote_url not in post["content"]["raw"]
+    assert f'data-image="{featured.pk}"' not in post["content"]["raw"]
+    for image in images:  # every picture is attached to its post
+        assert wordpress.get(f"media/{image.remote_media_id}")["post"] == post["id"]
     while sending.send_once():  # the content.published webhook
         pass
     assert receiver.events() == ["content.published"]
@@ -106,16 +113,17 @@ def test_an_article_is_published_with_its_pictures_and_updated_in_place(
     receiver.down()
 
     # Publishing again updates the same post: still one post, no second picture.
-    review.edit(article, {"title": "A better title"}, confirm_published=True)
+    # Title and excerpt are plain text: markup in them arrives escaped, never as markup.
+    title = "A <b>better</b> title & <script>alert(1)</script>"
+    review.edit(article, {"title": title}, confirm_published=True)
     api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
     publish_all()
     article.refresh_from_db()
     assert article.status == ContentStatus.PUBLISHED and not article.changed_since_published
     assert [p["id"] for p in wordpress.posts_marked(mark_of(article))] == [article.remote_post_id]
-    assert (
-        wordpress.get(f"posts/{article.remote_post_id}", context="edit")["title"]["raw"]
-        == "A better title"
-    )
+    again = wordpress.get(f"posts/{article.remote_post_id}", context="edit")
+    assert html.unescape(again["title"]["raw"]) == article.title
+    assert "<b>" not in again["title"]["rendered"] and "<script" not in again["title"]["rendered"]
     for image in images:
         assert len(wordpress.media_named(f"cascade-{image.token.lower()}")) == 1
 
@@ -126,7 +134,8 @@ def test_a_wrong_application_password_ends_in_publish_failed_with_wordpress_word
     settings.CASCADE_PUBLISH_ATTEMPTS = 2
     connect(api, site, wordpress.url, wordpress.user, "abcd efgh ijkl mnop qrst uvwx")
     checked = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
-    assert not checked["ok"] and "401" in checked["message"]
+    assert not checked["ok"] and checked["message"].startswith("WordPress answered 401: "), checked
+    assert "not JSON" not in checked["message"] and "web page" not in checked["message"]
     article = approved[0]
     api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
     publish_all()
@@ -139,6 +148,27 @@ def test_a_wrong_application_password_ends_in_publish_failed_with_wordpress_word
         or "not allowed" in article.publish_error
     )
     assert article.remote_post_id is None
+
+
+def test_a_site_with_plain_permalinks_works_through_rest_route(
+    site, approved, api, wordpress, plain_wordpress
+):
+    assert wordpress.http.get(f"{plain_wordpress}/wp-json/").status_code == 404
+    connect(api, site, plain_wordpress, wordpress.user, "abcd efgh ijkl mnop qrst uvwx")
+    refused = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+    assert not refused["ok"] and refused["message"].startswith("WordPress answered 401: "), refused
+    connect(api, site, plain_wordpress, wordpress.user, wordpress.password)
+    checked = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+    assert checked["ok"], checked
+    article = approved[1]
+    api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+    publish_all()
+    article.refresh_from_db()
+    assert article.status == ContentStatus.PUBLISHED, article.publish_error
+    assert "?p=" in article.published_url, "a plain-permalink site's address"
+    images = list(Image.objects.filter(content=article))
+    assert all(i.remote_media_id for i in images)
+    assert [p["id"] for p in wordpress.posts_marked(mark_of(article))] == [article.remote_post_id]
 
 
 def test_a_bulk_publish_waits_out_wordpress_being_down(

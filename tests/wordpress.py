@@ -38,8 +38,15 @@ class WordPress:
     def media_named(self, slug: str) -> list[dict]:
         return self.get("media", slug=slug, context="edit")
 
-    def server(self, port: int, action: str) -> None:
-        subprocess.run([self.ctl, action, "--port", str(port)], check=True, timeout=60)
+    def server(self, port: int, action: str, **env: str) -> None:
+        """Start or stop a further server of the site; CASCADE_WP_PERMALINKS="plain" makes it
+        serve the site as one without pretty permalinks (the REST API only at ?rest_route=)."""
+        subprocess.run(
+            [self.ctl, action, "--port", str(port)],
+            check=True,
+            timeout=60,
+            env=dict(os.environ, **env),
+        )
 
 
 @pytest.fixture
@@ -55,6 +62,15 @@ def wordpress(settings) -> WordPress:
     wp = WordPress()
     yield wp
     wp.http.close()
+
+
+@pytest.fixture
+def plain_wordpress(wordpress):
+    """A further server of the test WordPress that serves it as a site with plain permalinks."""
+    port = free_port()
+    wordpress.server(port, "start", CASCADE_WP_PERMALINKS="plain")
+    yield f"http://127.0.0.1:{port}"
+    wordpress.server(port, "stop")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ second publish never makes a second post or picture."""
 
 from __future__ import annotations
 
+import html
 import logging
 import random
 import re
@@ -25,6 +26,7 @@ from django.utils import timezone
 from cascade.accounts import secrets
 from cascade.notify import webhooks
 from cascade.notify.models import Event
+from cascade.writer.html import without_featured
 from cascade.writer.models import Content, ContentStatus, Image, ImageStatus, RemoteCategory
 from cascade.writer.wordpress import Client, WordPressError, marker
 
@@ -120,11 +122,15 @@ def publish_now(content: Content) -> str:
     try:
         sources = _upload_images(client, content)
         mark = marker(content.site_id, content.pk, content.created_at)
-        body = FIGURE_SRC_RE.sub(lambda m: m[1] + sources.get(int(m[2]), m[3]) + m[4], content.html)
+        # The featured picture is the post's featured_media, which themes show above the post:
+        # in the body too it would be shown twice.
+        body = without_featured(content.html, content.images.all())
+        body = FIGURE_SRC_RE.sub(lambda m: m[1] + sources.get(int(m[2]), m[3]) + m[4], body)
         fields: dict[str, Any] = {
-            "title": content.title,
+            # WordPress takes title and excerpt as markup: plain text goes escaped.
+            "title": html.escape(content.title, quote=False),
             "content": f"<!-- {mark} -->\n{body}",
-            "excerpt": content.meta_description,
+            "excerpt": html.escape(content.meta_description, quote=False),
             "status": wp.post_status,
         }
         featured = content.images.filter(kind="featured", remote_media_id__isnull=False).first()
@@ -141,6 +147,10 @@ def publish_now(content: Content) -> str:
                 raise
             post = client.save_post(None, fields)  # the post was deleted in WordPress
         _mine(content).update(remote_post_id=post["id"])  # before anything else can fail
+        for media_id in content.images.exclude(remote_media_id=None).values_list(
+            "remote_media_id", flat=True
+        ):
+            client.attach(media_id, post["id"])
         url = post.get("link", "")
         now = timezone.now()
         with transaction.atomic():

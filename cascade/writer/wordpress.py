@@ -61,24 +61,31 @@ class Client:
     def __init__(self, url: str, username: str, password: str) -> None:
         self.base = check_url(url)
         self.http = httpx.Client(auth=(username, password), timeout=TIMEOUT, follow_redirects=True)
-        self._pretty: bool | None = None
+        self._pretty: bool | None = None  # whether the site has pretty links (/wp-json/)
 
     def close(self) -> None:
         self.http.close()
 
-    def _url(self, path: str) -> str:
+    def _route(self, path: str, params: Any) -> tuple[str, dict[str, Any]]:
+        """Where a REST path is, with its query: `/wp-json/…` on sites with pretty links, else
+        `/?rest_route=/…` with the call's own parameters beside it (a URL's query and a
+        request's parameters are not merged by httpx: the route must be one of them)."""
         if self._pretty is None:
             try:
-                self._pretty = self.http.get(f"{self.base}/wp-json/").status_code == 200
+                index = self.http.get(f"{self.base}/wp-json/")
             except httpx.HTTPError as exc:
                 raise WordPressError(f"WordPress cannot be reached: {exc}", retry=True) from None
+            # The REST index answers JSON, even when it refuses the credentials (401).
+            self._pretty = "json" in index.headers.get("content-type", "")
+        query = dict(params or {})
         if self._pretty:
-            return f"{self.base}/wp-json/wp/v2/{path}"
-        return f"{self.base}/?rest_route=/wp/v2/{path}"
+            return f"{self.base}/wp-json/wp/v2/{path}", query
+        return f"{self.base}/", {"rest_route": f"/wp/v2/{path}", **query}
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, params: Any = None, **kwargs: Any) -> Any:
+        url, query = self._route(path, params)
         try:
-            response = self.http.request(method, self._url(path), **kwargs)
+            response = self.http.request(method, url, params=query, **kwargs)
         except httpx.HTTPError as exc:
             raise WordPressError(f"WordPress cannot be reached: {exc}", retry=True) from None
         if response.status_code >= 400:
@@ -89,7 +96,9 @@ class Client:
             return response.json()
         except ValueError:
             raise WordPressError(
-                "WordPress answered something that is not JSON.", retry=True
+                f"{self.base} answered a web page where WordPress's REST API should be: check "
+                "that the address is the WordPress site's own and that its REST API is on.",
+                retry=True,
             ) from None
 
     def me(self) -> dict[str, Any]:
@@ -106,6 +115,10 @@ class Client:
         }
         media = self.call("POST", "media", content=data, headers=headers)
         return self.call("POST", f"media/{media['id']}", json={"alt_text": alt})
+
+    def attach(self, media_id: int, post_id: int) -> None:
+        """Attach a picture to its post (its parent in the media library)."""
+        self.call("POST", f"media/{media_id}", json={"post": post_id})
 
     def category(self, name: str) -> int:
         """The id of the category with this name, made if there is none."""
