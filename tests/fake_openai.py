@@ -26,6 +26,7 @@ class FakeOpenAI:
         self.refuse_key = False
         self.refuse_articles = False
         self.titles = 0
+        self.long_articles = 0  # articles answered at twice the asked length, before obeying
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -115,6 +116,10 @@ class FakeOpenAI:
             return {"ideas": ideas}
         if name == "article":
             words = int(re.search(r"Write about (\d+) words", prompt).group(1))
+            with self.lock:
+                if self.long_articles > 0:
+                    self.long_articles -= 1
+                    words *= 2
             title = re.search(r"Title: (.*)", prompt).group(1)
             body = " ".join(["Real words from a real model about the topic."] * (words // 9))
             return {

@@ -49,6 +49,7 @@ from cascade.ai.base import (
 )
 from cascade.ai.limits import RateLimiter
 from cascade.ai.local import clip, count_words
+from cascade.ai.notes import length_goal
 
 log = logging.getLogger("cascade.ai.openai")
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -309,7 +310,17 @@ class OpenAIProvider:
             note=f"A reviewer asked for this rewrite: {brief.note}" if brief.note else "",
             **who,
         )
-        answer = self._structured(prompt, ArticleModel, "article")
+        goal = length_goal(brief.note)
+
+        def check(answer: ArticleModel) -> None:
+            words = count_words(answer.html)
+            if goal and not goal.allows(words):
+                raise ValueError(
+                    f"the article has {words:,} words; the reviewer's note asks for "
+                    f"{goal.say()}: write it again at that length"
+                )
+
+        answer = self._structured(prompt, ArticleModel, "article", check)
         return ArticleOut(
             html=answer.html,
             meta_title=clip(answer.meta_title, 60),

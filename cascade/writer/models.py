@@ -70,6 +70,9 @@ class Content(models.Model):
     provider = models.CharField(max_length=40, blank=True)
     run_id = models.UUIDField(null=True, blank=True)  # the run that wrote it (last)
     review_note = models.TextField(blank=True)  # the reason of a rejection, or the rewrite note
+    # Fields a person changed by hand (title, meta_title, meta_description): a rewrite keeps
+    # them unless its note asks to change them.
+    edited_fields = models.JSONField(default=list, blank=True)
     # WordPress: the post this article is (an update never makes a second one), and the last
     # publishing attempt's state. A claim, like a run item's, lets one worker publish it.
     remote_post_id = models.BigIntegerField(null=True, blank=True)

@@ -5,6 +5,7 @@ action that does not fit an article's status is refused with the reason and chan
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,22 @@ from cascade.writer.models import (
 )
 
 NOTE_LIMIT = 2000
+KEPT_BY_REWRITES = ("title", "meta_title", "meta_description")
+# Words of a note that ask a rewrite to change fields a person edited.
+ASKS = {
+    "title": re.compile(r"\b(title|headline|heading of the article)\b", re.I),
+    "meta_title": re.compile(r"\b(meta|seo title|title tag|snippet)\b", re.I),
+    "meta_description": re.compile(r"\b(meta|description|snippet|excerpt)\b", re.I),
+}
+
+
+def kept_by_rewrite(content: Content, note: str = "") -> list[str]:
+    """The fields a person edited that a rewrite with this note keeps as they are."""
+    return [
+        name
+        for name in KEPT_BY_REWRITES
+        if name in (content.edited_fields or []) and not ASKS[name].search(note or "")
+    ]
 
 
 class Refused(Exception):
@@ -100,6 +117,9 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
             if len(text) > limit:
                 raise Refused(f"{name}: at most {limit} characters ({len(text)} given).", 422)
             changes[name] = text
+    edited = [n for n in KEPT_BY_REWRITES if n in changes and changes[n] != getattr(content, n)]
+    if edited:
+        changes["edited_fields"] = sorted(set(content.edited_fields or []) | set(edited))
     if values.get("html") is not None:
         raw = str(values["html"])
         if len(raw.encode()) > MAX_HTML_BYTES:

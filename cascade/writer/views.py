@@ -8,6 +8,7 @@ import mimetypes
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Membership, Site
+from cascade.ai.notes import only_about_length
 from cascade.lib.paging import page_of
 from cascade.writer import publishing, review
 from cascade.writer.exporting import export_response
@@ -35,6 +37,7 @@ from cascade.writer.models import (
     Content,
     ContentStatus,
 )
+from cascade.writer.review import kept_by_rewrite
 
 PER_PAGE = 25
 TABS = [
@@ -181,6 +184,28 @@ def _neighbours(site: Site, content: Content, status: str) -> tuple[int | None, 
     return (ids[at - 1] if at else None), (ids[at + 1] if at + 1 < len(ids) else None)
 
 
+LABELS = {"title": "title", "meta_title": "meta title", "meta_description": "meta description"}
+
+
+def rewrite_terms(content: Content) -> dict[str, Any]:
+    """What a rewrite of this article replaces and keeps, said before it runs."""
+    kept = kept_by_rewrite(content)
+    offline = settings.CASCADE_AI_PROVIDER == "local"
+    replaced = ["the text"] + [
+        LABELS[name] for name in ("meta_title", "meta_description") if name not in kept
+    ]
+    return {
+        "rewrite_replaces": replaced,
+        "rewrite_keeps": [LABELS[name] for name in kept],
+        "offline_writer": offline,
+        # a rewrite waiting with a note the offline writer can follow only in part
+        "note_beyond_offline": offline
+        and content.status == ContentStatus.DRAFT
+        and bool(content.review_note)
+        and not only_about_length(content.review_note),
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def article(request: HttpRequest, site_id: int, content_id: int) -> HttpResponse:
@@ -214,6 +239,7 @@ def article(request: HttpRequest, site_id: int, content_id: int) -> HttpResponse
         "previous": previous,
         "following": following,
         "has_wordpress": hasattr(site, "wordpress"),
+        **rewrite_terms(content),
     }
     return render(request, "writer/article.html", context)
 

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from cascade.ai.base import Brief, SectionIn
 from cascade.ai.local import clip
+from cascade.ai.notes import length_goal
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
 from cascade.planner.models import ContentIdea, IdeaStatus
 from cascade.writer.html import count_words, place_images, plain, sanitize, sections
@@ -27,6 +28,7 @@ from cascade.writer.models import (
     Task,
     TaskStatus,
 )
+from cascade.writer.review import kept_by_rewrite
 
 ALT_LIMIT = 125  # characters of alt text that screen readers read without cutting
 CLOSING = {"conclusion", "summary", "final thoughts", "wrapping up", "faq", "faqs"}
@@ -57,12 +59,13 @@ def article_process(ctx: StageContext, tasks: list[Task]) -> Any:
     (task,) = tasks
     idea = task.idea
     rewrite = Content.objects.filter(task=task).values_list("review_note", flat=True).first()
+    goal = length_goal(rewrite or "")
     brief = Brief(
         title=idea.title,
         outline=list(idea.outline),
         target_keywords=list(idea.target_keywords),
         structure=idea.structure,
-        target_words=task.target_words,
+        target_words=goal.aim if goal else task.target_words,
         tone=ctx.profile.tone,
         audience=ctx.profile.audience,
         language=ctx.profile.language,
@@ -89,6 +92,11 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
     if content is None:
         content = Content.objects.create(site_id=ctx.site_id, task=task, html=body, **fields)
     else:
+        # A rewrite keeps what the reviewer edited by hand unless the note asks to change it.
+        kept = kept_by_rewrite(content, content.review_note)
+        for name in kept:
+            fields.pop(name)
+        content.edited_fields = kept
         for name, value in fields.items():
             setattr(content, name, value)
         content.review_note = ""
