@@ -278,6 +278,12 @@ CASCADE_AI_CONCURRENCY = env_int("CASCADE_AI_CONCURRENCY", 4)
 # Requests and tokens per minute per process (0: unlimited).
 CASCADE_AI_RPM, CASCADE_AI_TPM = env_int("CASCADE_AI_RPM", 0), env_int("CASCADE_AI_TPM", 0)
 CASCADE_PROMPTS_DIR = env_str("CASCADE_PROMPTS_DIR")
+# Stage 1 by embeddings (/v1/embeddings) when set: keywords are embedded, matched to every
+# cluster's centroid and grouped by vector; the chat model only names new clusters.
+CASCADE_EMBEDDING_MODEL = env_str("CASCADE_EMBEDDING_MODEL")
+CASCADE_EMBEDDING_BATCH = env_int("CASCADE_EMBEDDING_BATCH", 256)  # texts per request
+# Cosine similarity at which a keyword joins a cluster or groups with another (model-dependent).
+CASCADE_EMBEDDING_SIMILARITY = env_float("CASCADE_EMBEDDING_SIMILARITY", 0.75)
 CASCADE_CREDITS_PER_1K_TOKENS = env_float("CASCADE_CREDITS_PER_1K_TOKENS", 5.0)
 # --- Publishing to WordPress ---------------------------------------------------------------
 # WordPress on a loopback or private address is refused unless this is set (an operator whose

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -12,6 +13,21 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
+
+
+def embed(text: str, width: int = 1024) -> list[float]:
+    """A deterministic vector of a text: its first word decides most of it, so keywords that
+    start alike are close (cosine above 0.9) and others far apart (below 0.2)."""
+    words = text.lower().split() or [""]
+    vector = [0.0] * width
+    for n, word in enumerate(words):
+        digest = hashlib.sha256(word.encode()).digest()
+        for k in range(4):  # four places a word, so two words rarely share them all
+            vector[int.from_bytes(digest[2 * k : 2 * k + 2], "big") % width] += (
+                3.0 if n == 0 else 0.35
+            )
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
 
 
 class FakeOpenAI:
@@ -26,6 +42,7 @@ class FakeOpenAI:
         self.refuse_key = False
         self.refuse_articles = False
         self.titles = 0
+        self.embeddings_missing = False  # answer 404 for /v1/embeddings, as chat-only servers do
         self.long_articles = 0  # articles answered at twice the asked length, before obeying
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -95,6 +112,11 @@ class FakeOpenAI:
                     for h, ids in groups.items()
                 ]
             }
+        if name == "cluster_names":
+            listing = json.loads(
+                re.search(r"with their numbers and keywords:\n(\[.*?\])\n", prompt, re.S).group(1)
+            )
+            return {"names": [{"group": g["group"], "name": g["keywords"][0]} for g in listing]}
         if name == "ideas":
             count = int(re.search(r"Suggest (\d+) article ideas", prompt).group(1))
             cluster = re.search(r'topic cluster "(.*?)"', prompt).group(1)
@@ -174,9 +196,12 @@ class FakeOpenAI:
                     self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
                 )
                 image = self.path.endswith("/images/generations")
+                embeddings = self.path.endswith("/embeddings")
                 name = (
                     "image"
                     if image
+                    else "embeddings"
+                    if embeddings
                     else body.get("response_format", {}).get("json_schema", {}).get("name", "")
                 )
                 messages = body.get("messages", [])
@@ -218,6 +243,28 @@ class FakeOpenAI:
                 if fault == "timeout":
                     time.sleep(2.5)
                     return self._send(500, {"error": {"message": "too late"}})
+                if embeddings:
+                    if fake.embeddings_missing:
+                        return self._send(
+                            404,
+                            {"error": {"message": "404 page not found", "type": "not_found"}},
+                        )
+                    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    return self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "model": body.get("model"),
+                            "data": [
+                                {"object": "embedding", "index": i, "embedding": embed(t)}
+                                for i, t in enumerate(texts)
+                            ],
+                            "usage": {
+                                "prompt_tokens": sum(len(t.split()) for t in texts),
+                                "total_tokens": sum(len(t.split()) for t in texts),
+                            },
+                        },
+                    )
                 if name == "article" and fake.refuse_articles:
                     return self._send(
                         400,

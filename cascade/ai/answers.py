@@ -18,6 +18,15 @@ class ClustersOut(BaseModel):
     clusters: list[ClusterOut]
 
 
+class GroupName(BaseModel):
+    group: int
+    name: str = Field(min_length=1, max_length=200)
+
+
+class GroupNamesOut(BaseModel):
+    names: list[GroupName]
+
+
 class IdeaModel(BaseModel):
     title: str = Field(min_length=3, max_length=290)
     outline: list[str] = Field(min_length=5, max_length=8)

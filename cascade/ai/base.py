@@ -42,6 +42,7 @@ class ClusterRef:
     id: int
     name: str
     signature: str
+    centroid: bytes = b""  # the sum of its members' vectors, when a provider embeds keywords
 
 
 @dataclass
@@ -51,6 +52,9 @@ class ClusterAssignment:
     keyword_ids: list[int]
     cluster_id: int | None = None
     name: str = ""
+    # The sum of the vectors that join the cluster with this assignment (its keywords', and
+    # for a cluster that had no centroid yet, its earlier members'): added to its centroid.
+    vectors: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ValidationError
 from cascade.ai import usage
 from cascade.ai.answers import (
     ArticleModel,
-    ClustersOut,
     IdeasOut,
     PromptsOut,
     schema_of,
@@ -35,11 +34,8 @@ from cascade.ai.answers import (
 from cascade.ai.base import (
     ArticleOut,
     Brief,
-    ClusterAssignment,
     ClusterIn,
-    ClusterRef,
     IdeaOut,
-    KeywordIn,
     PromptOut,
     ProviderError,
     ProviderRefused,
@@ -50,6 +46,7 @@ from cascade.ai.base import (
 from cascade.ai.limits import RateLimiter
 from cascade.ai.local import clip, count_words
 from cascade.ai.notes import length_goal
+from cascade.ai.openai_clustering import Clustering
 
 log = logging.getLogger("cascade.ai.openai")
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -61,7 +58,7 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "[key]") if secret else text
 
 
-class OpenAIProvider:
+class OpenAIProvider(Clustering):
     name = "openai"
     is_offline = False
 
@@ -84,6 +81,10 @@ class OpenAIProvider:
             timeout=settings.CASCADE_AI_TIMEOUT,
             max_retries=settings.CASCADE_AI_RETRIES,  # transport retries: here and only here
         )
+        self.embedding_model = settings.CASCADE_EMBEDDING_MODEL
+        # Which vectors a cluster's stored centroid is made of (another model's are not used).
+        self.embedding_id = f"openai:{self.embedding_model}" if self.embedding_model else ""
+        self.fallback_notice = ""  # set once the provider answered 404 for embeddings
         self.gate = threading.BoundedSemaphore(max(1, settings.CASCADE_AI_CONCURRENCY))
         self.limiter = RateLimiter(settings.CASCADE_AI_RPM, settings.CASCADE_AI_TPM)
 
@@ -201,56 +202,6 @@ class OpenAIProvider:
         }
 
     # --- the stages ---------------------------------------------------------------------------------
-
-    def cluster_keywords(
-        self,
-        keywords: list[KeywordIn],
-        existing: list[ClusterRef],
-        profile: SiteProfile | None = None,
-    ) -> list[ClusterAssignment]:
-        wanted = {k.id for k in keywords}
-        known = {c.id for c in existing}
-
-        def check(answer: ClustersOut) -> None:
-            seen: list[int] = [kid for c in answer.clusters for kid in c.keyword_ids]
-            repeated = sorted({k for k in seen if seen.count(k) > 1})
-            missing = sorted(wanted - set(seen))
-            unknown = sorted(set(seen) - wanted)
-            wrong = sorted(
-                {
-                    c.existing_cluster_id
-                    for c in answer.clusters
-                    if c.existing_cluster_id is not None and c.existing_cluster_id not in known
-                }
-            )
-            errors = []
-            if missing:
-                errors.append(f"keyword ids {missing} are not assigned")
-            if repeated:
-                errors.append(f"keyword ids {repeated} are assigned more than once")
-            if unknown:
-                errors.append(f"keyword ids {unknown} were not given")
-            if wrong:
-                errors.append(f"existing_cluster_id {wrong} do not exist")
-            if errors:
-                raise ValueError("; ".join(errors) + " (assign every keyword id exactly once)")
-
-        listing = [{"id": c.id, "name": c.name} for c in existing[:300]]
-        prompt = self._prompt(
-            "cluster",
-            existing=json.dumps(listing) if listing else "(none yet)",
-            keywords=json.dumps([{"id": k.id, "keyword": k.keyword} for k in keywords]),
-            **self._who(profile),
-        )
-        answer = self._structured(prompt, ClustersOut, "clusters", check)
-        return [
-            ClusterAssignment(
-                keyword_ids=c.keyword_ids,
-                cluster_id=c.existing_cluster_id,
-                name="" if c.existing_cluster_id else c.name,
-            )
-            for c in answer.clusters
-        ]
 
     def generate_ideas(
         self,

@@ -286,6 +286,7 @@ class EventKind(models.TextChoices):
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     FAILED = "failed"
+    NOTICE = "notice"  # something a person should know about how the work is done
 
 
 class RunEvent(models.Model):

@@ -75,6 +75,10 @@ class Cluster(QueueRow):
     # A short text that stands for the cluster when new keywords are matched against it
     # (its name and a few members), so matching never loads every keyword of the site.
     signature = models.TextField(blank=True)
+    # The sum of its members' embedding vectors (float32), when keywords are clustered by
+    # vector, and which embedding model made them (another model's vectors are not compared).
+    centroid = models.BinaryField(null=True, blank=True)
+    centroid_model = models.CharField(max_length=150, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
 
-from cascade.ai import clustering
-from cascade.ai.base import ClusterIn, ClusterRef, KeywordIn
+from cascade.ai import clustering, vectors
+from cascade.ai.base import ClusterAssignment, ClusterIn, ClusterRef, KeywordIn
+from cascade.automation.models import EventKind, RunEvent
 from cascade.automation.steps import Applied, StageContext, StageError, expect
 from cascade.planner.models import (
     Cluster,
@@ -50,15 +52,33 @@ def clusters_per_keyword(
     return _cluster_estimates[key]
 
 
+@dataclass
+class Clustered:
+    assignments: list[ClusterAssignment]
+    model: str  # the embedding model of the assignments' vectors ("" without)
+    notice: str  # what the run's activity should say once (a fallback), or ""
+
+
 def cluster_process(ctx: StageContext, keywords: list[Keyword]) -> Any:
-    existing = [
-        ClusterRef(id=c["id"], name=c["name"], signature=c["signature"])
-        for c in Cluster.objects.filter(site_id=ctx.site_id, disabled=False).values(
-            "id", "name", "signature"
-        )
-    ]
+    model = getattr(ctx.provider, "embedding_id", "")
+    clusters = Cluster.objects.filter(site_id=ctx.site_id, disabled=False)
+    if model:
+        rows = clusters.values("id", "name", "signature", "centroid", "centroid_model")
+        existing = [
+            ClusterRef(
+                id=c["id"],
+                name=c["name"],
+                signature=c["signature"],
+                centroid=bytes(c["centroid"] or b"") if c["centroid_model"] == model else b"",
+            )
+            for c in rows
+        ]
+    else:
+        existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
     batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
-    return ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
+    assignments = ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
+    notice = getattr(ctx.provider, "fallback_notice", "")
+    return Clustered(assignments, "" if notice else model, notice)
 
 
 def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) -> tuple:
@@ -96,7 +116,16 @@ def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) 
     return targets, created
 
 
-def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments: Any) -> Applied:
+def cluster_apply(ctx: StageContext, keywords: list[Keyword], result: Any) -> Applied:
+    if not isinstance(result, Clustered):  # a provider's own assignments
+        result = Clustered(list(result), "", "")
+    assignments = result.assignments
+    if result.notice and ctx.run_id:
+        said = RunEvent.objects.filter(run_id=ctx.run_id, kind=EventKind.NOTICE)
+        if not said.filter(message=result.notice).exists():
+            RunEvent.objects.create(
+                run_id=ctx.run_id, kind=EventKind.NOTICE, stage=1, message=result.notice
+            )
     text_of = {k.id: k.keyword for k in keywords}
     assigned = [kid for a in assignments for kid in a.keyword_ids]
     if sorted(assigned) != sorted(text_of):
@@ -128,7 +157,32 @@ def cluster_apply(ctx: StageContext, keywords: list[Keyword], assignments: Any) 
             "WHERE id = %s",
             rows,
         )
+    if result.model:
+        _add_to_centroids(targets, assignments, result.model)
     return Applied(outputs=created)
+
+
+def _add_to_centroids(targets: dict, assignments: list[ClusterAssignment], model: str) -> None:
+    """Each cluster's centroid grows by the vectors that joined it (in the item's transaction,
+    so a retried batch never adds twice)."""
+    added: dict[int, Any] = {}
+    for a in assignments:
+        vector = vectors.unpack(a.vectors)
+        if vector is None:
+            continue
+        pk = a.cluster_id
+        if pk is None:
+            pk = next(p for p, (_, ids) in targets.items() if a.keyword_ids[0] in ids)
+        added[pk] = vector if pk not in added else added[pk] + vector
+    rows = Cluster.objects.select_for_update().filter(pk__in=added)
+    for cluster in rows.only("id", "centroid", "centroid_model"):
+        old = vectors.unpack(cluster.centroid, added[cluster.pk].size)
+        if cluster.centroid_model != model:
+            old = None
+        total = added[cluster.pk] if old is None else old + added[cluster.pk]
+        Cluster.objects.filter(pk=cluster.pk).update(
+            centroid=vectors.pack(total), centroid_model=model
+        )
 
 
 # --- 2. Clusters → Ideas -----------------------------------------------------------------------
