@@ -3,9 +3,9 @@ through the pages and the API, exported as a ZIP, and shown only to the site's a
 
 from __future__ import annotations
 
+import html
 import io
 import json
-import html
 import re
 import zipfile
 

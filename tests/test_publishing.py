@@ -252,3 +252,36 @@ def test_bad_publishing_settings_are_refused_and_change_nothing(site, api, setti
     assert api.get(url).json() is None
     article_less = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
     assert not article_less["ok"] and "No WordPress" in article_less["message"]
+
+
+def test_posts_link_to_related_published_posts_and_gain_links_when_those_are_published(
+    site, api, wordpress
+):
+    run_to_end(site)
+    by_cluster: dict[int, list[Content]] = {}
+    for article in Content.objects.filter(site=site).select_related("task__idea"):
+        by_cluster.setdefault(article.task.idea.cluster_id, []).append(article)
+    first, second = next(group for group in by_cluster.values() if len(group) >= 2)[:2]
+    for article in (first, second):
+        review.approve(article)
+    connect(api, site, wordpress.url, wordpress.user, wordpress.password)
+
+    def post_of(article: Content) -> str:
+        article.refresh_from_db()
+        assert article.status == ContentStatus.PUBLISHED, article.publish_error
+        return wordpress.get(f"posts/{article.remote_post_id}", context="edit")["content"]["raw"]
+
+    api.post(f"/api/v1/sites/{site.pk}/content/{first.pk}/publish/")
+    publish_all()
+    assert "See also" not in post_of(first), "no link to an article that is not published"
+    api.post(f"/api/v1/sites/{site.pk}/content/{second.pk}/publish/")
+    publish_all()  # publishing the second updates the first, which now links to it
+    second_post, first_post = post_of(second), post_of(first)
+    assert f'<a href="{first.published_url}">' in second_post
+    assert f'<a href="{second.published_url}">' in first_post
+    anchor = html.unescape(first_post.split(f'<a href="{second.published_url}">')[1].split("<")[0])
+    idea = second.task.idea
+    assert anchor in [*idea.target_keywords, idea.cluster.name]
+    for post in (first_post, second_post):  # at most one link a section
+        assert all(part.count("See also") <= 1 for part in post.split("<h2>"))
+    assert [p["id"] for p in wordpress.posts_marked(mark_of(first))] == [first.remote_post_id]

@@ -40,6 +40,7 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     assert "keeps your edited title unless the note asks to change it" in terms
     assert "replaces the text, meta title, meta description" in terms
     assert "offline drafts follow nothing else of a note" in terms
+    assert 'data-testid="links-to"><a href="/sites/' in terms, "related articles it will link to"
 
     first = rewritten(site, first, "Keep it under 800 words")
     assert first.title == "My own title", "the reviewer's title survives the rewrite"

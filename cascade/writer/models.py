@@ -85,6 +85,8 @@ class Content(models.Model):
     publish_claim_expires_at = models.DateTimeField(null=True, blank=True)
     publish_batch = models.UUIDField(null=True, blank=True)  # a bulk publish, for its progress
     changed_since_published = models.BooleanField(default=False)
+    # The articles its post linked to when it was last published (see writer.links).
+    linked_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,6 +133,7 @@ class Image(models.Model):
     # The picture's file name: unguessable, and the same on every retry of the same image.
     token = models.CharField(max_length=32, default=image_token, unique=True)
     remote_media_id = models.BigIntegerField(null=True, blank=True)  # in WordPress
+    remote_post_id = models.BigIntegerField(null=True, blank=True)  # the post it is attached to
     remote_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(
         max_length=10, choices=ImageStatus.choices, default=ImageStatus.PENDING

@@ -26,6 +26,7 @@ from django.utils import timezone
 from cascade.accounts import secrets
 from cascade.notify import webhooks
 from cascade.notify.models import Event
+from cascade.writer import links
 from cascade.writer.html import without_featured
 from cascade.writer.models import Content, ContentStatus, Image, ImageStatus, RemoteCategory
 from cascade.writer.wordpress import Client, WordPressError, marker
@@ -126,6 +127,10 @@ def publish_now(content: Content) -> str:
         # in the body too it would be shown twice.
         body = without_featured(content.html, content.images.all())
         body = FIGURE_SRC_RE.sub(lambda m: m[1] + sources.get(int(m[2]), m[3]) + m[4], body)
+        # Links only to articles published already; publishing those later adds the link.
+        body, linked = links.add_links(
+            body, links.related(content), links.published_address(content.site_id)
+        )
         fields: dict[str, Any] = {
             # WordPress takes title and excerpt as markup: plain text goes escaped.
             "title": html.escape(content.title, quote=False),
@@ -147,10 +152,10 @@ def publish_now(content: Content) -> str:
                 raise
             post = client.save_post(None, fields)  # the post was deleted in WordPress
         _mine(content).update(remote_post_id=post["id"])  # before anything else can fail
-        for media_id in content.images.exclude(remote_media_id=None).values_list(
-            "remote_media_id", flat=True
-        ):
+        unattached = content.images.exclude(remote_media_id=None).exclude(remote_post_id=post["id"])
+        for image_id, media_id in unattached.values_list("pk", "remote_media_id"):
             client.attach(media_id, post["id"])
+            Image.objects.filter(pk=image_id).update(remote_post_id=post["id"])
         url = post.get("link", "")
         now = timezone.now()
         with transaction.atomic():
@@ -161,14 +166,32 @@ def publish_now(content: Content) -> str:
                 publish_error="",
                 publish_claim="",
                 changed_since_published=False,
+                linked_ids=linked,
             )
             if done:
+                _update_links_when_idle(content.site_id)
                 webhooks.emit(
                     content.site_id, Event.CONTENT_PUBLISHED, _published(content, url, post["id"])
                 )
         return url
     finally:
         client.close()
+
+
+def _update_links_when_idle(site_id: int) -> None:
+    """Once nothing of the site waits for WordPress, posts whose links are out of date (an
+    article they should link to was published since) are published again, outside any bulk."""
+    if Content.objects.filter(site_id=site_id, status=ContentStatus.PUBLISHING).exists():
+        return
+    Content.objects.filter(
+        pk__in=links.stale_links(site_id), status=ContentStatus.PUBLISHED
+    ).update(
+        status=ContentStatus.PUBLISHING,
+        publish_attempts=0,
+        publish_error="",
+        publish_not_before=None,
+        publish_batch=None,
+    )
 
 
 def _published(content: Content, url: str, post_id: int) -> dict[str, Any]:

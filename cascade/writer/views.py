@@ -26,7 +26,7 @@ from cascade.accounts.access import page_site
 from cascade.accounts.models import Membership, Site
 from cascade.ai.notes import only_about_length
 from cascade.lib.paging import page_of
-from cascade.writer import publishing, review
+from cascade.writer import links, publishing, review
 from cascade.writer.exporting import export_response
 from cascade.writer.html import FIGURE_RE
 from cascade.writer.models import (
@@ -187,6 +187,18 @@ def _neighbours(site: Site, content: Content, status: str) -> tuple[int | None, 
 LABELS = {"title": "title", "meta_title": "meta title", "meta_description": "meta description"}
 
 
+def links_of(content: Content) -> list[dict[str, Any]]:
+    """The related articles this one will link to once they are published."""
+    chosen = links.related(content)[: links.LIMIT]
+    titles = dict(
+        Content.objects.filter(pk__in=[c.target_id for c in chosen]).values_list("pk", "title")
+    )
+    return [
+        {"id": c.target_id, "title": titles.get(c.target_id, ""), "anchor": c.anchor}
+        for c in chosen
+    ]
+
+
 def rewrite_terms(content: Content) -> dict[str, Any]:
     """What a rewrite of this article replaces and keeps, said before it runs."""
     kept = kept_by_rewrite(content)
@@ -240,6 +252,7 @@ def article(request: HttpRequest, site_id: int, content_id: int) -> HttpResponse
         "following": following,
         "has_wordpress": hasattr(site, "wordpress"),
         **rewrite_terms(content),
+        "links_to": links_of(content),
     }
     return render(request, "writer/article.html", context)
 
