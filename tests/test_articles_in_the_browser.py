@@ -204,8 +204,10 @@ def test_connect_wordpress_and_bulk_publish_fifty_with_live_progress(
     assert "25 of 25 published" in progress.inner_text()  # the latest bulk action's articles
     # The first 25 too; then posts published before their related articles gain the links.
     wait_for(
-        lambda: Content.objects.filter(pk__in=ids, status=ContentStatus.PUBLISHED).count() == 50
-        and not Content.objects.filter(status=ContentStatus.PUBLISHING).exists(),
+        lambda: (
+            Content.objects.filter(pk__in=ids, status=ContentStatus.PUBLISHED).count() == 50
+            and not Content.objects.filter(status=ContentStatus.PUBLISHING).exists()
+        ),
         180,
         0.2,
         "the first 25 too, and their links",

@@ -285,3 +285,59 @@ def test_posts_link_to_related_published_posts_and_gain_links_when_those_are_pub
     for post in (first_post, second_post):  # at most one link a section
         assert all(part.count("See also") <= 1 for part in post.split("<h2>"))
     assert [p["id"] for p in wordpress.posts_marked(mark_of(first))] == [first.remote_post_id]
+
+
+def test_a_new_address_or_user_name_never_gets_the_stored_password(site, api, settings):
+    """An editor who changes the address (or the user name) without giving a password cannot
+    make Cascade send the owner's password there: the stored one is cleared."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    settings.CASCADE_PUBLISH_ALLOW_PRIVATE = True
+    heard: list[str] = []
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_GET(self):
+            heard.append(self.headers.get("Authorization") or "")
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"code":"x","message":"no"}')
+
+        def log_message(self, *args):
+            pass
+
+    catcher = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=catcher.serve_forever, daemon=True).start()
+    url = f"/api/v1/sites/{site.pk}/publishing/"
+    secret = "owner secret pass word 1234"
+    connect(api, site, "http://127.0.0.1:9", "owner", secret)
+    assert api.get(url).json()["application_password_set"] is True
+    try:
+        moved = api.put(
+            url,
+            {"url": f"http://127.0.0.1:{catcher.server_port}", "username": "owner"},
+            content_type="application/json",
+        )
+        assert moved.status_code == 200 and moved.json()["application_password_set"] is False
+        checked = api.post(f"/api/v1/sites/{site.pk}/publishing/test/").json()
+        assert not checked["ok"] and "enter it" in checked["message"]
+        leaked = base64.b64encode(f"owner:{secret}".encode()).decode()
+        assert not [h for h in heard if leaked in h], "the password never went to the new host"
+        # The same for a new user name at the same address; a new password in the save is kept.
+        connect(api, site, "http://127.0.0.1:9", "owner", secret)
+        renamed = api.put(
+            url, {"url": "http://127.0.0.1:9", "username": "other"}, content_type="application/json"
+        )
+        assert renamed.json()["application_password_set"] is False
+        both = connect(api, site, "http://127.0.0.1:10", "third", "a new pass word 5678")
+        assert both.json()["application_password_set"] is True
+        kept = api.put(
+            url,
+            {"url": "http://127.0.0.1:10", "username": "third"},
+            content_type="application/json",
+        )
+        assert kept.json()["application_password_set"] is True, "same address and user: kept"
+    finally:
+        catcher.shutdown()

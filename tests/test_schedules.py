@@ -41,6 +41,7 @@ def test_a_schedule_is_set_shown_and_checked(api, site, carol):
     for bad, field in (
         ({"cron": "every morning"}, "cron"),
         ({"cron": "0 25 * * *"}, "cron"),
+        ({"cron": "0 0 30 2 *"}, "cron"),  # valid, but the 30th of February never comes
         ({"cron": WEEKDAYS, "timezone": "Mars/Olympus"}, "timezone"),
     ):
         refused = put(api, site, bad)

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.conf import settings
 from django.utils import timezone
 
@@ -40,6 +40,10 @@ def check_cron(cron: str) -> str:
         raise BadSchedule(
             "cron", f"{cron!r} is not a cron expression of five fields (e.g. '0 6 * * 1-5')"
         )
+    try:  # valid, yet maybe never due (the 30th of February)
+        croniter(cron, datetime(2026, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterBadDateError, ValueError, KeyError):
+        raise BadSchedule("cron", f"{cron!r} never names a time that comes") from None
     return cron
 
 

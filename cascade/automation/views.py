@@ -21,6 +21,7 @@ from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, overview, page
 from cascade.automation.models import AutomationRun, RunAction
+from cascade.lib.limits import MAX_ID
 
 log = logging.getLogger("cascade.health")
 
@@ -109,9 +110,10 @@ def site_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def site_go(request: HttpRequest) -> HttpResponse:
     """The site switcher: a form GET, or an htmx request answered with HX-Redirect."""
-    try:
-        target = redirect("automation", int(request.GET.get("site", "")))
-    except ValueError:
+    chosen = request.GET.get("site", "").strip()
+    if chosen.isdigit() and 0 < int(chosen) <= MAX_ID:
+        target = redirect("automation", int(chosen))
+    else:  # nothing chosen, or no site could have this id
         target = redirect("sites")
     if getattr(request, "htmx", False):
         response = HttpResponse(status=204)

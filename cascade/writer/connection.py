@@ -36,7 +36,9 @@ def describe(site: Any) -> dict[str, Any] | None:
 
 def save(site: Any, values: dict[str, Any]) -> WordPress:
     """Connect or change the site's WordPress. An empty application password keeps the stored
-    one (it is never shown back, so a form cannot send it again)."""
+    one (it is never shown back, so a form cannot send it again), but only for the same address
+    and user name: the password is never sent to another host or as another user than the one
+    it was given for."""
     wp = getattr(site, "wordpress", None)
     errors: dict[str, str] = {}
     url = str(values.get("url") or "").strip()
@@ -50,7 +52,9 @@ def save(site: Any, values: dict[str, Any]) -> WordPress:
     if not username or len(username) > 150:
         errors["username"] = "the WordPress user name (1 to 150 characters)"
     password = " ".join(str(values.get("application_password") or "").split())
-    if not password and (wp is None or not wp.password_encrypted):
+    # The stored password goes only to the address and user name it was given for.
+    moved = wp is not None and (url != wp.url or username != wp.username)
+    if not password and (wp is None or not wp.password_encrypted) and not moved:
         errors["application_password"] = (
             "create one in WordPress under Users → Profile → Application Passwords"
         )
@@ -66,6 +70,8 @@ def save(site: Any, values: dict[str, Any]) -> WordPress:
     wp.category_from_cluster = bool(values.get("category_from_cluster", True))
     if password:
         wp.password_encrypted, wp.password_hint = secrets.encrypt(password), secrets.hint(password)
+    elif moved:
+        wp.password_encrypted, wp.password_hint = "", ""
     wp.save()
     site.wordpress = wp
     return wp
@@ -80,6 +86,8 @@ def test(site: Any) -> tuple[bool, str]:
     wp = getattr(site, "wordpress", None)
     if wp is None:
         return False, "No WordPress is connected yet."
+    if not wp.password_encrypted:
+        return False, "No application password is stored for this address and user: enter it."
     password = secrets.readable(wp.password_encrypted)
     if not password:
         return False, "The application password cannot be read: enter it again."
