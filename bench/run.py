@@ -133,6 +133,8 @@ def main() -> None:
     big = run("large_site.py", str(LARGE), str(LARGE_LIMIT), timeout=1200)
     section("estimates")
     accuracy = run("estimate_accuracy.py")
+    section("clustering quality")
+    quality = run("clustering_quality.py", timeout=600)
     section("profile")
     profile = subprocess.run(
         [PY, "profile_progress.py", "50000"], cwd=HERE, capture_output=True, text=True, timeout=600
@@ -335,6 +337,27 @@ def main() -> None:
             for a, b, o in [figures[what]]
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## 10. Clustering quality (offline provider)",
+        "",
+        "Labelled keyword lists clustered the way stage 1 does it (a shuffled order, batches joining",
+        "the clusters so far; mean of 5 orders): the adjusted Rand index against the topics at",
+        "batches of 100 and of 20, clusters made, the largest cluster's share of the list, and how",
+        "many keywords of a later import (one a topic, held back) started a cluster of their own",
+        "instead of joining their topic's. Goals: ARI ≥ 0.85 and no cluster over a quarter of a",
+        "list. Methods tried and their figures: docs/clustering.md.",
+        "",
+        "| list | keywords / topics | ARI (100 / 20) | clusters | largest | later import: new clusters | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for q in quality:
+        ok = q["ari_100"] >= 0.85 and q["ari_20"] >= 0.85 and q["largest"] <= 0.25
+        lines.append(
+            f"| {q['list']} | {q['keywords']} / {q['topics']} | {q['ari_100']:.2f} / {q['ari_20']:.2f} "
+            f"| {q['clusters_100']:.0f} | {100 * q['largest']:.0f} % | {q['later_new']} of {q['later']} "
+            f"| {verdict(ok, 'clustering quality of ' + q['list'])} |"
+        )
     seconds = time.time() - started
     lines += [
         "",

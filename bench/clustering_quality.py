@@ -1,0 +1,89 @@
+"""How well the offline provider's clustering recovers the topics of labelled keyword lists
+(tests/data/clustering*/ and the labelled list), done the way stage 1 does it: the keywords in a
+shuffled order, in batches that join the clusters made so far. Per list: the adjusted Rand index
+(mean of 5 orders, at batches of 100 and of 20), clusters made against topics, the largest
+cluster's share, and how many keywords of a later import (a fifth of each topic, held back)
+started clusters of their own instead of joining the cluster of their topic."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import statistics
+import sys
+from collections import Counter
+
+from common import ROOT
+
+ORDERS = 5
+
+
+def stage_one(texts: list[str], batch: int, seed: int, held: set[int]) -> tuple[list[int], int]:
+    """Cluster ids of the texts, and how many held-back texts (imported last) made new clusters."""
+    from cascade.ai import clustering
+    from cascade.ai.base import ClusterRef, KeywordIn
+
+    order = [i for i in range(len(texts)) if i not in held]
+    random.Random(seed).shuffle(order)
+    order += sorted(held)
+    members: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    label: dict[int, int] = {}
+    stray = 0
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        existing = [
+            ClusterRef(c, names[c], clustering.make_signature(m)) for c, m in members.items()
+        ]
+        for a in clustering.cluster_keywords([KeywordIn(i, texts[i]) for i in chunk], existing):
+            cid = a.cluster_id if a.cluster_id is not None else len(names) + 1
+            if a.cluster_id is None:
+                stray += sum(1 for k in a.keyword_ids if k in held)
+            names.setdefault(cid, a.name)
+            members.setdefault(cid, []).extend(texts[k] for k in a.keyword_ids)
+            label.update(dict.fromkeys(a.keyword_ids, cid))
+    return [label[i] for i in range(len(texts))], stray
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from sklearn.metrics import adjusted_rand_score
+
+    files = sorted((ROOT / "tests/data").glob("clustering*/*.csv"))
+    files.append(ROOT / "tests/data/labelled_keywords.csv")
+    out = []
+    for path in files:
+        rows = list(csv.DictReader(path.open()))
+        texts, topics = [r["keyword"] for r in rows], [r["topic"] for r in rows]
+        by_topic: dict[str, list[int]] = {}
+        for i, t in enumerate(topics):
+            by_topic.setdefault(t, []).append(i)
+        held = {ids[-1] for ids in by_topic.values() if len(ids) >= 5}
+        figures = {}
+        for batch in (100, 20):
+            runs = [stage_one(texts, batch, seed, set()) for seed in range(ORDERS)]
+            figures[batch] = {
+                "ari": statistics.mean(adjusted_rand_score(topics, lab) for lab, _ in runs),
+                "clusters": statistics.mean(len(set(lab)) for lab, _ in runs),
+                "largest": max(max(Counter(lab).values()) / len(lab) for lab, _ in runs),
+            }
+        _, stray = stage_one(texts, 20, 0, held)
+        out.append(
+            {
+                "list": f"{path.parent.name}/{path.stem}",
+                "keywords": len(texts),
+                "topics": len(by_topic),
+                "ari_100": round(figures[100]["ari"], 3),
+                "ari_20": round(figures[20]["ari"], 3),
+                "clusters_100": round(figures[100]["clusters"], 1),
+                "largest": round(max(f["largest"] for f in figures.values()), 3),
+                "later": len(held),
+                "later_new": stray,
+            }
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
