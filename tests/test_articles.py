@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from cascade.planner.importing import import_rows
+from cascade.writer import review
 from cascade.writer.models import Content, ContentStatus, Image, Task, TaskStatus
 from tests.conftest import DEMO, keywords_of, run_to_end
 
@@ -255,6 +256,25 @@ def test_export_of_approved_articles_as_markdown_and_html(written, api):
     assert sum(n.endswith("index.html") for n in html.namelist()) == 3
     bad = api.get(f"/api/v1/sites/{written.pk}/content/export/?status=nonsense")
     assert bad.status_code == 422 and "status" in bad.json()["detail"]
+
+
+def test_the_markdown_export_keeps_text_that_looks_like_markup_as_text(written, api):
+    article = Content.objects.filter(site=written).first()
+    review.edit(
+        article,
+        {
+            "html": "<h2>Safe</h2><p>&lt;script&gt;alert(1)&lt;/script&gt; and "
+            "[click](javascript:alert(2)) and <a href='https://example.org/a'>a link</a></p>"
+        },
+    )
+    review.approve(article)
+    archive = unzip(api.get(f"/api/v1/sites/{written.pk}/content/export/?status=approved"))
+    text = archive.read(next(n for n in archive.namelist() if n.endswith("index.md"))).decode()
+    body = text.split("---\n", 2)[2]
+    assert not re.search(r"(?<!\\)<script", body), "no live markup"
+    assert not re.search(r"(?<!\\)\]\(javascript:", body), "no live javascript: link"
+    assert "\\<script\\>" in body, "shown as the text it is"
+    assert "[a link](https://example.org/a)" in body
 
 
 def test_the_article_list_and_page_cost_a_fixed_few_queries(site, alice):

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.text import slugify
-from markdownify import markdownify
+from markdownify import MarkdownConverter
 from zipstream import ZIP_DEFLATED, ZipStream
 
 from cascade.writer.models import Content, ContentStatus, ImageStatus
@@ -68,7 +69,22 @@ def _document(content: Content, fmt: str, local: dict[int, str]) -> str:
             f'<meta name="description" content="{content.meta_description.replace(chr(34), "&quot;")}">'
             f"</head><body>\n<h1>{title}</h1>\n{body}\n</body></html>\n"
         )
-    return front_matter(content) + markdownify(body, heading_style="ATX").strip() + "\n"
+    return front_matter(content) + to_markdown(body) + "\n"
+
+
+class _Markdown(MarkdownConverter):
+    """Markdown that renders as the article reads: text that looks like markup (an escaped
+    `<script>`, `[x](javascript:…)`) stays text, and links keep http(s) addresses only."""
+
+    def convert_a(self, el: Any, text: str, *args: Any, **kwargs: Any) -> str:
+        href = str(el.get("href") or "")
+        if urlsplit(href).scheme not in ("http", "https", ""):
+            return text
+        return super().convert_a(el, text, *args, **kwargs)
+
+
+def to_markdown(html: str) -> str:
+    return _Markdown(heading_style="ATX", escape_misc=True).convert(html).strip()
 
 
 def _folder(content: Content) -> str:
