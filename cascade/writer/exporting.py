@@ -80,7 +80,7 @@ class _Markdown(MarkdownConverter):
         href = str(el.get("href") or "")
         if urlsplit(href).scheme not in ("http", "https", ""):
             return text
-        return super().convert_a(el, text, *args, **kwargs)
+        return super().convert_a(el, text, *args, **kwargs)  # type: ignore[misc]
 
 
 def to_markdown(html: str) -> str:

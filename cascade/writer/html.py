@@ -81,12 +81,12 @@ def without_featured(html: str, images: Iterable[Any]) -> str:
     """The article without its featured picture (where the featured picture is shown apart
     from the body, as WordPress's themes do)."""
     featured = {str(i.pk) for i in images if i.kind == "featured"}
-    return FIGURE_RE.sub(
-        lambda m: (
-            "" if re.search(r'data-image="(\d+)"', m.group(0)).group(1) in featured else m.group(0)
-        ),  # type: ignore[union-attr]
-        html,
-    ).lstrip()
+
+    def keep(m: re.Match[str]) -> str:
+        number = re.search(r'data-image="(\d+)"', m.group(0))
+        return "" if number and number.group(1) in featured else m.group(0)
+
+    return FIGURE_RE.sub(keep, html).lstrip()
 
 
 def place_images(html: str, images: Iterable[Any], url_of=lambda image: image.url) -> str:

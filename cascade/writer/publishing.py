@@ -154,7 +154,7 @@ def publish_now(content: Content) -> str:
         _mine(content).update(remote_post_id=post["id"])  # before anything else can fail
         unattached = content.images.exclude(remote_media_id=None).exclude(remote_post_id=post["id"])
         for image_id, media_id in unattached.values_list("pk", "remote_media_id"):
-            client.attach(media_id, post["id"])
+            client.attach(int(media_id or 0), post["id"])
             Image.objects.filter(pk=image_id).update(remote_post_id=post["id"])
         url = post.get("link", "")
         now = timezone.now()
