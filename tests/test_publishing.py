@@ -281,7 +281,9 @@ def test_posts_link_to_related_published_posts_and_gain_links_when_those_are_pub
     assert f'<a href="{second.published_url}">' in first_post
     anchor = html.unescape(first_post.split(f'<a href="{second.published_url}">')[1].split("<")[0])
     idea = second.task.idea
-    assert anchor in [*idea.target_keywords, idea.cluster.name]
+    assert anchor in [*idea.target_keywords, idea.cluster.name, second.title]
+    own = first.task.idea
+    assert anchor.casefold() not in {k.casefold() for k in [*own.target_keywords, own.cluster.name]}
     for post in (first_post, second_post):  # at most one link a section
         assert all(part.count("See also") <= 1 for part in post.split("<h2>"))
     assert [p["id"] for p in wordpress.posts_marked(mark_of(first))] == [first.remote_post_id]

@@ -67,7 +67,15 @@ def related(content: Content) -> list[Link]:
             scored.append((-shared, other.pk, other))
     same.sort(key=lambda other: other.pk)
     chosen = same + [other for _, _, other in sorted(scored, key=lambda t: t[:2])]
-    return [Link(other.pk, _facts(other)[1][0], other.title) for other in chosen]
+    # Each link's words are its own: not this article's keywords (a page linking its own main
+    # keyword elsewhere competes with itself), not another link's; else the linked title.
+    used = {k.casefold() for k in own}
+    found = []
+    for other in chosen:
+        anchor = next((k for k in _facts(other)[1] if k.casefold() not in used), other.title)
+        used.add(anchor.casefold())
+        found.append(Link(other.pk, anchor, other.title))
+    return found
 
 
 def add_links(
