@@ -128,7 +128,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env_int("CASCADE_LOGIN_FAILURES", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("CASCADE_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A good login clears only its own user name's failures (cascade.accounts.lockout), never the
+# address's failures for other user names.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "cascade.accounts.lockout.locked_out"
 AXES_VERBOSE = False
 # Behind proxies (nginx): how many, so the client's address is read from X-Forwarded-For.

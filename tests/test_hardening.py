@@ -103,6 +103,41 @@ def test_twenty_wrong_passwords_then_the_right_one_is_refused_with_the_wait(alic
     assert "_auth_user_id" not in other.session
 
 
+def test_a_good_login_elsewhere_never_resets_the_count_against_another_user(alice, bob):
+    """Rounds of wrong passwords for alice, each followed by a good login to the guesser's own
+    account from the same address, still lock alice: a good login clears only its own user
+    name's failures, and failures are counted per user name and per address."""
+    guesser = Client(REMOTE_ADDR="203.0.113.20")
+    statuses = []
+    for round_ in range(4):
+        for n in range(3):
+            answer = guesser.post("/login/", {"username": "alice", "password": f"x{round_}{n}"})
+            statuses.append(answer.status_code)
+        own = Client(REMOTE_ADDR="203.0.113.20")
+        own.post("/login/", {"username": "bob", "password": "bob-password"})
+    assert 429 in statuses, statuses
+    elsewhere = Client(REMOTE_ADDR="198.51.100.20")
+    locked = elsewhere.post("/login/", {"username": "alice", "password": "alice-password"})
+    assert locked.status_code == 429 and "_auth_user_id" not in elsewhere.session
+
+
+def test_a_good_login_clears_only_its_own_failures(alice, bob):
+    from axes.models import AccessAttempt
+
+    shared = Client(REMOTE_ADDR="203.0.113.21")
+    for n in range(4):
+        shared.post("/login/", {"username": "bob", "password": f"wrong-{n}"})
+        shared.post("/login/", {"username": "alice", "password": f"wrong-{n}"})
+    Client(REMOTE_ADDR="198.51.100.21").post(
+        "/login/", {"username": "alice", "password": "alice-password"}
+    )
+    assert not AccessAttempt.objects.filter(username="alice").exists()
+    left = AccessAttempt.objects.filter(username="bob").values_list(
+        "failures_since_start", flat=True
+    )
+    assert sum(left) == 4, "bob's failures stay"
+
+
 def test_many_user_names_from_one_address_are_throttled(alice):
     client = Client(REMOTE_ADDR="203.0.113.8")
     for n in range(10):
