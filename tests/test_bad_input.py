@@ -193,3 +193,70 @@ def test_creating_a_site_validates_its_name(api, site):
     assert created.status_code == 201
     assert created.json()["name"] == "Second blog"
     assert api.get("/api/v1/sites/").json()["count"] == 2
+
+
+INVISIBLE_SAMPLES = {
+    "tag": "A\U000e0041\U000e0042 hidden prompt",  # TAG characters: invisible text
+    "nul": "A\x00B",
+    "bidi": "abc\u202edef",
+    "zero-width": "ab\u200bcd",
+    "word joiner": "ab\u2060cd",
+}
+
+
+@pytest.fixture
+def written_article(written):
+    from cascade.writer.models import Content
+
+    return Content.objects.filter(site=written).first()
+
+
+@pytest.mark.parametrize("sample", list(INVISIBLE_SAMPLES), ids=list(INVISIBLE_SAMPLES))
+def test_one_rule_refuses_invisible_characters_in_every_text_a_person_types(
+    api, site, written_article, sample
+):
+    text = INVISIBLE_SAMPLES[sample]
+    json = "application/json"
+    refused = [
+        api.post("/api/v1/sites/", {"name": text}, content_type=json),
+        api.post(
+            f"/api/v1/sites/{site.pk}/keywords/",
+            {"keywords": [{"keyword": text}]},
+            content_type=json,
+        ),
+        api.patch(
+            f"/api/v1/sites/{site.pk}/content/{written_article.pk}/",
+            {"title": text},
+            content_type=json,
+        ),
+        api.patch(
+            f"/api/v1/sites/{site.pk}/content/{written_article.pk}/",
+            {"meta_description": text},
+            content_type=json,
+        ),
+        api.put(f"/api/v1/sites/{site.pk}/settings/", {"tone": text}, content_type=json),
+        api.put(f"/api/v1/sites/{site.pk}/settings/", {"audience": text}, content_type=json),
+        api.post(
+            f"/api/v1/sites/{site.pk}/content/{written_article.pk}/rewrite/",
+            {"note": text},
+            content_type=json,
+        ),
+        api.post(
+            f"/api/v1/sites/{site.pk}/content/{written_article.pk}/reject/",
+            {"reason": text},
+            content_type=json,
+        ),
+    ]
+    for answer in refused[:1] + refused[2:]:
+        assert answer.status_code == 422, answer.content
+        assert "visible characters" in answer.json()["detail"], answer.json()
+    rows = refused[1].json()
+    assert rows["created"] == 0 and rows["rejected"], rows
+    written_article.refresh_from_db()
+    site.refresh_from_db()
+    assert text not in (
+        written_article.title,
+        written_article.meta_description,
+        site.tone,
+        site.audience,
+    )

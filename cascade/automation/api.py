@@ -31,7 +31,7 @@ from cascade.automation.schemas import (
     Snapshot,
 )
 from cascade.automation.stages import registry
-from cascade.lib.limits import MAX_ID
+from cascade.lib.limits import MAX_ID, text_problem
 from cascade.lib.paging import Paging
 from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
 
@@ -283,8 +283,8 @@ def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsI
     for field in ("tone", "audience", "language"):
         if field in values:
             text = (values[field] or "").strip()
-            if any(ord(c) < 32 for c in text):
-                raise HttpError(422, f"{field}: must be visible text without control characters")
+            if problem := text_problem(text):
+                raise HttpError(422, f"{field}: use visible characters only: this {problem}")
             setattr(site, field, text)
     site.save()
     if values.get("target_words") is not None:

@@ -21,6 +21,7 @@ from cascade.automation import schedules
 from cascade.automation.api import ConfigIn
 from cascade.automation.models import Schedule
 from cascade.automation.stages import registry
+from cascade.lib.limits import text_problem
 
 WRITING = {"tone": 200, "audience": 200, "language": 40}  # field: most characters
 
@@ -68,7 +69,9 @@ def _save(request: HttpRequest, site: Site) -> dict[str, str]:
     errors: dict[str, str] = {}
     writing = {f: " ".join(request.POST.get(f, "").split()) for f in WRITING}
     for field, limit in WRITING.items():
-        if len(writing[field]) > limit:
+        if problem := text_problem(request.POST.get(field, "")):
+            errors[field] = f"Use visible characters only: this {problem}."
+        elif len(writing[field]) > limit:
             errors[field] = f"At most {limit} characters."
     values = _pipeline(request.POST)
     required = ("ideas_per_cluster", "images_per_content", "target_words")

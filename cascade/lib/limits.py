@@ -58,11 +58,16 @@ INVISIBLE = frozenset(
 
 
 def text_problem(value: str) -> str | None:
-    """Why a short text (a keyword, a name) cannot be stored as it is, or None."""
+    """Why a text a person typed (a keyword, a name, a title, a note) cannot be stored as it
+    is, or None. One rule for every such text: no invisible characters (Unicode's format
+    category Cf: bidirectional controls, zero-width characters, TAG characters that smuggle
+    invisible text into prompts), no control characters (NUL included), no lone surrogates."""
     for char in value:
-        if char in INVISIBLE:
-            return f"contains an invisible formatting character (U+{ord(char):04X})"
+        if 0xE0000 <= ord(char) <= 0xE007F:
+            return f"contains an invisible tag character (U+{ord(char):05X})"
         category = unicodedata.category(char)
+        if char in INVISIBLE or category == "Cf":
+            return f"contains an invisible formatting character (U+{ord(char):04X})"
         if category == "Cs":
             return "contains a broken character (a lone surrogate)"
         if category == "Cc" and char not in "\t":

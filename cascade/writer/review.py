@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cascade.lib.limits import text_problem
 from cascade.writer.html import MAX_HTML_BYTES, count_words, place_images, sanitize
 from cascade.writer.models import (
     APPROVABLE,
@@ -72,6 +73,8 @@ def _move(content: Content, allowed: frozenset, action: str, **changes: Any) -> 
 
 def _text(value: Any, what: str) -> str:
     text = " ".join(str(value or "").split())
+    if problem := text_problem(text):
+        raise Refused(f"{what}: use visible characters only: this {problem}.", 422)
     if not text:
         raise Refused(f"{what}: say why (it may not be empty).", 422)
     if len(text) > NOTE_LIMIT:
@@ -112,6 +115,8 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
     for name, limit in limits.items():
         if values.get(name) is not None:
             text = " ".join(str(values[name]).split())
+            if problem := text_problem(text):
+                raise Refused(f"{name}: use visible characters only: this {problem}.", 422)
             if not text and name == "title":
                 raise Refused("title: may not be empty.", 422)
             if len(text) > limit:
