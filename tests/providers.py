@@ -99,3 +99,20 @@ class HostileProvider(LocalProvider):
         article = super().write_article(brief)
         article.html = HOSTILE + article.html
         return article
+
+
+class CrashingProvider(LocalProvider):
+    """Stops the whole process, as a crash in an AI library or running out of memory does, when
+    it writes the article whose title is in the file CASCADE_TEST_CRASH_FILE names."""
+
+    name = "crashing"
+    EXIT_CODE = 70
+
+    def write_article(self, brief, profile=None):
+        import os
+        from pathlib import Path
+
+        doomed = Path(os.environ.get("CASCADE_TEST_CRASH_FILE", "/nonexistent"))
+        if doomed.exists() and doomed.read_text() == brief.title:
+            os._exit(self.EXIT_CODE)
+        return super().write_article(brief)

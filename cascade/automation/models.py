@@ -235,6 +235,9 @@ class RunItem(models.Model):
     position = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=ItemState.choices, default=ItemState.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Workers that stopped (killed, out of memory, crashed) while holding it: an item that
+    # stops every worker that takes it fails at CASCADE_MAX_ATTEMPTS instead of going round.
+    worker_stops = models.PositiveSmallIntegerField(default=0)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)  # retry backoff
     worker = models.CharField(max_length=120, blank=True)

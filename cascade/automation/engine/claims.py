@@ -244,7 +244,46 @@ def _reclaim_token(token: str, expired_before: datetime | None) -> int:
         mine = RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
         if expired_before is not None:
             mine = mine.filter(claim_expires_at__lt=expired_before)
+        mine.update(worker_stops=F("worker_stops") + 1)
+        doomed = mine.filter(worker_stops__gte=settings.CASCADE_MAX_ATTEMPTS)
+        failed = fail_poison(run, doomed, first["stage"])
         taken = requeue(run, mine, first["stage"], "taken back from a worker that stopped.")
-    if taken:
-        log.warning("took back %s item(s) of a stopped worker", taken)
-    return taken
+    if taken or failed:
+        log.warning("took back %s item(s) of a stopped worker, failed %s", taken, failed)
+    return taken + failed
+
+
+def fail_poison(run: AutomationRun, items: Any, stage: int) -> int:
+    """Inside the run's transaction: claimed items whose processing stopped worker after worker
+    fail with that reason (their held credits are released), so they stop no more; the run goes
+    on with the rest."""
+    rows = list(items.values_list("pk", "title", "object_id", "reserved_credits", "worker_stops"))
+    if not rows:
+        return 0
+    now = timezone.now()
+    message = (
+        f"stopped its worker {rows[0][4]} times (it may crash the AI library or exhaust memory)"
+    )
+    count = items.update(
+        state=ItemState.FAILED,
+        finished_at=now,
+        claim_token="",
+        worker="",
+        claim_expires_at=None,
+        reserved_credits=0,
+        last_error=message,
+        last_error_at=now,
+    )
+    account_id = AutomationRun.objects.filter(pk=run.pk).values_list("site__account_id").get()[0]
+    credits.release(account_id, sum(r[3] for r in rows))
+    row = RunStage.objects.select_for_update().get(run=run, number=stage)
+    row.in_progress_count -= count
+    row.failed_count += count
+    row.save(update_fields=["in_progress_count", "failed_count"])
+    for _, title, object_id, _, _ in rows:
+        event(run.pk, EventKind.ITEM_FAILED, f"{title}: {message}", stage, object_id)
+    bump(run)
+    save_run(run)
+    settle(run, row.in_progress_count)
+    announce(run)
+    return count

@@ -1,0 +1,63 @@
+"""An item whose processing stops its worker (a crash in an AI library, running out of memory)
+is taken back and tried again, but not for ever: at the third stopped worker it fails with that
+reason, and the run goes on with the rest. With a provider that ends its process."""
+
+from __future__ import annotations
+
+import pytest
+
+from cascade.automation import config, engine
+from cascade.automation.models import FINISHED, ItemState, RunItem
+from cascade.writer.models import Task
+from tests.conftest import run_to_end, wait_for
+from tests.providers import CrashingProvider
+from tests.servers import Server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_an_item_that_stops_its_worker_fails_at_the_third_stop_and_the_run_goes_on(site, tmp_path):
+    planned = config.load(site)
+    config.save(site, {**planned, "stages_enabled": [True] * 3 + [False] * 4})
+    run_to_end(site)  # clusters, ideas and writing tasks, in this process
+    config.save(site, {**planned, "stages_enabled": [True] * 4 + [False] * 3})
+    tasks = list(Task.objects.filter(site=site).order_by("id"))
+    doomed = tasks[len(tasks) // 2]
+    marker = tmp_path / "crash-on"
+    marker.write_text(doomed.title)
+    run = engine.start_run(site)
+
+    def over() -> bool:
+        run.refresh_from_db()
+        return run.status in FINISHED
+
+    stops = []
+    for _ in range(6):
+        server = Server(
+            log=tmp_path / "serve.log",
+            CASCADE_AI_PROVIDER="tests.providers.CrashingProvider",
+            CASCADE_TEST_CRASH_FILE=str(marker),
+            CASCADE_EXECUTOR="embedded",
+            CASCADE_WORKER_THREADS="1",  # the doomed article alone in flight when it stops
+            CASCADE_CLAIM_TIMEOUT="30",
+        )
+        try:
+            server.start()
+        except RuntimeError:
+            pass  # it stopped before it answered
+        wait_for(
+            lambda s=server: s.proc.poll() is not None or over(), 120, 0.1, "a stop or the end"
+        )
+        if server.proc.poll() is None:
+            server.stop()
+            break
+        stops.append(server.proc.returncode)
+    assert stops == [CrashingProvider.EXIT_CODE] * 3, stops
+    assert over() and run.outcome == "partial"
+    item = RunItem.objects.get(run=run, stage=4, object_id=doomed.pk)
+    assert item.state == ItemState.FAILED and item.worker_stops == 3
+    assert "stopped its worker 3 times" in item.last_error
+    done = RunItem.objects.filter(run=run, stage=4, state=ItemState.DONE).count()
+    assert done == len(tasks) - 1, "the run went on with every other article"
+    stage = run.stages.get(number=4)
+    assert (stage.processed_count, stage.failed_count, stage.in_progress_count) == (done, 1, 0)
