@@ -147,6 +147,7 @@ class FakeOpenAI:
             return {
                 "html": f"<p>Intro to {title}.</p><h2>Part one</h2><p>{body}</p>"
                 "<h2>Part two</h2><p>Second part.</p><h2>Conclusion</h2><p>Done.</p>",
+                "title": f"{title} (rewritten)" if "A reviewer asked" in prompt else title,
                 "meta_title": title[:60],
                 "meta_description": f"All about {title}"[:160],
             }

@@ -137,7 +137,7 @@ def test_a_site_path_that_is_not_a_number_is_not_a_server_error(api):
     assert api.get("/api/v1/sites/abc/").status_code == 404
 
 
-@pytest.mark.parametrize("chosen", ["", "abc", "-3", "0", "9" * 20, "1e3", " 7 "])
+@pytest.mark.parametrize("chosen", ["", "abc", "-3", "0", "9" * 20, "1e3", " 7 ", "²", "٣"])
 def test_the_site_switcher_takes_any_text_without_a_server_error(client, alice, site, chosen):
     client.force_login(alice)
     answer = client.get("/sites/go/", {"site": chosen})

@@ -66,7 +66,7 @@ def check_article(content: Content) -> int:
     for pk, heading, alt in found.pictures:
         image = images[pk]
         assert alt == image.alt and 0 < len(alt) <= 125, alt
-        assert image.prompt not in alt and not any(b in alt.lower() for b in BOILERPLATE), alt
+        assert alt != image.prompt and not any(b in alt.lower() for b in BOILERPLATE), alt
         if image.kind == "featured":
             assert heading is None and image.section == ""
         else:

@@ -343,3 +343,42 @@ def test_a_new_address_or_user_name_never_gets_the_stored_password(site, api, se
         assert kept.json()["application_password_set"] is True, "same address and user: kept"
     finally:
         catcher.shutdown()
+
+
+def test_a_refresh_for_links_keeps_the_post_status_and_waits_for_unpublished_edits(
+    site, api, wordpress
+):
+    run_to_end(site)
+    by_cluster: dict[int, list[Content]] = {}
+    for article in Content.objects.filter(site=site).select_related("task__idea"):
+        by_cluster.setdefault(article.task.idea.cluster_id, []).append(article)
+    first, second, third = next(group for group in by_cluster.values() if len(group) >= 3)[:3]
+    for article in (first, second, third):
+        review.approve(article)
+    connect(api, site, wordpress.url, wordpress.user, wordpress.password)
+    api.put(
+        f"/api/v1/sites/{site.pk}/publishing/",
+        {"url": wordpress.url, "username": wordpress.user, "post_status": "draft"},
+        content_type="application/json",
+    )
+    for article in (first, third):
+        api.post(f"/api/v1/sites/{site.pk}/content/{article.pk}/publish/")
+    publish_all()
+    first.refresh_from_db()
+    third.refresh_from_db()
+    # Someone makes the first post live in WordPress; the third is edited in Cascade.
+    live = wordpress.http.post(
+        f"{wordpress.url}/wp-json/wp/v2/posts/{first.remote_post_id}", json={"status": "publish"}
+    )
+    assert live.status_code == 200, live.text
+    review.edit(third, {"title": "Edited after publishing"}, confirm_published=True)
+    api.post(f"/api/v1/sites/{site.pk}/content/{second.pk}/publish/")
+    publish_all()
+    post = wordpress.get(f"posts/{first.remote_post_id}", context="edit")
+    second.refresh_from_db()
+    assert f'<a href="{second.published_url}">' in post["content"]["raw"], "refreshed for links"
+    assert post["status"] == "publish", "a refresh never takes a live post back to draft"
+    third.refresh_from_db()
+    assert third.status == ContentStatus.PUBLISHED and third.changed_since_published
+    kept = wordpress.get(f"posts/{third.remote_post_id}", context="edit")
+    assert kept["title"]["raw"] != "Edited after publishing", "edits wait for a person"

@@ -54,7 +54,7 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     second.refresh_from_db()
     assert 'data-testid="note-beyond-offline"' in page_of(alice, second)
     second = rewritten(site, second, None)
-    assert second.title != "Edited" and second.title == second.task.title
+    assert second.title == "Edited", "the offline writer proposes no title: the edited one stays"
     assert second.meta_description == "A description I wrote."
     assert 1275 <= second.word_count <= 1725, second.word_count
     assert planned  # the first article's planned title was there to be replaced
@@ -75,6 +75,13 @@ def test_the_openai_provider_asks_again_until_the_length_fits(site, settings):
         assert "the reviewer's note asks for between 510 and 600 words" in str(
             asked[1]["body"]["messages"]
         )
+        # An edited title survives a note about the meta title; a note about the title takes
+        # the writer's new one.
+        review.edit(content, {"title": "Hand-made title"})
+        content = rewritten(site, content, "Shorten the meta title")
+        assert content.title == "Hand-made title"
+        content = rewritten(site, content, "A catchier headline please")
+        assert content.title.endswith("(rewritten)") and content.title != "Hand-made title"
     finally:
         fake.stop()
 
@@ -86,6 +93,7 @@ def test_the_openai_provider_asks_again_until_the_length_fits(site, settings):
         ("About 1,200 words please", 1020, 1380),
         ("at least 500 words", 500, 575),
         ("no more than 2000 words", 1700, 2000),
+        ("make it 900 words long", 765, 1035),
     ],
 )
 def test_length_notes_are_read(note, low, high):
@@ -96,5 +104,11 @@ def test_length_notes_are_read(note, low, high):
 def test_notes_without_a_length_are_told_apart():
     assert length_goal("make it friendlier") is None
     assert length_goal("add 3 examples") is None
+    for part in (
+        "Add about 200 words on pricing",
+        "keep paragraphs under 100 words",
+        "add 300 more words",
+    ):
+        assert length_goal(part) is None, "a length of a part is not the article's"
     assert only_about_length("Keep it under 800 words")
     assert not only_about_length("under 800 words and add a table")

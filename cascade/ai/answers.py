@@ -39,6 +39,7 @@ class IdeasOut(BaseModel):
 
 
 class ArticleModel(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
     html: str = Field(min_length=50)
     meta_title: str = Field(min_length=1, max_length=60)
     meta_description: str = Field(min_length=1, max_length=160)

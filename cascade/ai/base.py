@@ -92,6 +92,7 @@ class ArticleOut:
     meta_description: str
     word_count: int
     usage: dict = field(default_factory=dict)
+    title: str = ""  # a title the writer proposes (used when a rewrite's note asks for one)
 
 
 @dataclass(frozen=True)

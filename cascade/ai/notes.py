@@ -32,9 +32,28 @@ class LengthGoal:
         return f"between {self.low:,} and {self.high:,} words"
 
 
+# A number of words about a part of the article, not the whole: "add about 200 words on
+# pricing", "paragraphs under 100 words", "a 50-word intro".
+PART_BEFORE = re.compile(
+    r"\b(add|adding|extra|more|another|each|every|per|paragraphs?|sections?|sentences?|intro(duction)?|conclusion|summary)\b\W*(\w+\W+){0,2}$",
+    re.I,
+)
+PART_AFTER = re.compile(
+    r"^\W*(on|about|for|per|in each|each|of|to the|paragraphs?|sections?|sentences?|intro(duction)?|conclusion|summary|more)\b",
+    re.I,
+)
+
+
+def _whole_article(note: str, found: re.Match[str]) -> bool:
+    return not PART_BEFORE.search(note[: found.start()]) and not PART_AFTER.search(
+        note[found.end() :]
+    )
+
+
 def length_goal(note: str) -> LengthGoal | None:
-    """The length a note asks for, or None when it names none."""
-    found = LENGTH_RE.search(note or "")
+    """The length of the whole article a note asks for, or None when it names none (a number
+    of words about a part of it does not count)."""
+    found = next((m for m in LENGTH_RE.finditer(note or "") if _whole_article(note, m)), None)
     if not found:
         return None
     n = int(re.sub(r"[,.]", "", found["n"]))

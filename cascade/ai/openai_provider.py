@@ -273,6 +273,7 @@ class OpenAIProvider(Clustering):
 
         answer = self._structured(prompt, ArticleModel, "article", check)
         return ArticleOut(
+            title=clip(answer.title, 300),
             html=answer.html,
             meta_title=clip(answer.meta_title, 60),
             meta_description=clip(answer.meta_description, 160),

@@ -111,7 +111,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
 def site_go(request: HttpRequest) -> HttpResponse:
     """The site switcher: a form GET, or an htmx request answered with HX-Redirect."""
     chosen = request.GET.get("site", "").strip()
-    if chosen.isdigit() and 0 < int(chosen) <= MAX_ID:
+    if chosen.isascii() and chosen.isdecimal() and 0 < int(chosen) <= MAX_ID:
         target = redirect("automation", int(chosen))
     else:  # nothing chosen, or no site could have this id
         target = redirect("sites")

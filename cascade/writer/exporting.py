@@ -80,7 +80,18 @@ class _Markdown(MarkdownConverter):
         href = str(el.get("href") or "")
         if urlsplit(href).scheme not in ("http", "https", ""):
             return text
+        el["href"] = _safe_destination(href)  # a ")" must not end the link early
         return super().convert_a(el, text, *args, **kwargs)  # type: ignore[misc]
+
+    def convert_img(self, el: Any, text: str, *args: Any, **kwargs: Any) -> str:
+        el["alt"] = re.sub(r"([\\\[\]])", r"\\\1", str(el.get("alt") or ""))
+        el["src"] = _safe_destination(str(el.get("src") or ""))
+        return super().convert_img(el, text, *args, **kwargs)  # type: ignore[misc]
+
+
+def _safe_destination(url: str) -> str:
+    """A link destination Markdown reads whole: characters that could end it, percent-encoded."""
+    return "".join(f"%{ord(c):02X}" if c in "()<> \t\n\"'" else c for c in url)
 
 
 def to_markdown(html: str) -> str:

@@ -102,7 +102,11 @@ def place_images(html: str, images: Iterable[Any], url_of=lambda image: image.ur
     for m in H2_RE.finditer(body):
         ends.setdefault(heading_key(m.group(1)), m.end())
     placed = sorted(
-        ((ends.get(heading_key(i.section or ""), len(body)), n, i) for n, i in enumerate(inside)),
+        (
+            # pictures of old migrations' historical models have no section: at the end
+            (ends.get(heading_key(getattr(i, "section", "") or ""), len(body)), n, i)
+            for n, i in enumerate(inside)
+        ),
         key=lambda t: (t[0], t[1]),
     )
     # Insert from the end backwards so earlier offsets stay valid.

@@ -19,6 +19,8 @@ from cascade.writer.html import H2_RE
 from cascade.writer.models import Content, ContentStatus
 
 LIMIT = 3  # links an article carries at most
+# Articles with a post in WordPress (being updated, or whose update failed, it is still there).
+LIVE = (ContentStatus.PUBLISHED, ContentStatus.PUBLISHING, ContentStatus.PUBLISH_FAILED)
 CANDIDATES = 500  # articles of other clusters weighed for relatedness
 WRITTEN = (
     ContentStatus.REVIEW,
@@ -45,34 +47,51 @@ def _facts(content: Content) -> tuple[int | None, list[str]]:
     return cluster, keywords or [content.title]
 
 
-def related(content: Content) -> list[Link]:
-    """The articles this one links to, best first (same cluster, then most words shared)."""
-    cluster, own = _facts(content)
-    words = set(content_words(" ".join(own)))
-    # One query: the articles of its own cluster first, then the most recent of the others.
-    rows = (
-        Content.objects.filter(site_id=content.site_id, status__in=WRITTEN)
-        .exclude(pk=content.pk)
-        .select_related("task__idea__cluster")
-        .annotate(same=Case(When(task__idea__cluster_id=cluster, then=1), default=0))
-        .order_by("-same", "-id")[:CANDIDATES]
-    )
-    same, scored = [], []
-    for other in rows:
-        if cluster is not None and other.same:
-            same.append(other)
-            continue
-        shared = len(words & set(content_words(" ".join(_facts(other)[1]))))
+def _known(content: Content, cache: dict[int, tuple] | None) -> tuple:
+    """(cluster id, keywords, their content words) of an article, worked out once."""
+    if cache is not None and content.pk in cache:
+        return cache[content.pk]
+    cluster, keywords = _facts(content)
+    found = (cluster, keywords, frozenset(content_words(" ".join(keywords))))
+    if cache is not None:
+        cache[content.pk] = found
+    return found
+
+
+def related(
+    content: Content, among: list[Content] | None = None, cache: dict[int, tuple] | None = None
+) -> list[Link]:
+    """The articles this one links to, best first: those of its own cluster, then the most
+    recent others, CANDIDATES in all, the others ranked by the words their keywords share.
+    Among the site's written articles (one query), or among `among` (the same choice)."""
+    cluster, own, words = _known(content, cache)
+    if among is None:
+        among = list(
+            Content.objects.filter(site_id=content.site_id, status__in=WRITTEN)
+            .exclude(pk=content.pk)
+            .select_related("task__idea__cluster")
+            .annotate(same=Case(When(task__idea__cluster_id=cluster, then=1), default=0))
+            .order_by("-same", "-id")[:CANDIDATES]
+        )
+    others = [o for o in among if o.pk != content.pk]
+    same = [o for o in others if cluster is not None and _known(o, cache)[0] == cluster]
+    rest = [o for o in others if cluster is None or _known(o, cache)[0] != cluster]
+    pool_same = sorted(same, key=lambda o: -o.pk)[:CANDIDATES]
+    pool_rest = sorted(rest, key=lambda o: -o.pk)[: max(0, CANDIDATES - len(pool_same))]
+    scored = []
+    for other in pool_rest:
+        shared = len(words & _known(other, cache)[2])
         if shared:
             scored.append((-shared, other.pk, other))
-    same.sort(key=lambda other: other.pk)
-    chosen = same + [other for _, _, other in sorted(scored, key=lambda t: t[:2])]
+    chosen_ = sorted(pool_same, key=lambda o: o.pk) + [
+        o for _, _, o in sorted(scored, key=lambda t: t[:2])
+    ]
     # Each link's words are its own: not this article's keywords (a page linking its own main
     # keyword elsewhere competes with itself), not another link's; else the linked title.
     used = {k.casefold() for k in own}
     found = []
-    for other in chosen:
-        anchor = next((k for k in _facts(other)[1] if k.casefold() not in used), other.title)
+    for other in chosen_:
+        anchor = next((k for k in _known(other, cache)[1] if k.casefold() not in used), other.title)
         used.add(anchor.casefold())
         found.append(Link(other.pk, anchor, other.title))
     return found
@@ -110,9 +129,10 @@ def chosen(
 
 
 def published_address(site_id: int) -> Callable[[int], str | None]:
-    """Where each published article of a site lives (one query), for links in WordPress."""
+    """Where each article of a site that has a post lives (one query), for links in
+    WordPress; also while its post is being updated, or an update failed."""
     addresses = dict(
-        Content.objects.filter(site_id=site_id, status=ContentStatus.PUBLISHED)
+        Content.objects.filter(site_id=site_id, status__in=LIVE)
         .exclude(published_url="")
         .values_list("pk", "published_url")
     )
@@ -122,12 +142,22 @@ def published_address(site_id: int) -> Callable[[int], str | None]:
 def stale_links(site_id: int) -> list[int]:
     """Published articles whose post would now link to other articles than it does (a related
     article was published since): publishing them again brings their links up to date. Asked
-    once the site's publishing queue is empty, so a bulk publish updates each post once."""
-    address = published_address(site_id)
+    once the site's publishing queue is empty, so a bulk publish updates each post once. Posts
+    published before their links were recorded (`linked_ids` null) are left as they are. One
+    query for the site's articles; relatedness is worked out in memory."""
+    rows = list(
+        Content.objects.filter(site_id=site_id, status__in=WRITTEN)
+        .select_related("task__idea__cluster")
+        .order_by("-id")
+    )
+    address = {c.pk: c.published_url for c in rows if c.status in LIVE and c.published_url}
+    cache: dict[int, tuple] = {}
     stale = []
-    rows = Content.objects.filter(site_id=site_id, status=ContentStatus.PUBLISHED)
-    for article in rows.select_related("task__idea__cluster"):
-        wanted = [link.target_id for link, _ in chosen(article.html, related(article), address)]
-        if wanted != list(article.linked_ids or []):
+    for article in rows:
+        if article.status != ContentStatus.PUBLISHED or article.linked_ids is None:
+            continue
+        links = related(article, rows, cache)
+        wanted = [link.target_id for link, _ in chosen(article.html, links, address.get)]
+        if wanted != list(article.linked_ids):
             stale.append(article.pk)
     return stale

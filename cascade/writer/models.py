@@ -86,7 +86,8 @@ class Content(models.Model):
     publish_batch = models.UUIDField(null=True, blank=True)  # a bulk publish, for its progress
     changed_since_published = models.BooleanField(default=False)
     # The articles its post linked to when it was last published (see writer.links).
-    linked_ids = models.JSONField(default=list, blank=True)
+    # (null: published before links were recorded; such posts are not updated for links alone)
+    linked_ids = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

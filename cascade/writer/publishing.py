@@ -114,6 +114,7 @@ def _failed(content: Content, exc: WordPressError) -> None:
         publish_error=exc.message[:2000],
         publish_claim="",
     )
+    update_links_when_idle(content.site_id)  # the last of a bulk may have failed
 
 
 def publish_now(content: Content) -> str:
@@ -136,20 +137,24 @@ def publish_now(content: Content) -> str:
             "title": html.escape(content.title, quote=False),
             "content": f"<!-- {mark} -->\n{body}",
             "excerpt": html.escape(content.meta_description, quote=False),
-            "status": wp.post_status,
         }
+        post_id = content.remote_post_id or (client.post_with_marker(mark) or {}).get("id")
+        if not post_id:
+            # A new post gets the site's choice; an existing one keeps the status it has in
+            # WordPress (a draft someone published there stays published).
+            fields["status"] = wp.post_status
         featured = content.images.filter(kind="featured", remote_media_id__isnull=False).first()
         if featured:
             fields["featured_media"] = featured.remote_media_id
         cluster = content.task.idea.cluster if content.task.idea_id else None
         if wp.category_from_cluster and cluster is not None:
             fields["categories"] = [_category(client, content.site_id, cluster.name)]
-        post_id = content.remote_post_id or (client.post_with_marker(mark) or {}).get("id")
         try:
             post = client.save_post(post_id, fields)
         except WordPressError as exc:
             if exc.status != 404 or not post_id:
                 raise
+            fields["status"] = wp.post_status
             post = client.save_post(None, fields)  # the post was deleted in WordPress
         _mine(content).update(remote_post_id=post["id"])  # before anything else can fail
         unattached = content.images.exclude(remote_media_id=None).exclude(remote_post_id=post["id"])
@@ -169,7 +174,7 @@ def publish_now(content: Content) -> str:
                 linked_ids=linked,
             )
             if done:
-                _update_links_when_idle(content.site_id)
+                transaction.on_commit(lambda: update_links_when_idle(content.site_id))
                 webhooks.emit(
                     content.site_id, Event.CONTENT_PUBLISHED, _published(content, url, post["id"])
                 )
@@ -178,13 +183,16 @@ def publish_now(content: Content) -> str:
         client.close()
 
 
-def _update_links_when_idle(site_id: int) -> None:
+def update_links_when_idle(site_id: int) -> None:
     """Once nothing of the site waits for WordPress, posts whose links are out of date (an
-    article they should link to was published since) are published again, outside any bulk."""
+    article they should link to was published since) are published again, outside any bulk.
+    Posts edited in Cascade since they were published wait for a person to publish them."""
     if Content.objects.filter(site_id=site_id, status=ContentStatus.PUBLISHING).exists():
         return
     Content.objects.filter(
-        pk__in=links.stale_links(site_id), status=ContentStatus.PUBLISHED
+        pk__in=links.stale_links(site_id),
+        status=ContentStatus.PUBLISHED,
+        changed_since_published=False,
     ).update(
         status=ContentStatus.PUBLISHING,
         publish_attempts=0,

@@ -33,7 +33,7 @@ NOTE_LIMIT = 2000
 KEPT_BY_REWRITES = ("title", "meta_title", "meta_description")
 # Words of a note that ask a rewrite to change fields a person edited.
 ASKS = {
-    "title": re.compile(r"\b(title|headline|heading of the article)\b", re.I),
+    "title": re.compile(r"(?<!meta )(?<!seo )\b(title|headline)\b", re.I),
     "meta_title": re.compile(r"\b(meta|seo title|title tag|snippet)\b", re.I),
     "meta_description": re.compile(r"\b(meta|description|snippet|excerpt)\b", re.I),
 }
@@ -127,6 +127,8 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
         changes["edited_fields"] = sorted(set(content.edited_fields or []) | set(edited))
     if values.get("html") is not None:
         raw = str(values["html"])
+        if problem := text_problem(raw.replace("\n", " ").replace("\r", " ")):
+            raise Refused(f"html: use visible characters only: this {problem}.", 422)
         if len(raw.encode()) > MAX_HTML_BYTES:
             raise Refused(f"html: at most {MAX_HTML_BYTES // 1024} KiB of HTML.", 413)
         changes["html"] = place_images(sanitize(raw), content.images.all())

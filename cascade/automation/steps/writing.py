@@ -28,7 +28,12 @@ from cascade.writer.models import (
     Task,
     TaskStatus,
 )
-from cascade.writer.review import kept_by_rewrite
+from cascade.writer.review import ASKS, kept_by_rewrite
+
+
+def asks_for_title(note: str) -> bool:
+    return bool(ASKS["title"].search(note or ""))
+
 
 ALT_LIMIT = 125  # characters of alt text that screen readers read without cutting
 CLOSING = {"conclusion", "summary", "final thoughts", "wrapping up", "faq", "faqs"}
@@ -96,6 +101,15 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
         kept = kept_by_rewrite(content, content.review_note)
         for name in kept:
             fields.pop(name)
+        # A rewrite never goes back to the planned title: it keeps the article's, or takes
+        # the writer's new one when the note asks for it and the writer gives one.
+        fields["title"] = content.title
+        if (
+            "title" not in kept
+            and getattr(article, "title", "")
+            and asks_for_title(content.review_note)
+        ):
+            fields["title"] = clip(article.title, 300)
         content.edited_fields = kept
         for name, value in fields.items():
             setattr(content, name, value)
