@@ -125,3 +125,23 @@ def test_a_provider_without_embeddings_falls_back_to_chat_and_says_so_once(site,
         "grouped by the chat model instead."
     ]
     assert not Cluster.objects.filter(site=site).exclude(centroid_model="").exists()
+
+
+def test_a_cluster_made_before_embeddings_gets_its_centroid_once(site, fake):
+    stage_one_only(site)
+    legacy = Cluster.objects.create(
+        site=site,
+        name="zebra stripes",
+        normalized="zebra stripes",
+        status="mapped",
+        keyword_count=2,
+        signature="zebra stripes\nzebra stripe patterns",
+    )
+    assert run_to_end(site).outcome == "succeeded"
+    legacy.refresh_from_db()
+    assert legacy.centroid and legacy.centroid_model == "openai:text-embedding-3-small"
+    embedded = sum(len(r["body"]["input"]) for r in requests(fake, "embeddings"))
+    import_rows(site, [{"keyword": "quokka habitat facts"}])
+    assert run_to_end(site).outcome == "succeeded"
+    again = sum(len(r["body"]["input"]) for r in requests(fake, "embeddings")) - embedded
+    assert again == 1, "only the new keyword is embedded, not the old cluster's members again"

@@ -130,6 +130,15 @@ class Clustering:
                     vectors=vectors.pack(total),
                 )
             )
+        # Clusters whose centroid was worked out from their members and that nothing joined:
+        # their centroid is stored all the same, so it is embedded once, not every batch.
+        for index, seed in seeded.items():
+            if index not in found.joined:
+                assignments.append(
+                    ClusterAssignment(
+                        keyword_ids=[], cluster_id=existing[index].id, vectors=vectors.pack(seed)
+                    )
+                )
         names = self._name_groups(found.groups, texts, embedded, profile)
         for positions, name in zip(found.groups, names, strict=True):
             assignments.append(

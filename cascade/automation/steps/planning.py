@@ -88,7 +88,9 @@ def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) 
     number of clusters created)."""
     named = [a.cluster_id for a in assignments if a.cluster_id is not None]
     found = {c.pk: c for c in Cluster.objects.filter(site_id=ctx.site_id, id__in=named)}
-    names = [(a.name or text_of[a.keyword_ids[0]])[:200] for a in assignments]
+    names = [
+        (a.name or (text_of[a.keyword_ids[0]] if a.keyword_ids else ""))[:200] for a in assignments
+    ]
     by_name = {
         c.normalized: c
         for c in Cluster.objects.filter(
@@ -104,6 +106,8 @@ def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) 
     created = 0
     for a, name in zip(assignments, names, strict=True):
         cluster = found.get(a.cluster_id)
+        if cluster is None and not a.keyword_ids:
+            continue  # only a centroid for a cluster that is gone meanwhile
         if cluster is None:
             key = normalize(name)
             if key not in by_name:
