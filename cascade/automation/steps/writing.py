@@ -104,12 +104,9 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
         # A rewrite never goes back to the planned title: it keeps the article's, or takes
         # the writer's new one when the note asks for it and the writer gives one.
         fields["title"] = content.title
-        if (
-            "title" not in kept
-            and getattr(article, "title", "")
-            and asks_for_title(content.review_note)
-        ):
-            fields["title"] = clip(article.title, 300)
+        proposed = str(getattr(article, "title", None) or "")
+        if proposed and "title" not in kept and asks_for_title(content.review_note):
+            fields["title"] = clip(proposed, 300)
         content.edited_fields = kept
         for name, value in fields.items():
             setattr(content, name, value)
