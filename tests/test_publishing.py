@@ -254,16 +254,22 @@ def test_bad_publishing_settings_are_refused_and_change_nothing(site, api, setti
     assert not article_less["ok"] and "No WordPress" in article_less["message"]
 
 
-def test_posts_link_to_related_published_posts_and_gain_links_when_those_are_published(
-    site, api, wordpress
-):
+def approved_of_one_cluster(site, count: int) -> list[Content]:
+    """After a run, `count` approved articles of one cluster (so they link to each other)."""
     run_to_end(site)
     by_cluster: dict[int, list[Content]] = {}
     for article in Content.objects.filter(site=site).select_related("task__idea"):
         by_cluster.setdefault(article.task.idea.cluster_id, []).append(article)
-    first, second = next(group for group in by_cluster.values() if len(group) >= 2)[:2]
-    for article in (first, second):
+    chosen = next(group for group in by_cluster.values() if len(group) >= count)[:count]
+    for article in chosen:
         review.approve(article)
+    return chosen
+
+
+def test_posts_link_to_related_published_posts_and_gain_links_when_those_are_published(
+    site, api, wordpress
+):
+    first, second = approved_of_one_cluster(site, 2)
     connect(api, site, wordpress.url, wordpress.user, wordpress.password)
 
     def post_of(article: Content) -> str:
@@ -348,13 +354,7 @@ def test_a_new_address_or_user_name_never_gets_the_stored_password(site, api, se
 def test_a_refresh_for_links_keeps_the_post_status_and_waits_for_unpublished_edits(
     site, api, wordpress
 ):
-    run_to_end(site)
-    by_cluster: dict[int, list[Content]] = {}
-    for article in Content.objects.filter(site=site).select_related("task__idea"):
-        by_cluster.setdefault(article.task.idea.cluster_id, []).append(article)
-    first, second, third = next(group for group in by_cluster.values() if len(group) >= 3)[:3]
-    for article in (first, second, third):
-        review.approve(article)
+    first, second, third = approved_of_one_cluster(site, 3)
     connect(api, site, wordpress.url, wordpress.user, wordpress.password)
     api.put(
         f"/api/v1/sites/{site.pk}/publishing/",
