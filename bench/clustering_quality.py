@@ -82,7 +82,7 @@ def main() -> None:
                 "later_new": stray,
             }
         )
-    print(json.dumps(out))
+    print(json.dumps({"lists": out}))
 
 
 if __name__ == "__main__":

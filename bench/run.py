@@ -134,7 +134,7 @@ def main() -> None:
     section("estimates")
     accuracy = run("estimate_accuracy.py")
     section("clustering quality")
-    quality = run("clustering_quality.py", timeout=600)
+    quality = run("clustering_quality.py", timeout=600)["lists"]
     section("profile")
     profile = subprocess.run(
         [PY, "profile_progress.py", "50000"], cwd=HERE, capture_output=True, text=True, timeout=600
