@@ -139,7 +139,7 @@ class Clustering:
                         keyword_ids=[], cluster_id=existing[index].id, vectors=vectors.pack(seed)
                     )
                 )
-        names = self._name_groups(found.groups, texts, embedded, profile)
+        names = self._name_groups(found.groups, texts, profile)
         for positions, name in zip(found.groups, names, strict=True):
             assignments.append(
                 ClusterAssignment(
@@ -154,7 +154,6 @@ class Clustering:
         self,
         groups: list[list[int]],
         texts: list[str],
-        embedded: np.ndarray,
         profile: SiteProfile | None,
     ) -> list[str]:
         """A name for each new group: a lone keyword is its own name; the chat model names

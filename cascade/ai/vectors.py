@@ -68,16 +68,3 @@ def group(vectors: np.ndarray, centroids: np.ndarray | None, similarity: float) 
     for position, label in zip(rest, labels, strict=True):
         groups.setdefault(int(label), []).append(position)
     return Grouping(joined, list(groups.values()))
-
-
-def medoid(positions: list[int], vectors: np.ndarray, texts: list[str]) -> int:
-    """The member closest to all the others; the shorter text wins a tie."""
-    if len(positions) == 1:
-        return positions[0]
-    sub = normalized(vectors[positions])
-    scores = (sub @ sub.T).sum(axis=1)
-    best = max(
-        range(len(positions)),
-        key=lambda i: (round(float(scores[i]), 5), -len(texts[positions[i]])),
-    )
-    return positions[best]

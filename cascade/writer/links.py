@@ -1,7 +1,7 @@
 """Internal links: an article links to related articles of its site, those of its own cluster
 first, then those whose keywords share the most words with its own; at most one link a section
 and LIMIT in all, each as a "See also" line at the end of its section, with anchor text from the
-linked article's keywords. Links are made when an article leaves Cascade (WordPress, export):
+linked article's keywords. Links are made when an article is published to WordPress:
 only to articles that have an address there, so a link to one not published yet is left out,
 and once it is published, the posts that should link to it are published again
 (`stale_links`, asked when the site's publishing queue is empty)."""
