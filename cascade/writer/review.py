@@ -39,6 +39,10 @@ ASKS = {
 }
 
 
+def asks_for_title(note: str) -> bool:
+    return bool(ASKS["title"].search(note or ""))
+
+
 def kept_by_rewrite(content: Content, note: str = "") -> list[str]:
     """The fields a person edited that a rewrite with this note keeps as they are."""
     return [

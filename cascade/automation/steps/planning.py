@@ -121,8 +121,6 @@ def _clusters_for(ctx: StageContext, assignments: Any, text_of: dict[int, str]) 
 
 
 def cluster_apply(ctx: StageContext, keywords: list[Keyword], result: Any) -> Applied:
-    if not isinstance(result, Clustered):  # a provider's own assignments
-        result = Clustered(list(result), "", "")
     assignments = result.assignments
     if result.notice and ctx.run_id:
         said = RunEvent.objects.filter(run_id=ctx.run_id, kind=EventKind.NOTICE)

@@ -28,12 +28,7 @@ from cascade.writer.models import (
     Task,
     TaskStatus,
 )
-from cascade.writer.review import ASKS, kept_by_rewrite
-
-
-def asks_for_title(note: str) -> bool:
-    return bool(ASKS["title"].search(note or ""))
-
+from cascade.writer.review import asks_for_title, kept_by_rewrite
 
 ALT_LIMIT = 125  # characters of alt text that screen readers read without cutting
 CLOSING = {"conclusion", "summary", "final thoughts", "wrapping up", "faq", "faqs"}
