@@ -6,7 +6,8 @@ import pytest
 from PIL import Image as PILImage
 
 from cascade.ai.base import Brief
-from cascade.ai.local import LocalProvider, count_words
+from cascade.ai.local import LocalProvider
+from cascade.ai.text import count_words
 from cascade.planner.models import ContentIdea
 from cascade.writer.models import Content, Image
 from tests.conftest import run_to_end

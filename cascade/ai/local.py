@@ -6,30 +6,13 @@ by the keywords, pictures from Pillow. Everything it writes is marked as an offl
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 import re
-import textwrap
-
-from PIL import Image, ImageDraw, ImageFont
 
 from cascade.ai import base, clustering
+from cascade.ai.local_pictures import Pictures
+from cascade.ai.text import clip, count_words
 from cascade.planner.models import Structure, normalize
-
-TAG_RE = re.compile(r"<[^>]+>")
-
-
-def count_words(html: str) -> int:
-    return len(TAG_RE.sub(" ", html).split())
-
-
-def clip(text: str, limit: int) -> str:
-    """Shorten at a word boundary to at most `limit` characters."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-")
-    return cut + "…"
 
 
 def titlecase(text: str) -> str:
@@ -199,7 +182,7 @@ SENTENCES = [
 ]
 
 
-class LocalProvider:
+class LocalProvider(Pictures):
     name = "local"
     label = "Offline drafts"
     is_offline = True
@@ -300,68 +283,6 @@ class LocalProvider:
             meta_description=meta_description,
             word_count=count_words(html),
         )
-
-    def image_prompts(
-        self, title: str, sections: list[base.SectionIn], profile=None
-    ) -> list[base.PromptOut]:
-        """The featured picture is the article's; each in-article one is drawn of its section
-        (the offline picture shows its subject as a label, so the alt text says just that)."""
-        prompts = [
-            base.PromptOut(
-                "featured",
-                f"{title}: an inviting editorial photograph in bright natural light, no text",
-                alt=clip(f"Illustration: {title}", 125),
-            )
-        ]
-        for section in sections:
-            about = clip(section.text, 200) if section.text else title
-            prompts.append(
-                base.PromptOut(
-                    "in_article",
-                    f"{section.heading}: an illustration for the article '{title}' showing "
-                    f"{about}; clean and informative, no text",
-                    alt=clip(f"Illustration: {section.heading}", 125),
-                    section=section.heading,
-                )
-            )
-        return prompts
-
-    def render_image(self, prompt: str, width: int, height: int, profile=None) -> bytes:
-        digest = hashlib.sha256(prompt.encode()).digest()
-        top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
-        bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)
-        image = Image.new("RGB", (width, height), top)
-        draw = ImageDraw.Draw(image)
-        for y in range(0, height, 2):
-            f = y / max(1, height - 1)
-            colour = tuple(int(a + (b - a) * f) for a, b in zip(top, bottom, strict=True))
-            draw.rectangle([(0, y), (width, y + 1)], fill=colour)
-        rng = random.Random(digest)
-        for _ in range(6):
-            r = rng.randint(height // 10, height // 3)
-            x, y = rng.randint(0, width), rng.randint(0, height)
-            shade = tuple(min(255, c + 40) for c in top)
-            draw.ellipse(
-                [(x - r, y - r), (x + r, y + r)], outline=shade, width=max(1, width // 300)
-            )
-        font_size = max(10, width // 28)
-        try:
-            font = ImageFont.load_default(size=font_size)
-        except TypeError:  # Pillow built without FreeType
-            font = ImageFont.load_default()
-        label = textwrap.fill(
-            prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1))
-        )
-        draw.multiline_text(
-            (width // 16, height // 2 - font_size),
-            label,
-            fill=(255, 255, 255),
-            font=font,
-            spacing=6,
-        )
-        out = io.BytesIO()
-        image.save(out, format="PNG", optimize=False)
-        return out.getvalue()
 
 
 def _esc(text: str) -> str:

@@ -22,7 +22,7 @@ from cascade.ai.base import (
     ProviderError,
     SiteProfile,
 )
-from cascade.ai.local import clip
+from cascade.ai.text import clip
 
 log = logging.getLogger("cascade.ai.openai")
 

@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 
 from cascade.ai.base import Brief, SectionIn
-from cascade.ai.local import clip
 from cascade.ai.notes import length_goal
+from cascade.ai.text import clip
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
 from cascade.planner.models import ContentIdea, IdeaStatus
 from cascade.writer.html import count_words, place_images, plain, sanitize, sections

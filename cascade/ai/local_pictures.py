@@ -1,0 +1,80 @@
+"""The offline provider's pictures: prompts drawn from the article and its sections, and
+PNG pictures drawn with Pillow that show their subject as a label."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFont
+
+from cascade.ai import base
+from cascade.ai.text import clip
+
+
+class Pictures:
+    """Stages 5 and 6 of LocalProvider."""
+
+    def image_prompts(
+        self, title: str, sections: list[base.SectionIn], profile=None
+    ) -> list[base.PromptOut]:
+        """The featured picture is the article's; each in-article one is drawn of its section
+        (the offline picture shows its subject as a label, so the alt text says just that)."""
+        prompts = [
+            base.PromptOut(
+                "featured",
+                f"{title}: an inviting editorial photograph in bright natural light, no text",
+                alt=clip(f"Illustration: {title}", 125),
+            )
+        ]
+        for section in sections:
+            about = clip(section.text, 200) if section.text else title
+            prompts.append(
+                base.PromptOut(
+                    "in_article",
+                    f"{section.heading}: an illustration for the article '{title}' showing "
+                    f"{about}; clean and informative, no text",
+                    alt=clip(f"Illustration: {section.heading}", 125),
+                    section=section.heading,
+                )
+            )
+        return prompts
+
+    def render_image(self, prompt: str, width: int, height: int, profile=None) -> bytes:
+        digest = hashlib.sha256(prompt.encode()).digest()
+        top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
+        bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)
+        image = Image.new("RGB", (width, height), top)
+        draw = ImageDraw.Draw(image)
+        for y in range(0, height, 2):
+            f = y / max(1, height - 1)
+            colour = tuple(int(a + (b - a) * f) for a, b in zip(top, bottom, strict=True))
+            draw.rectangle([(0, y), (width, y + 1)], fill=colour)
+        rng = random.Random(digest)
+        for _ in range(6):
+            r = rng.randint(height // 10, height // 3)
+            x, y = rng.randint(0, width), rng.randint(0, height)
+            shade = tuple(min(255, c + 40) for c in top)
+            draw.ellipse(
+                [(x - r, y - r), (x + r, y + r)], outline=shade, width=max(1, width // 300)
+            )
+        font_size = max(10, width // 28)
+        try:
+            font = ImageFont.load_default(size=font_size)
+        except TypeError:  # Pillow built without FreeType
+            font = ImageFont.load_default()
+        label = textwrap.fill(
+            prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1))
+        )
+        draw.multiline_text(
+            (width // 16, height // 2 - font_size),
+            label,
+            fill=(255, 255, 255),
+            font=font,
+            spacing=6,
+        )
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=False)
+        return out.getvalue()
