@@ -18,9 +18,16 @@ app.autodiscover_tasks(["cascade.automation"])
 def start_housekeeping(**kwargs) -> None:
     import threading
 
+    from django.conf import settings
+
     from cascade.automation.executor import housekeeping
+    from cascade.automation.worker import outbound_calls
 
     stop = threading.Event()
     threading.Thread(
         target=housekeeping, args=(stop,), name="cascade-housekeeping", daemon=True
     ).start()
+    for i in range(max(1, settings.CASCADE_OUTBOUND_THREADS)):
+        threading.Thread(
+            target=outbound_calls, args=(stop,), name=f"cascade-outbound-{i}", daemon=True
+        ).start()

@@ -11,6 +11,7 @@ import dj_database_url
 
 from cascade.lib import keys
 from cascade.lib.env import env_bool, env_float, env_int, env_list, env_str, parse_stage_map
+from cascade.lib.net import allowed_setting
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("CASCADE_DATA_DIR", "var")).resolve()
@@ -180,6 +181,11 @@ LOGGING = {
 
 # `cascade serve` logs every request (method, path, status) when set (or with --access-log).
 CASCADE_ACCESS_LOG = env_bool("CASCADE_ACCESS_LOG", False)
+# Connections `cascade serve` holds at once (more are answered 503 at once), and the seconds a
+# client has to send a request's head (a connection that sends half a header is closed).
+# Request heads are at most 16 KiB.
+CASCADE_MAX_CONNECTIONS = env_int("CASCADE_MAX_CONNECTIONS", 1000)
+CASCADE_HEADER_TIMEOUT = env_float("CASCADE_HEADER_TIMEOUT", 10.0)
 
 # --- Served over HTTPS (CASCADE_HTTPS=1, behind a TLS proxy such as nginx) ------------------
 # Secure cookies, HSTS and a redirect of plain HTTP; the proxy says the request came over TLS
@@ -288,9 +294,12 @@ CASCADE_EMBEDDING_BATCH = env_int("CASCADE_EMBEDDING_BATCH", 256)  # texts per r
 CASCADE_EMBEDDING_SIMILARITY = env_float("CASCADE_EMBEDDING_SIMILARITY", 0.75)
 CASCADE_CREDITS_PER_1K_TOKENS = env_float("CASCADE_CREDITS_PER_1K_TOKENS", 5.0)
 # --- Publishing to WordPress ---------------------------------------------------------------
-# WordPress on a loopback or private address is refused unless this is set (an operator whose
-# WordPress lives on their own network sets it; a host shared by several accounts leaves it off).
-CASCADE_PUBLISH_ALLOW_PRIVATE = env_bool("CASCADE_PUBLISH_ALLOW_PRIVATE", False)
+# WordPress on a loopback or private address is refused unless this allows it: on (any), or a
+# list of networks ("10.0.0.5,192.168.1.0/24") for a WordPress on the operator's own network; a
+# host shared by several accounts leaves it off. Checked at every connection, redirects included.
+CASCADE_PUBLISH_ALLOW_PRIVATE = allowed_setting(
+    "CASCADE_PUBLISH_ALLOW_PRIVATE", env_str("CASCADE_PUBLISH_ALLOW_PRIVATE")
+)
 # Tries of one article before it is `publish_failed`, and the first wait between them (doubled
 # each time, with jitter).
 CASCADE_PUBLISH_ATTEMPTS = env_int("CASCADE_PUBLISH_ATTEMPTS", 6)
@@ -298,13 +307,20 @@ CASCADE_PUBLISH_BACKOFF = env_float("CASCADE_PUBLISH_BACKOFF", 5.0)
 # --- Webhooks and email (contract §11) ------------------------------------------------------
 # Webhook addresses on loopback or private networks are refused unless this is set (a server
 # shared by several accounts leaves it off, so no tenant can make it call internal services).
-CASCADE_WEBHOOKS_ALLOW_PRIVATE = env_bool("CASCADE_WEBHOOKS_ALLOW_PRIVATE", False)
+CASCADE_WEBHOOKS_ALLOW_PRIVATE = allowed_setting(
+    "CASCADE_WEBHOOKS_ALLOW_PRIVATE", env_str("CASCADE_WEBHOOKS_ALLOW_PRIVATE")
+)
 # A delivery answered with anything but 2xx is tried again after CASCADE_WEBHOOK_BACKOFF
 # seconds, doubling up to CASCADE_WEBHOOK_MAX_BACKOFF, for CASCADE_WEBHOOK_RETRY_SECONDS.
 CASCADE_WEBHOOK_BACKOFF = env_float("CASCADE_WEBHOOK_BACKOFF", 30.0)
 CASCADE_WEBHOOK_MAX_BACKOFF = env_float("CASCADE_WEBHOOK_MAX_BACKOFF", 3600.0)
 CASCADE_WEBHOOK_RETRY_SECONDS = env_float("CASCADE_WEBHOOK_RETRY_SECONDS", 86400.0)
-CASCADE_WEBHOOK_TIMEOUT = env_float("CASCADE_WEBHOOK_TIMEOUT", 10.0)
+CASCADE_WEBHOOK_TIMEOUT = env_float("CASCADE_WEBHOOK_TIMEOUT", 10.0)  # a whole delivery
+# Calls to tenants' addresses (WordPress, webhooks): at most this much of an answer is read, and
+# they run on CASCADE_OUTBOUND_THREADS threads of their own, so a stalling receiver never holds
+# the pipeline's workers.
+CASCADE_OUTBOUND_MAX_BYTES = env_int("CASCADE_OUTBOUND_MAX_BYTES", 1024 * 1024)
+CASCADE_OUTBOUND_THREADS = env_int("CASCADE_OUTBOUND_THREADS", 2)
 # Email to owners who opt in: EMAIL_URL (smtp://user:password@host:587, smtp+tls:// for
 # STARTTLS, smtps:// for TLS) or Django's EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
 # EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. Without either, no email is sent.

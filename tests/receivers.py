@@ -104,3 +104,87 @@ class MailReceiver:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class RawReceiver:
+    """A receiver that misbehaves on purpose, on a raw socket: `behave(connection)` is called
+    for each connection once its request head has arrived. `release` ends stalling behaviours;
+    `sent` counts the bytes behaviours wrote; `seen` counts connections."""
+
+    def __init__(self, behave: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        import socket
+
+        self.behave, self.host = behave, host
+        self.release = threading.Event()
+        self.sent = 0
+        self.seen = 0
+        self.finished = 0
+        self._listener = socket.create_server((host, port))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: Any) -> None:
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            self.seen += 1
+            try:
+                self.behave(self, connection)
+            except OSError:
+                pass  # the caller hung up, as it should
+            finally:
+                self.finished += 1
+
+    def write(self, connection: Any, data: bytes) -> None:
+        connection.sendall(data)
+        self.sent += len(data)
+
+    def close(self) -> None:
+        self.release.set()
+        self._listener.close()
+
+
+def stall(receiver: RawReceiver, connection: Any) -> None:
+    receiver.release.wait(300)
+
+
+def drip(receiver: RawReceiver, connection: Any) -> None:
+    """A byte every 0.2 s: each read is quick, the answer never ends."""
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000:
+        if receiver.release.wait(0.2):
+            return
+        receiver.write(connection, bytes([byte]))
+
+
+def huge(receiver: RawReceiver, connection: Any) -> None:
+    """A 64 MiB answer, in JSON as a REST API would send it."""
+    size = 64 * 2**20
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    receiver.write(connection, head.encode())
+    block = b" " * 65536
+    for _ in range(size // len(block)):
+        receiver.write(connection, block)
+
+
+def redirect_to(location: str) -> Any:
+    def behave(receiver: RawReceiver, connection: Any) -> None:
+        head = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+        receiver.write(connection, head.encode())
+
+    return behave

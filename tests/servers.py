@@ -38,7 +38,10 @@ def server_env(**extra: str) -> dict[str, str]:
     env["CASCADE_CLAIM_TIMEOUT"] = str(settings.CASCADE_CLAIM_TIMEOUT)
     env["CASCADE_AI_LATENCY"] = ",".join(f"{k}:{v}" for k, v in settings.CASCADE_AI_LATENCY.items())
     env["CASCADE_AI_PROVIDER"] = settings.CASCADE_AI_PROVIDER
-    env["CASCADE_WEBHOOKS_ALLOW_PRIVATE"] = str(settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE)
+    allowed = settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE
+    env["CASCADE_WEBHOOKS_ALLOW_PRIVATE"] = (
+        str(allowed) if isinstance(allowed, bool) else ",".join(allowed)
+    )
     env["CASCADE_WEBHOOK_BACKOFF"] = str(settings.CASCADE_WEBHOOK_BACKOFF)
     env["CASCADE_WEBHOOK_MAX_BACKOFF"] = str(settings.CASCADE_WEBHOOK_MAX_BACKOFF)
     env["CASCADE_EXECUTOR"] = settings.CASCADE_EXECUTOR

@@ -277,6 +277,30 @@ def test_the_markdown_export_keeps_text_that_looks_like_markup_as_text(written, 
     assert "[a link](https://example.org/a)" in body
 
 
+def test_an_article_shows_only_its_own_pictures(written, api):
+    """Pictures typed into an article (a tracking pixel, one of Cascade's own addresses, which
+    every reviewer's browser would fetch) are dropped; the article's own stay in place."""
+    article = Content.objects.filter(site=written).first()
+    own = article.images.exclude(file="").count()
+    assert own and article.html.count("<img") == own
+    edited = article.html.replace(
+        "</h2>",
+        '</h2><p>See <img src="https://tracker.example/pixel.gif" width="1" height="1">'
+        f'<img src="/sites/{written.pk}/content/export/?format=html"></p>',
+        1,
+    )
+    answer = api.patch(
+        f"/api/v1/sites/{written.pk}/content/{article.pk}/",
+        {"html": edited},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+    article.refresh_from_db()
+    assert "tracker.example" not in article.html and "/content/export/" not in article.html
+    assert article.html.count("<img") == own
+    assert all(f'data-image="{i.pk}"' in article.html for i in article.images.exclude(file=""))
+
+
 def test_the_article_list_and_page_cost_a_fixed_few_queries(site, alice):
     run_to_end(site)
     client = login(alice)

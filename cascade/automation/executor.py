@@ -91,8 +91,6 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
     from cascade.automation import schedules
     from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
     from cascade.automation.tasks import fan_out, kick_run
-    from cascade.notify import sending
-    from cascade.writer import publishing
 
     client = redis_client()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
@@ -119,12 +117,6 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
                     fan_out(run_id)
                 elif client.llen(queue) == 0 and engine.claimable_batches(run_id):
                     fan_out(run_id)
-            for _ in range(10):  # articles due for WordPress, a few a second per worker
-                if not publishing.work_once(name):
-                    break
-            for _ in range(10):  # webhooks and emails due
-                if not sending.send_once():
-                    break
         except Exception:
             log.exception("housekeeping failed; retrying")
         finally:

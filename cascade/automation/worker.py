@@ -1,4 +1,6 @@
-"""The embedded worker: a small pool of threads inside `cascade serve` that calls the engine.
+"""The embedded worker: a small pool of threads inside `cascade serve` that calls the engine,
+and a pool of its own for calls to tenants' addresses (publishing to WordPress, webhooks), so a
+receiver that stalls holds one of those threads and never the pipeline's.
 
 The engine is the same code a Celery worker runs; this module only decides when to call it."""
 
@@ -6,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -28,15 +31,17 @@ def workers_alive() -> bool:
 
 
 class EmbeddedWorker:
-    def __init__(self, threads: int = 2, idle_wait: float = 0.25) -> None:
+    def __init__(
+        self, threads: int = 2, idle_wait: float = 0.25, outbound: int | None = None
+    ) -> None:
         self.size = max(1, threads)
+        self.outbound = max(1, settings.CASCADE_OUTBOUND_THREADS if outbound is None else outbound)
         self.idle_wait = idle_wait
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        # Webhooks and emails: looked for when one was recorded, else once a second.
+        # Outbound calls: looked for when a webhook or email was recorded, else twice a second.
         self._notices = threading.Event()
-        self._notices_checked = 0.0
         signals.progress_changed.connect(self._on_progress)
         sending.on_wake(self._notice_recorded)
 
@@ -47,32 +52,27 @@ class EmbeddedWorker:
                 log.info("took back %s item(s) left by a stopped process", taken)
         finally:
             close_old_connections()
-        for i in range(self.size):
-            thread = threading.Thread(target=self._loop, name=f"cascade-worker-{i}", daemon=True)
+        loops = [(self._loop, f"cascade-worker-{i}") for i in range(self.size)]
+        calls = partial(outbound_calls, self._stop, self._notices)
+        loops += [(calls, f"cascade-outbound-{i}") for i in range(self.outbound)]
+        for target, name in loops:
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         beat = threading.Thread(target=self._beat, name="cascade-worker-beat", daemon=True)
         beat.start()
         self._threads.append(beat)
-        log.info("embedded worker started with %s thread(s)", self.size)
+        log.info(
+            "embedded worker started with %s thread(s), %s for outbound calls",
+            self.size,
+            self.outbound,
+        )
 
     def wake(self) -> None:
         self._wake.set()
 
     def _notice_recorded(self) -> None:
         self._notices.set()
-        self._wake.set()
-
-    def _send_notice(self) -> bool:
-        now = time.monotonic()
-        if not self._notices.is_set() and now - self._notices_checked < 1.0:
-            return False
-        self._notices_checked = now
-        self._notices.clear()
-        sent = sending.send_once()
-        if sent:
-            self._notices.set()  # more may be due
-        return sent
 
     def _on_progress(self, sender: object, run_id: str, **kwargs: object) -> None:
         self._wake.set()
@@ -81,8 +81,12 @@ class EmbeddedWorker:
         """Stop taking new work; items in flight finish (or are taken back after a restart)."""
         self._stop.set()
         self._wake.set()
+        self._notices.set()
         for thread in self._threads:
-            thread.join(timeout=timeout)
+            # A call to a stalling receiver is not waited for to its end: its claim expires
+            # and another worker makes it again.
+            outbound = thread.name.startswith("cascade-outbound")
+            thread.join(timeout=min(timeout, 5.0) if outbound else timeout)
         signals.progress_changed.disconnect(self._on_progress)
 
     def _beat(self) -> None:
@@ -106,7 +110,7 @@ class EmbeddedWorker:
         name = engine.worker_name()
         while not self._stop.is_set():
             try:
-                did = engine.work_once(name) or publishing.work_once(name) or self._send_notice()
+                did = engine.work_once(name)
             except Exception:
                 log.exception("engine step failed; retrying")
                 did = False
@@ -116,3 +120,26 @@ class EmbeddedWorker:
             if not did:
                 self._wake.wait(self.idle_wait)
                 self._wake.clear()
+
+
+def outbound_calls(
+    stop: threading.Event, wake: threading.Event | None = None, idle: float = 0.5
+) -> None:
+    """What the outbound threads of the embedded worker and of every Celery worker run:
+    articles due for WordPress, then webhooks and emails due. A receiver that stalls holds one
+    of these threads, never the pipeline's work."""
+    name = engine.worker_name()
+    while not stop.is_set():
+        try:
+            did = publishing.work_once(name) or sending.send_once()
+        except Exception:
+            log.exception("publishing or sending failed; retrying")
+            did = False
+            stop.wait(1.0)
+        finally:
+            close_old_connections()
+        if not did and wake is None:
+            stop.wait(idle)
+        elif not did and wake is not None:
+            wake.wait(idle)
+            wake.clear()

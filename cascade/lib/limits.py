@@ -3,9 +3,11 @@ and numbers in URLs and bodies stay within what the database can hold."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,31 +17,36 @@ MAX_ID = 2**53
 IMPORT_PATH = re.compile(r"^/(api/v1/)?sites/\d+/keywords/(import/)?$")
 
 
-def body_limit(request: HttpRequest) -> int:
-    if request.method == "POST" and IMPORT_PATH.match(request.path):
+def body_limit(method: str, path: str) -> int:
+    if method == "POST" and IMPORT_PATH.match(path):
         return settings.CASCADE_IMPORT_MAX_BYTES
     return settings.CASCADE_BODY_MAX_BYTES
 
 
+def _too_large(limit: int, size: int | None = None) -> str:
+    said = f"The request body is {size / 2**20:.1f} MiB" if size else "The request body is larger"
+    return f"{said}; at most {limit / 2**20:g} MiB is accepted here."
+
+
+NOT_A_LENGTH = "Content-Length must be a whole number of bytes."
+
+
 class BodyLimitMiddleware:
     """413 for a body over its limit (keyword imports: CASCADE_IMPORT_MAX_BYTES; anything else:
-    CASCADE_BODY_MAX_BYTES), decided from Content-Length before the body is read."""
+    CASCADE_BODY_MAX_BYTES), decided from Content-Length before the body is read. Under ASGI,
+    `BodyLimit` below has refused such a body before Django sees it; this is the same rule for
+    Django's own handlers (tests, WSGI)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        limit = body_limit(request)
+        limit = body_limit(request.method or "", request.path)
         if not declared.isdigit():
-            return self._refuse(request, 400, "Content-Length must be a whole number of bytes.")
+            return self._refuse(request, 400, NOT_A_LENGTH)
         if int(declared) > limit:
-            return self._refuse(
-                request,
-                413,
-                f"The request body is {int(declared) / 2**20:.1f} MiB; at most "
-                f"{limit / 2**20:g} MiB is accepted here.",
-            )
+            return self._refuse(request, 413, _too_large(limit, int(declared)))
         return self.get_response(request)
 
     @staticmethod
@@ -47,6 +54,57 @@ class BodyLimitMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": detail}, status=status)
         return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+class BodyLimit:
+    """The same limits at the ASGI level, before Django (which spools a body to disk before any
+    middleware runs) takes a byte: a declared Content-Length over the limit is refused before
+    the body is read; a chunked body, which declares none, is refused as soon as what arrived
+    passes the limit (Django is told the client went away, and reads no more)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, limit = scope["path"], body_limit(scope["method"], scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return await self._refuse(send, path, 400, NOT_A_LENGTH)
+            if int(declared) > limit:
+                return await self._refuse(send, path, 413, _too_large(limit, int(declared)))
+            return await self.app(scope, receive, send)
+        taken, over = 0, False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal taken, over
+            message = await receive()
+            if message["type"] == "http.request" and not over:
+                taken += len(message.get("body", b""))
+                if taken > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)
+        if over:
+            await self._refuse(send, path, 413, _too_large(limit))
+
+    @staticmethod
+    async def _refuse(send: Any, path: str, status: int, detail: str) -> None:
+        if path.startswith("/api/"):
+            body, kind = json.dumps({"detail": detail}).encode(), b"application/json"
+        else:
+            body, kind = detail.encode(), b"text/plain; charset=utf-8"
+        headers = [
+            (b"content-type", kind),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 # Characters that change how text is shown without being seen: bidirectional overrides and

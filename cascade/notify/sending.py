@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cascade.accounts import secrets
+from cascade.lib import outbound
 from cascade.notify.models import Attempt, Delivery, DeliveryStatus, Email
 from cascade.notify.webhooks import refused_address
 
@@ -107,19 +108,19 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         "X-Cascade-Delivery": str(delivery.delivery_id),
         "X-Cascade-Signature": signature(secret, body),
     }
+    # The address is checked again where the connection is made (lib/outbound.py); the answer's
+    # status is all a delivery needs, so its body is never read.
+    client = outbound.Client(
+        settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE, settings.CASCADE_WEBHOOK_TIMEOUT
+    )
     try:
-        response = httpx.post(
-            hook.url,
-            content=body,
-            headers=headers,
-            timeout=settings.CASCADE_WEBHOOK_TIMEOUT,
-            follow_redirects=False,
-        )
+        with client, client.stream("POST", hook.url, content=body, headers=headers) as response:
+            code = response.status_code
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    return response.status_code, f"The receiver answered {response.status_code}."
+    if 200 <= code < 300:
+        return code, ""
+    return code, f"The receiver answered {code}."
 
 
 def deliver(delivery: Delivery) -> None:

@@ -47,10 +47,8 @@ def refused_address(host: str) -> str | None:
     """Why the server will not call `host` (None when it may): private, loopback, link-local
     and other internal addresses are refused unless CASCADE_WEBHOOKS_ALLOW_PRIVATE is set, so
     that a tenant cannot make the server call the services around it."""
-    if settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE:
-        return None
     try:
-        address = internal_address(host)
+        address = internal_address(host, allowed=settings.CASCADE_WEBHOOKS_ALLOW_PRIVATE)
     except (OSError, UnicodeError):
         return f"The host {host!r} could not be resolved."
     if address is None:

@@ -13,12 +13,11 @@ import nh3
 
 TAGS = {
     "p", "h2", "h3", "h4", "ul", "ol", "li", "strong", "em", "b", "i", "a", "blockquote",
-    "figure", "figcaption", "img", "br", "hr", "code", "pre", "table", "thead", "tbody", "tr",
+    "figure", "figcaption", "br", "hr", "code", "pre", "table", "thead", "tbody", "tr",
     "th", "td",
 }  # fmt: skip
 ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "width", "height", "loading"},
     "figure": {"data-image"},
     "th": {"scope"},
 }
@@ -30,7 +29,10 @@ MAX_HTML_BYTES = 1024 * 1024  # an article larger than this is refused, not stor
 
 def sanitize(html: str) -> str:
     """Only the allow-listed tags and attributes survive; scripts and styles go with their
-    content; links keep http(s) (or relative) addresses and get rel="noopener noreferrer"."""
+    content; links keep http(s) (or relative) addresses and get rel="noopener noreferrer".
+    No picture survives: an article shows only its own, put back by `place_images` after every
+    write, so no `<img>` can make a reviewer's browser fetch a tracking pixel or one of
+    Cascade's own addresses."""
     return nh3.clean(
         html,
         tags=TAGS,

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from cascade.lib import outbound
 from cascade.lib.net import internal_address
 
-TIMEOUT = 30.0
+DEADLINE = 60.0  # one call to WordPress, a picture's upload included
 # Refusals that may pass: credentials being fixed, a rate limit, a proxy's timeout.
 RETRIED = frozenset({401, 403, 408, 425, 429})
 
@@ -35,7 +36,7 @@ def check_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("url: must be an http:// or https:// address of a WordPress site")
-    if not settings.CASCADE_PUBLISH_ALLOW_PRIVATE and _private(parts.hostname, parts.port):
+    if _private(parts.hostname, parts.port):
         raise ValueError(
             "url: this address is on a private or loopback network; the operator allows such "
             "addresses with CASCADE_PUBLISH_ALLOW_PRIVATE"
@@ -45,7 +46,7 @@ def check_url(url: str) -> str:
 
 def _private(host: str, port: int | None) -> bool:
     try:
-        return internal_address(host, port) is not None
+        return internal_address(host, port, settings.CASCADE_PUBLISH_ALLOW_PRIVATE) is not None
     except (OSError, UnicodeError):
         return False  # cannot be resolved now: publishing will say so
 
@@ -60,7 +61,13 @@ def marker(site_id: int, content_id: int, written: Any) -> str:
 class Client:
     def __init__(self, url: str, username: str, password: str) -> None:
         self.base = check_url(url)
-        self.http = httpx.Client(auth=(username, password), timeout=TIMEOUT, follow_redirects=True)
+        # Every connection (redirects too) is checked again where it is made (lib/outbound.py).
+        self.http = outbound.Client(
+            settings.CASCADE_PUBLISH_ALLOW_PRIVATE,
+            DEADLINE,
+            auth=(username, password),
+            follow_redirects=True,
+        )
         self._pretty: bool | None = None  # whether the site has pretty links (/wp-json/)
 
     def close(self) -> None:

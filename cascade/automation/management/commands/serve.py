@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from cascade.automation import live
 from cascade.automation.worker import EmbeddedWorker
+from cascade.lib import http_server
 
 log = logging.getLogger("cascade.serve")
 
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             proxy_headers=proxy_headers,
             lifespan="off",
             timeout_graceful_shutdown=5,
+            **http_server.limits(),
         )
         if not settings.DEBUG and not settings.CASCADE_HTTPS and host not in LOOPBACK:
             self.stderr.write(
