@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 
-from cascade.lib import keys
+from cascade.lib import files, keys
 from cascade.lib.env import env_bool, env_float, env_int, env_list, env_str, parse_stage_map
 from cascade.lib.net import allowed_setting
 
@@ -108,6 +108,11 @@ else:
             "TEST": {"NAME": str(DATA_DIR / "test-cascade.sqlite3")},
         }
     }
+
+# Files 0600 and folders 0700 in every Cascade process; the data directory and the SQLite
+# database tightened if an older installation left them open (lib/files.py).
+_sqlite = None if _database_url else Path(DATABASES["default"]["NAME"])
+files.keep_private(DATA_DIR, _sqlite)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

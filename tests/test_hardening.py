@@ -9,6 +9,8 @@ import base64
 import hashlib
 import json
 import stat
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -22,8 +24,9 @@ from cascade.accounts.models import Account, Site
 from cascade.ai import KEYED_CLIENTS, get_provider, reset_provider_cache
 from cascade.automation import engine
 from cascade.automation.models import PauseReason, RunStatus
+from cascade.automation.steps.writing import write_media
 from cascade.planner.models import Keyword
-from tests.servers import Server, cascade, open_stream
+from tests.servers import Server, cascade, open_stream, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +45,72 @@ def test_without_secret_key_one_is_generated_privately_and_kept(tmp_path):
     keys = [run.stdout.strip().splitlines()[-1] for run in (first, second)]
     assert keys[0] == keys[1] == key_file.read_text().strip()
     assert len(keys[0]) >= 50
+
+
+def test_what_cascade_keeps_on_disk_is_for_its_user_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    database = data / "cascade.sqlite3"
+    database.write_bytes(b"")  # an older installation's, left readable by everyone
+    database.chmod(0o644)
+    env = {
+        "CASCADE_DATA_DIR": str(data),
+        "CASCADE_DB_PATH": str(database),
+        "DATABASE_URL": "",
+        "SECRET_KEY": "",
+        "CASCADE_MEDIA_ROOT": str(data / "media"),
+    }
+    cascade("migrate", "--verbosity", "0", **env)
+    code = (
+        "from django.db import connection; connection.ensure_connection(); "
+        "print('ready', flush=True); input()"
+    )
+    held = subprocess.Popen(  # a process with the database open keeps its WAL file
+        [sys.executable, "-m", "cascade", "shell", "-c", code],
+        env=server_env(**env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert held.stdout is not None
+    while b"ready" not in held.stdout.readline():
+        assert held.poll() is None, "the shell ended before it was ready"
+    try:
+        mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+        assert mode(data) == 0o700
+        assert mode(database) == 0o600 and mode(data / "secret_key") == 0o600
+        wal = data / "cascade.sqlite3-wal"
+        assert wal.exists() and mode(wal) == 0o600  # kept while a connection is open
+    finally:
+        held.communicate(b"\n", timeout=60)  # (it ends on its own)
+
+
+@pytest.mark.parametrize(
+    ("accel", "file_mode", "dir_mode"), [("", 0o600, 0o700), ("/x/", 0o640, 0o750)]
+)
+def test_pictures_are_private_unless_nginx_sends_them(
+    tmp_path, settings, accel, file_mode, dir_mode
+):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.CASCADE_MEDIA_ACCEL_REDIRECT = accel
+    target = tmp_path / "media" / "sites" / "7" / "images" / "a.png"
+    write_media(target, b"png")
+    assert stat.S_IMODE(target.stat().st_mode) == file_mode
+    for folder in (target.parent, target.parent.parent, tmp_path / "media"):
+        assert stat.S_IMODE(folder.stat().st_mode) == dir_mode, folder
+
+
+def test_check_deploy_warns_when_nginx_cannot_reach_the_pictures(tmp_path):
+    result = cascade(
+        "check",
+        "--deploy",
+        check=False,
+        CASCADE_DATA_DIR=str(tmp_path),
+        CASCADE_MEDIA_ROOT=str(tmp_path / "media"),
+        CASCADE_MEDIA_ACCEL_REDIRECT="/protected-media/",
+        SECRET_KEY="",
+    )
+    assert "cascade.W001" in result.stdout + result.stderr
 
 
 def test_a_published_key_is_refused_when_debug_is_off(tmp_path):

@@ -16,6 +16,7 @@ from cascade.ai.base import Brief, SectionIn
 from cascade.ai.notes import length_goal
 from cascade.ai.text import clip
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
+from cascade.lib import files
 from cascade.planner.models import ContentIdea, IdeaStatus
 from cascade.writer.html import count_words, place_images, plain, sanitize, sections
 from cascade.writer.models import (
@@ -174,12 +175,14 @@ def image_process(ctx: StageContext, images: list[Image]) -> Any:
 def write_media(target: Path, data: bytes) -> None:
     """Write a media file whole or not at all. ENOSPC when the disk is full, or when the write
     would leave less than CASCADE_MEDIA_MIN_FREE_BYTES free (room kept for the database)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    file_mode, dir_mode = files.media_modes(bool(settings.CASCADE_MEDIA_ACCEL_REDIRECT))
+    files.make_media_dirs(target.parent, Path(settings.MEDIA_ROOT), dir_mode)
     keep = settings.CASCADE_MEDIA_MIN_FREE_BYTES
     if keep and shutil.disk_usage(target.parent).free - len(data) < keep:
         raise OSError(errno.ENOSPC, f"writing would leave less than {keep:,} bytes free")
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
     try:
+        os.fchmod(fd, file_mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
