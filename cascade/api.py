@@ -22,13 +22,18 @@ from cascade.automation.engine import EngineRefusal
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        # The token's user, with the token's id and whether its last use is over a minute old,
-        # in one query written in SQL: this runs on every API call, and the ORM's building of
-        # the join cost five times it.
+        # The token's user (unless the token expired), with the token's id and whether its last
+        # use is over a minute old, in one query written in SQL: this runs on every API call,
+        # and the ORM's building of the join cost five times it.
         now = timezone.now()
-        a_minute_ago = connection.ops.adapt_datetimefield_value(now - dt.timedelta(seconds=60))
+        adapt = connection.ops.adapt_datetimefield_value
+        a_minute_ago = adapt(now - dt.timedelta(seconds=60))
         user: Any = next(
-            iter(get_user_model().objects.raw(_token_sql(), [a_minute_ago, hash_token(token)])),
+            iter(
+                get_user_model().objects.raw(
+                    _token_sql(), [a_minute_ago, hash_token(token), adapt(now)]
+                )
+            ),
             None,
         )
         if user is None or not user.is_active:
@@ -46,7 +51,8 @@ def _token_sql() -> str:
     return (
         "SELECT u.*, t.id AS token_pk, "
         "(t.last_used_at IS NULL OR t.last_used_at < %s) AS token_stale "
-        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id WHERE t.digest = %s"
+        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id WHERE t.digest = %s "
+        "AND (t.expires_at IS NULL OR t.expires_at > %s)"
     )
 
 

@@ -355,6 +355,8 @@ CASCADE_PUBLIC_URL = env_str("CASCADE_PUBLIC_URL", "http://127.0.0.1:8000")
 # Behind nginx: media are sent by nginx from this internal location (X-Accel-Redirect) after
 # Cascade checked who asks; empty: Cascade sends the files itself.
 CASCADE_MEDIA_ACCEL_REDIRECT = env_str("CASCADE_MEDIA_ACCEL_REDIRECT")
+# Picture addresses in API answers are signed and work without a session for this long.
+CASCADE_MEDIA_LINK_SECONDS = env_int("CASCADE_MEDIA_LINK_SECONDS", 3600)
 
 # Key material for stored secrets (accounts' AI keys, WordPress passwords); default: SECRET_KEY.
 # The encryption key is derived from it for that purpose alone. Former ones, newest first,

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("account/", account_views.account_settings, name="account-settings"),
+    path("account/tokens/", account_views.token_new, name="token-new"),
+    path("account/tokens/<id:token_id>/revoke/", account_views.token_revoke, name="token-revoke"),
     path("sites/new/", account_views.site_new, name="site-new"),
     path("", include("cascade.writer.urls")),
     path("", include("cascade.notify.urls")),

@@ -106,14 +106,17 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
     @classmethod
-    def issue(cls, user, name: str = "") -> tuple[ApiToken, str]:
+    def issue(cls, user, name: str = "", expires_at=None) -> tuple[ApiToken, str]:
         raw = "csk_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, prefix=raw[:10], digest=hash_token(raw))
+        token = cls.objects.create(
+            user=user, name=name, prefix=raw[:10], digest=hash_token(raw), expires_at=expires_at
+        )
         return token, raw
 
 

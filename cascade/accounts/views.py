@@ -1,4 +1,5 @@
-"""The account page (balance, usage per run, the ledger, the AI key) and creating a site."""
+"""The account page (balance, usage per run, the ledger, the AI key, the user's API tokens) and
+creating a site."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
 
-from cascade.accounts import secrets
+from cascade.accounts import secrets, tokens
 from cascade.accounts.access import memberships_of, sites_of
 from cascade.accounts.models import CAN_OPERATE, LedgerKind, Membership, Role, Site
 from cascade.accounts.naming import site_fields
@@ -50,10 +52,24 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     membership, memberships = _membership(request)
     if request.method == "POST":
         return _save_key(request, membership)
+    return _page(request, membership, memberships)
+
+
+def _page(
+    request: HttpRequest,
+    membership: Membership | None,
+    memberships: list[Membership],
+    status: int = 200,
+    **extra: object,
+) -> HttpResponse:
     context: dict = {
         "membership": membership,
         "memberships": memberships,
         "sites": sites_of(request.user),
+        "tokens": tokens.of(request.user),
+        "lifetimes": tokens.CHOICES,
+        "now": timezone.now(),
+        **extra,
     }
     if membership is not None and membership.role == Role.OWNER:
         ledger = membership.account.ledger.select_related("run__site").order_by("-id")
@@ -66,7 +82,30 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             .annotate(spent=-Sum("delta"))
             .order_by("-run__created_at")[:20]
         )
-    return render(request, "accounts/account_settings.html", context)
+    return render(request, "accounts/account_settings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def token_new(request: HttpRequest) -> HttpResponse:
+    """Issue an API token for the user; it is shown on this answer only (never stored)."""
+    membership, memberships = _membership(request)
+    try:
+        _, raw = tokens.issue(
+            request.user, request.POST.get("name", ""), request.POST.get("expires", "")
+        )
+    except tokens.BadToken as exc:
+        return _page(request, membership, memberships, status=422, token_error=str(exc))
+    return _page(request, membership, memberships, new_token=raw)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    if not tokens.revoke(request.user, token_id):
+        raise Http404("No such token of yours.")
+    messages.success(request, "The token was revoked: it no longer works.")
+    return redirect("account-settings")
 
 
 @login_required

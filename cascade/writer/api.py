@@ -11,8 +11,9 @@ from ninja.errors import HttpError
 
 from cascade.accounts.access import add_site_list, site_for
 from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS, Error
-from cascade.writer import connection, review
+from cascade.writer import connection, media_links, review
 from cascade.writer.exporting import export_response
+from cascade.writer.html import place_images
 from cascade.writer.models import Content, Image, Task
 
 router = Router()
@@ -141,15 +142,19 @@ def _content(request: HttpRequest, site_id: int, content_id: int, operate: bool 
 
 
 def _out(content: Content) -> dict:
+    """An article as the API gives it: its pictures (in the list and in the HTML) at signed
+    addresses that work without a session for a while."""
     idea = content.task.idea
+    images = list(content.images.order_by("position"))
+    signed = {i.pk: media_links.signed(str(i.file)) for i in images if i.file}
     return {
         **{f: getattr(content, f) for f in ContentOut.model_fields if hasattr(content, f)},
+        "html": place_images(content.html, images, url_of=lambda i: signed[i.pk]),
         "cluster_id": idea.cluster_id if idea else None,
         "idea_id": idea.pk if idea else None,
         "keywords": [str(k) for k in (idea.target_keywords if idea else [])],
         "images": [
-            {"id": i.pk, "kind": i.kind, "url": i.url, "alt": i.alt}
-            for i in content.images.order_by("position")
+            {"id": i.pk, "kind": i.kind, "url": signed.get(i.pk), "alt": i.alt} for i in images
         ],
     }
 

@@ -26,7 +26,7 @@ from cascade.accounts.access import page_site
 from cascade.accounts.models import Membership, Site
 from cascade.ai.notes import only_about_length
 from cascade.lib.paging import page_of
-from cascade.writer import links, publishing, review
+from cascade.writer import links, media_links, publishing, review
 from cascade.writer.exporting import export_response
 from cascade.writer.html import FIGURE_RE
 from cascade.writer.models import (
@@ -62,16 +62,22 @@ MEDIA_RE = re.compile(r"^sites/(\d+)/")
 
 @require_GET
 def media(request: HttpRequest, path: str) -> HttpResponseBase:
-    """A picture, for members of its site's account only; anyone else gets 404 (a path reveals
-    nothing). Behind nginx the file is sent by nginx (X-Accel-Redirect)."""
+    """A picture, for members of its site's account, or for whoever holds a signed address the
+    API gave (media_links); anyone else gets 404 (a path reveals nothing). Behind nginx the file
+    is sent by nginx (X-Accel-Redirect)."""
     match = MEDIA_RE.match(path)
     user = request.user
-    if match is None or not user.is_authenticated or ".." in path:
+    if match is None or ".." in path:
         raise Http404("No such file.")
-    member = Membership.objects.filter(
-        user_id=user.pk, account__sites__id=int(match[1]), account__sites__images__file=path
-    )
-    if not member.exists():
+    link = request.GET.get("expires", ""), request.GET.get("signature", "")
+    if all(link):
+        if not media_links.valid(path, *link):
+            raise Http404("This picture's address has expired or is not genuine.")
+    elif not user.is_authenticated or not (
+        Membership.objects.filter(
+            user_id=user.pk, account__sites__id=int(match[1]), account__sites__images__file=path
+        ).exists()
+    ):
         raise Http404("No such file.")
     if settings.CASCADE_MEDIA_ACCEL_REDIRECT:
         accel = HttpResponse(content_type=mimetypes.guess_type(path)[0] or "image/png")
