@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Any
 
 from csp.decorators import csp_exempt
@@ -71,7 +72,20 @@ class Session(APIKeyCookie):
         return request.user if key and request.user.is_authenticated else None
 
 
-api = NinjaAPI(
+class CascadeAPI(NinjaAPI):
+    def validation_error_from_error_contexts(self, error_contexts: list[Any]) -> ValidationError:
+        """Ninja's, keeping a short account of a refused value (`sent`) for the message."""
+        error = super().validation_error_from_error_contexts(error_contexts)
+        inputs = [
+            i.get("input") for c in error_contexts for i in c.pydantic_validation_error.errors()
+        ]
+        for item, sent in zip(error.errors, inputs, strict=False):
+            if isinstance(sent, str | int | float | bool):
+                item["sent"] = repr(sent)[:80]
+        return error
+
+
+api = CascadeAPI(
     title="Cascade API",
     version="1",
     urls_namespace="api",
@@ -88,12 +102,31 @@ def _field(loc: list) -> str:
     return ".".join(parts) or "request"
 
 
+# Pydantic's names for the branches of a union (`int | None`), which are not fields.
+BRANCHES = {"none", "int", "str", "bool", "float", "list", "dict"}
+
+
+def _branch(part: object) -> bool:
+    return isinstance(part, str) and (part in BRANCHES or "[" in part or "-" in part)
+
+
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        {"field": _field(list(e.get("loc", []))), "message": e.get("msg", "invalid")}
-        for e in exc.errors
-    ]
+    errors: list[dict[str, str]] = []
+    for e in exc.errors:
+        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        if e.get("type") in ("literal_error", "enum"):  # say what was sent
+            sent = e.get("sent", "this")
+            message = f"{sent} is not one of {e.get('ctx', {}).get('expected')}"
+        path = _field([p for p in e.get("loc", []) if not _branch(p)]).split(".")
+        field = path[0]
+        if len(path) > 1:  # an item of a list or a value of an object
+            message = f"{'.'.join(path[1:])}: {message}"
+        if field == "request" and re.match(r"^\w+: ", message):  # a body-wide check's
+            field, message = message.split(": ", 1)
+        if message == "Input should be None" or any(x["field"] == field for x in errors):
+            continue  # the other branch of an optional field says what is wrong
+        errors.append({"field": field, "message": message})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid input."
     return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
 

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from cascade.accounts.access import site_for, sites_of
 from cascade.accounts.models import CAN_OPERATE, Membership, Site
-from cascade.accounts.naming import site_fields
-from cascade.lib.limits import MAX_ID
-from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
+from cascade.accounts.naming import HOST_PATTERN, HOST_REFUSAL, site_fields
+from cascade.lib.schemas import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Body,
+    RowId,
+    VisibleLine,
+    matching,
+    visible_text,
+)
 
 router = Router()
 
 
-class SiteIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    domain: str = Field(default="", max_length=253)
-    account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+class SiteIn(Body):
+    name: VisibleLine = Field(max_length=200)
+    domain: Annotated[
+        str, AfterValidator(visible_text), AfterValidator(matching(HOST_PATTERN, HOST_REFUSAL))
+    ] = Field(default="", max_length=253, json_schema_extra={"pattern": HOST_PATTERN})
+    account_id: RowId | None = None
 
 
 class SiteOut(Schema):

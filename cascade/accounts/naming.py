@@ -8,7 +8,11 @@ import re
 from cascade.lib.limits import text_problem
 
 NAME_LENGTH, DOMAIN_LENGTH = 200, 253
-HOST_RE = re.compile(r"^[\w.-]+(:\d{1,5})?$")
+HOST = r"[\w.-]+(:\d{1,5})?"
+HOST_RE = re.compile(f"^{HOST}$")
+# The API schema's statement of a domain: a host, or nothing, with spaces around it allowed.
+HOST_PATTERN = f"^[ \t\n\r]*({HOST})?[ \t\n\r]*$"
+HOST_REFUSAL = "A host name such as example.com, without http:// or paths."
 
 
 def clean_name(text: str, limit: int = NAME_LENGTH) -> tuple[str, str]:
@@ -33,7 +37,7 @@ def clean_domain(text: str) -> tuple[str, str]:
     if not text:
         return "", ""
     if len(text) > DOMAIN_LENGTH or not HOST_RE.match(text):
-        return text, "A host name such as example.com, without http:// or paths."
+        return text, HOST_REFUSAL
     return text, ""
 
 

@@ -6,13 +6,14 @@ annotations in its own module, where string annotations such as "Query[RunQuery]
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from cascade.accounts.access import site_for
 from cascade.automation import config as run_config
@@ -31,9 +32,18 @@ from cascade.automation.schemas import (
     Snapshot,
 )
 from cascade.automation.stages import registry
-from cascade.lib.limits import MAX_ID, text_problem
+from cascade.lib.limits import MAX_ID
 from cascade.lib.paging import Paging
-from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
+from cascade.lib.schemas import (
+    READ_ERRORS,
+    WHOLE,
+    WRITE_ERRORS,
+    Body,
+    NoNulls,
+    VisibleText,
+    Whole,
+    matching,
+)
 
 router = Router()
 sites_router = Router()  # per-site settings, mounted under /v1/sites/
@@ -161,14 +171,30 @@ def logs(request: HttpRequest, q: Query[RunQuery]):
     return RunEvent.objects.filter(run=run).order_by("-id")
 
 
-class ConfigIn(Schema):
-    stages_enabled: list[bool] | None = None
-    batch_sizes: dict[str, int] | None = None
-    ideas_per_cluster: int | None = Field(default=None, ge=1, le=10)
-    images_per_content: int | None = Field(default=None, ge=0, le=6)
-    target_words: int | None = Field(default=None, ge=300, le=5000)
-    max_items_per_stage: int | None = Field(default=None, ge=1, le=1_000_000)
-    max_credits_per_run: int | None = Field(default=None, ge=1, le=1_000_000_000)
+def _stage_list(schema: dict[str, Any]) -> None:
+    schema.update(minItems=len(registry()), maxItems=len(registry()))
+
+
+def _stage_keys(schema: dict[str, Any]) -> None:
+    numbers = "|".join(str(n) for n in registry().numbers)
+    schema["propertyNames"] = {"pattern": f"^({numbers})$"}
+    schema["additionalProperties"] = {"type": "integer", "minimum": 1, "maximum": 1000}
+
+
+class ConfigIn(NoNulls):
+    # Left out, a field keeps its value; the limits may be null (which clears them).
+    nullable = frozenset({"max_items_per_stage", "max_credits_per_run"})
+    stages_enabled: list[bool] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_stage_list
+    )
+    batch_sizes: dict[str, Whole] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_stage_keys
+    )
+    ideas_per_cluster: Annotated[int, Field(ge=1, le=10), WHOLE] | SkipJsonSchema[None] = None
+    images_per_content: Annotated[int, Field(ge=0, le=6), WHOLE] | SkipJsonSchema[None] = None
+    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | SkipJsonSchema[None] = None
+    max_items_per_stage: Annotated[int, Field(ge=1, le=1_000_000), WHOLE] | None = None
+    max_credits_per_run: Annotated[int, Field(ge=1, le=1_000_000_000), WHOLE] | None = None
 
     @field_validator("stages_enabled")
     @classmethod
@@ -200,23 +226,20 @@ def get_config(request: HttpRequest, q: Query[SiteQuery]):
 def put_config(request: HttpRequest, q: Query[SiteQuery], payload: ConfigIn):
     site = site_for(request, q.site_id, operate=True)
     # Only the fields the client sent change; explicit nulls clear the optional limits.
-    values: dict[str, Any] = payload.model_dump(exclude_unset=True)
-    for field in (
-        "stages_enabled",
-        "batch_sizes",
-        "ideas_per_cluster",
-        "images_per_content",
-        "target_words",
-    ):
-        if field in values and values[field] is None:
-            raise HttpError(422, f"{field}: may not be null")
-    return run_config.save(site, values)
+    return run_config.save(site, payload.model_dump(exclude_unset=True))
 
 
-class ScheduleIn(Schema):
+class ScheduleIn(Body):
     enabled: bool = True
-    cron: str = Field(max_length=100)
-    timezone: str = Field(default="UTC", max_length=64)
+    cron: Annotated[
+        str,
+        AfterValidator(
+            matching(schedules.CRON_PATTERN, "Give five cron fields, e.g. '0 6 * * 1-5'.")
+        ),
+    ] = Field(max_length=100, json_schema_extra={"pattern": schedules.CRON_PATTERN})
+    timezone: str = Field(
+        default="UTC", json_schema_extra=lambda s: s.update(enum=list[Any](schedules.ZONES))
+    )
     catch_up: bool = True
 
 
@@ -255,11 +278,11 @@ def put_schedule(request: HttpRequest, q: Query[SiteQuery], payload: ScheduleIn)
 # --- a site's writing settings (under /v1/sites/) ------------------------------------------------
 
 
-class SiteSettingsIn(Schema):
-    tone: str | None = Field(default=None, max_length=200)
-    audience: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, min_length=2, max_length=40)
-    target_words: int | None = Field(default=None, ge=300, le=5000)
+class SiteSettingsIn(Body):
+    tone: VisibleText | None = Field(default=None, max_length=200)
+    audience: VisibleText | None = Field(default=None, max_length=200)
+    language: VisibleText | None = Field(default=None, min_length=2, max_length=40)
+    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | None = None
 
 
 def site_settings(site) -> dict:
@@ -282,10 +305,7 @@ def put_site_settings(request: HttpRequest, site_id: int, payload: SiteSettingsI
     values = payload.model_dump(exclude_unset=True)
     for field in ("tone", "audience", "language"):
         if field in values:
-            text = (values[field] or "").strip()
-            if problem := text_problem(text):
-                raise HttpError(422, f"{field}: use visible characters only: this {problem}")
-            setattr(site, field, text)
+            setattr(site, field, (values[field] or "").strip())  # (checked by the schema)
     site.save()
     if values.get("target_words") is not None:
         run_config.save(site, {"target_words": values["target_words"]})

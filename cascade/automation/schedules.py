@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadDateError, croniter
 from django.conf import settings
@@ -27,11 +27,45 @@ class BadSchedule(ValueError):
         self.field = field
 
 
+# The time zones a schedule may name (the API schema's enum): the tz database's.
+ZONES = sorted(available_timezones() | {"UTC"})
+
+
 def zone(name: str) -> ZoneInfo:
+    if name not in ZONES:
+        raise BadSchedule("timezone", f"unknown time zone {name!r} (e.g. Europe/Berlin)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise BadSchedule("timezone", f"unknown time zone {name!r} (e.g. Europe/Berlin)") from None
+
+
+def _names(words: str) -> str:
+    return "|".join([*words.split(), *words.upper().split()])
+
+
+def _cron_field(value: str) -> str:
+    item = rf"(\*|({value})(-({value}))?)(/[1-9][0-9]?)?"
+    return rf"{item}(,{item})*"
+
+
+# The API schema's statement of a cron expression: five fields of numbers (or month and day
+# names), ranges, lists and steps, one space apart. The server checks it too, then asks
+# croniter whether the expression ever names a time.
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(value)
+        for value in (
+            "[1-5]?[0-9]",
+            "1?[0-9]|2[0-3]",
+            "[1-9]|[12][0-9]|3[01]",
+            "[1-9]|1[0-2]|" + _names("jan feb mar apr may jun jul aug sep oct nov dec"),
+            "[0-7]|" + _names("sun mon tue wed thu fri sat"),
+        )
+    )
+    + "$"
+)
 
 
 def check_cron(cron: str) -> str:

@@ -33,13 +33,18 @@ def _number(value: str) -> int | None | str:
     return int(value) if value.isdigit() else value  # a non-number goes on to be refused
 
 
+def _bounds(field: str) -> tuple[int | None, int | None]:
+    """A number's bounds, as the API's schema states them."""
+    stated = ConfigIn.model_json_schema()["properties"].get(field, {})
+    for option in [stated, *stated.get("anyOf", [])]:
+        if "minimum" in option:
+            return option["minimum"], option.get("maximum")
+    return None, None
+
+
 def _explain(field: str, message: str) -> str:
     """A refused number in words a person can act on: "A whole number between 300 and 5000."."""
-    bounds = {
-        type(m).__name__: getattr(m, type(m).__name__.lower(), None)
-        for m in getattr(ConfigIn.model_fields.get(field), "metadata", [])
-    }
-    low, high = bounds.get("Ge"), bounds.get("Le")
+    low, high = _bounds(field)
     if low is not None and high is not None:
         return f"A whole number between {low} and {high:,}."
     if field == "batch_sizes" or low is None:

@@ -3,8 +3,10 @@ and numbers in URLs and bodies stay within what the database can hold."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -115,11 +117,15 @@ INVISIBLE = frozenset(
 )
 
 
+ALLOWED_CONTROLS = "\t\n\r"
+
+
 def text_problem(value: str) -> str | None:
     """Why a text a person typed (a keyword, a name, a title, a note) cannot be stored as it
-    is, or None. One rule for every such text: no invisible characters (Unicode's format
-    category Cf: bidirectional controls, zero-width characters, TAG characters that smuggle
-    invisible text into prompts), no control characters (NUL included), no lone surrogates."""
+    is, or None. One rule for every such text, and the same the API's schema states (`VISIBLE`):
+    no invisible characters (Unicode's format category Cf: bidirectional controls, zero-width
+    characters, TAG characters that smuggle invisible text into prompts), no control characters
+    but tab and line breaks (NUL included), no lone surrogates."""
     for char in value:
         if 0xE0000 <= ord(char) <= 0xE007F:
             return f"contains an invisible tag character (U+{ord(char):05X})"
@@ -128,6 +134,35 @@ def text_problem(value: str) -> str | None:
             return f"contains an invisible formatting character (U+{ord(char):04X})"
         if category == "Cs":
             return "contains a broken character (a lone surrogate)"
-        if category == "Cc" and char not in "\t":
+        if category == "Cc" and char not in ALLOWED_CONTROLS:
             return f"contains a control character (U+{ord(char):04X})"
     return None
+
+
+@functools.cache
+def refused_class() -> str:
+    """The characters `text_problem` refuses (lone surrogates aside, which JSON text cannot
+    carry), as the inside of a regular-expression character class: the schema's statement of
+    the same rule."""
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) == "Cs" or text_problem(char) is None:
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+
+    def one(code: int) -> str:
+        return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
+
+    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
+
+
+def visible_pattern(required: bool) -> str:
+    """A text of visible characters (`required`: with at least one that is not a space)."""
+    refused = refused_class()
+    if required:
+        return f"^[^{refused}]*[^{refused}\\s][^{refused}]*$"
+    return f"^[^{refused}]*$"

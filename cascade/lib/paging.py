@@ -23,17 +23,6 @@ class Paging(LimitOffsetPagination):
         super().__init__(max_limit=MAX_LIMIT, **kwargs)
 
 
-def status_filter(value: str | None, statuses: list[str]) -> str | None:
-    """The `status` filter of a list, checked against the statuses rows can have (422 otherwise)."""
-    from ninja.errors import HttpError
-
-    if value is None:
-        return None
-    if value not in statuses:
-        raise HttpError(422, f"status: must be one of {', '.join(statuses)}")
-    return value
-
-
 def page_of(request: HttpRequest, rows: Any, per_page: int, count: int | None = None) -> Page:
     """The `?page=N` page of a list (the first for a bad number, the last past the end); `count`
     spares the count query when the caller knows it already."""

@@ -6,29 +6,34 @@ annotations in its own module.)
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from cascade.accounts.access import site_for
 from cascade.lib.paging import Paging
-from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS
+from cascade.lib.schemas import READ_ERRORS, WEB_ADDRESS, WRITE_ERRORS, Body, matching
 from cascade.notify import webhooks
-from cascade.notify.models import Attempt, Delivery, DeliveryStatus, Webhook
+from cascade.notify.models import Attempt, Delivery, DeliveryStatus, Event, Webhook
 
 router = Router()
+EventName = Literal[tuple(Event.values)]  # type: ignore[valid-type]
 
 
-class WebhookIn(Schema):
-    url: str = Field(max_length=500, description="http:// or https:// address that receives POSTs")
-    events: list[str] = Field(
-        min_length=1, max_length=10, description="run.finished, run.paused, content.published"
+class WebhookIn(Body):
+    url: Annotated[
+        str, AfterValidator(matching(WEB_ADDRESS, "Give an http:// or https:// address."))
+    ] = Field(
+        max_length=500,
+        description="http:// or https:// address that receives POSTs",
+        json_schema_extra={"pattern": WEB_ADDRESS},
     )
+    events: list[EventName] = Field(min_length=1, max_length=10)  # type: ignore[valid-type]
 
 
 class WebhookOut(Schema):
@@ -96,7 +101,7 @@ def list_webhooks(request: HttpRequest, site_id: int) -> Any:
 def add_webhook(request: HttpRequest, site_id: int, payload: WebhookIn) -> Any:
     site = site_for(request, site_id, operate=True)
     try:
-        hook, secret = webhooks.add(site, payload.url, payload.events)
+        hook, secret = webhooks.add(site, payload.url, list(payload.events))
     except webhooks.BadWebhook as exc:
         raise refused(exc) from None
     return Status(201, webhooks.describe(hook) | {"secret": secret})

@@ -116,7 +116,7 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
     try:
         with client, client.stream("POST", hook.url, content=body, headers=headers) as response:
             code = response.status_code
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
     if 200 <= code < 300:
         return code, ""

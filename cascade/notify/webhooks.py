@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cascade.accounts import secrets
 from cascade.accounts.models import Role, Site
+from cascade.lib.limits import text_problem
 from cascade.lib.net import internal_address
 from cascade.notify.models import Delivery, DeliveryStatus, Email, EmailOptIn, Event, Webhook
 
@@ -66,7 +67,7 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 (a port out of range raises here)
     except ValueError:
         raise BadWebhook("url", "This is not a valid address.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or text_problem(url):
         raise BadWebhook(
             "url", "Give an http:// or https:// address, e.g. https://example.com/hook."
         )

@@ -37,7 +37,12 @@ class ImportReport(Schema):
         "requestBody": {
             "content": {
                 "application/json": {
-                    "schema": {"type": "object", "properties": {"keywords": {"type": "array"}}}
+                    "schema": {
+                        "type": "object",
+                        "required": ["keywords"],
+                        # Each row is checked on its own: a bad one is listed in `rejected`.
+                        "properties": {"keywords": {"type": "array", "items": {}}},
+                    }
                 },
                 "text/csv": {"schema": {"type": "string"}},
             }

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
+from pydantic import AfterValidator, ConfigDict
+from pydantic.json_schema import SkipJsonSchema
 
 from cascade.accounts.access import add_site_list, site_for
-from cascade.lib.schemas import READ_ERRORS, WRITE_ERRORS, Error
+from cascade.lib.schemas import (
+    READ_ERRORS,
+    WEB_ADDRESS,
+    WRITE_ERRORS,
+    Body,
+    Error,
+    NoNulls,
+    RowId,
+    VisibleLine,
+    VisibleText,
+    matching,
+)
 from cascade.writer import connection, media_links, review
 from cascade.writer.exporting import export_response
 from cascade.writer.html import place_images
-from cascade.writer.models import Content, Image, Task
+from cascade.writer.models import Content, ContentStatus, Image, Task
 
 router = Router()
 ACT_ERRORS = {**WRITE_ERRORS, 409: Error}
@@ -75,26 +88,32 @@ class ContentOut(Schema):
     updated_at: datetime
 
 
-class ContentPatch(Schema):
-    title: str | None = Field(None, max_length=300)
-    html: str | None = None
-    meta_title: str | None = Field(None, max_length=60)
-    meta_description: str | None = Field(None, max_length=160)
+class ContentPatch(NoNulls):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": [name]} for name in review.EDITABLE],
+            "description": f"At least one of {', '.join(review.EDITABLE)}.",
+        }
+    )
+    title: Annotated[VisibleLine, Field(max_length=300)] | SkipJsonSchema[None] = None
+    html: VisibleText | SkipJsonSchema[None] = None
+    meta_title: Annotated[VisibleText, Field(max_length=60)] | SkipJsonSchema[None] = None
+    meta_description: Annotated[VisibleText, Field(max_length=160)] | SkipJsonSchema[None] = None
     confirm_published: bool = False
 
 
-class Reason(Schema):
-    reason: str = Field(..., max_length=2000)
+class Reason(Body):
+    reason: VisibleLine = Field(..., max_length=2000)
 
 
-class Note(Schema):
-    note: str = Field(..., max_length=2000)
+class Note(Body):
+    note: VisibleLine = Field(..., max_length=2000)
 
 
-class BulkIn(Schema):
+class BulkIn(Body):
     action: Literal["approve", "reject", "publish"]
-    ids: list[int] = Field(..., min_length=1, max_length=1000)
-    reason: str | None = Field(None, max_length=2000)
+    ids: list[RowId] = Field(..., min_length=1, max_length=1000)
+    reason: VisibleLine | None = Field(None, max_length=2000)
 
 
 class Refusal(Schema):
@@ -107,10 +126,12 @@ class BulkOut(Schema):
     refused: list[Refusal]
 
 
-class PublishingIn(Schema):
-    url: str = Field(..., max_length=300)
-    username: str = Field(..., max_length=150)
-    application_password: str | None = Field(None, max_length=200)
+class PublishingIn(Body):
+    url: Annotated[
+        str, AfterValidator(matching(WEB_ADDRESS, "Give an http:// or https:// address."))
+    ] = Field(..., max_length=300, json_schema_extra={"pattern": WEB_ADDRESS})
+    username: VisibleLine = Field(..., max_length=150)
+    application_password: VisibleLine | None = Field(None, max_length=200)
     post_status: Literal["draft", "publish"] = "draft"
     category_from_cluster: bool = True
 
@@ -237,12 +258,13 @@ def bulk(request: HttpRequest, site_id: int, body: BulkIn):
 def export(
     request: HttpRequest,
     site_id: int,
-    status: str = "approved",
+    status: ContentStatus = ContentStatus.APPROVED,
     format: Literal["markdown", "html"] = "markdown",
 ):
     """A ZIP with a folder per article (index.md with front matter, or index.html) and its
     pictures, streamed as it is made."""
-    return export_response(request, site_for(request, site_id), status=status, fmt=format)
+    site = site_for(request, site_id)
+    return export_response(request, site, status=ContentStatus(status).value, fmt=format)
 
 
 @router.get("{id:site_id}/publishing/", response={200: PublishingOut | None, **READ_ERRORS})

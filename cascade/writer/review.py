@@ -31,6 +31,7 @@ from cascade.writer.models import (
 
 NOTE_LIMIT = 2000
 KEPT_BY_REWRITES = ("title", "meta_title", "meta_description")
+EDITABLE = ("title", "html", "meta_title", "meta_description")  # what an edit may change
 # Words of a note that ask a rewrite to change fields a person edited.
 ASKS = {
     "title": re.compile(r"(?<!meta )(?<!seo )\b(title|headline)\b", re.I),
@@ -138,7 +139,7 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
         changes["html"] = place_images(sanitize(raw), content.images.all())
         changes["word_count"] = count_words(changes["html"])
     if not changes:
-        raise Refused("Nothing to change: send title, html, meta_title or meta_description.", 422)
+        raise Refused(f"Nothing to change: send {', '.join(EDITABLE)}.", 422)
     if content.remote_post_id:
         changes["changed_since_published"] = True
     Content.objects.filter(pk=content.pk).update(**changes, updated_at=timezone.now())

@@ -12,6 +12,7 @@ import httpx
 from django.conf import settings
 
 from cascade.lib import outbound
+from cascade.lib.limits import text_problem
 from cascade.lib.net import internal_address
 
 DEADLINE = 60.0  # one call to WordPress, a picture's upload included
@@ -34,7 +35,7 @@ def check_url(url: str) -> str:
     """The WordPress address, or ValueError saying why it cannot be used: http(s) only, and not
     a loopback or private address unless CASCADE_PUBLISH_ALLOW_PRIVATE is set."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or text_problem(url):
         raise ValueError("url: must be an http:// or https:// address of a WordPress site")
     if _private(parts.hostname, parts.port):
         raise ValueError(
@@ -80,7 +81,7 @@ class Client:
         if self._pretty is None:
             try:
                 index = self.http.get(f"{self.base}/wp-json/")
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise WordPressError(f"WordPress cannot be reached: {exc}", retry=True) from None
             # The REST index answers JSON, even when it refuses the credentials (401).
             self._pretty = "json" in index.headers.get("content-type", "")
@@ -93,7 +94,7 @@ class Client:
         url, query = self._route(path, params)
         try:
             response = self.http.request(method, url, params=query, **kwargs)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise WordPressError(f"WordPress cannot be reached: {exc}", retry=True) from None
         if response.status_code >= 400:
             message, data = _message(response)
