@@ -88,7 +88,11 @@ TEMPLATES = [
 # locked" when it upgrades a read lock mid-transaction.
 _database_url = env_str("DATABASE_URL")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    # No persistent connections: under ASGI every request runs in a thread of its own, and a
+    # connection kept per thread adds up to more than PostgreSQL's limit under many viewers.
+    # Each request, worker step and heartbeat takes a connection and gives it back when done.
+    # (A site with heavy traffic puts PgBouncer in front; see README.)
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 else:
     DATABASES = {
         "default": {

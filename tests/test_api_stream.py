@@ -190,3 +190,60 @@ def test_open_streams_do_not_hold_database_connections(site, alice, token_for, t
     finally:
         server.stop()
     assert held < 10, f"30 open streams hold {held} database connections"
+
+
+@pytest.mark.celery
+@pytest.mark.engine(latency={4: 0.05, 6: 0.02}, claim_timeout=3.0)
+def test_connections_stay_bounded_with_200_viewers_and_a_run(site, alice, token_for, tmp_path):
+    """On PostgreSQL, connections are taken per request, worker step and heartbeat and given
+    back (no persistent ones in request threads, no heartbeat thread per claim): 200 viewers
+    and a run on two Celery workers stay within a handful of connections."""
+    import threading
+
+    from django.db import connection
+
+    from cascade.automation import engine
+    from tests.conftest import CeleryWorkers, wait_until_finished
+
+    def connections_now() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    token = token_for(alice)
+    server = Server(log=tmp_path / "serve.log", CASCADE_STREAMS_PER_USER="300").start()
+    workers = CeleryWorkers(2, tmp_path)
+    seen: list[int] = []
+    done = threading.Event()
+    try:
+        before = connections_now()
+        viewers = [open_stream(server, site.pk, token) for _ in range(200)]
+        assert all(viewer.status == 200 for viewer in viewers)
+        run = engine.start_run(site)
+
+        def sample() -> None:
+            from django.db import connections
+
+            while not done.is_set():
+                seen.append(connections_now())
+                time.sleep(0.2)
+            connections.close_all()
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        wait_until_finished(run, timeout=240)
+        done.set()
+        sampler.join(30)
+        assert run.status == "completed"
+        for viewer in viewers:
+            viewer.close()
+    finally:
+        done.set()
+        workers.stop()
+        server.stop()
+    assert len(seen) > 5
+    # The web process, two workers (each with its housekeeping, outbound and task threads) and
+    # this test: connections come and go (7 at most here; with persistent connections, 18).
+    assert max(seen) <= 12, f"{max(seen)} connections at once ({before} before the viewers)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -83,6 +84,23 @@ def test_what_cascade_keeps_on_disk_is_for_its_user_alone(tmp_path):
         assert wal.exists() and mode(wal) == 0o600  # kept while a connection is open
     finally:
         held.communicate(b"\n", timeout=60)  # (it ends on its own)
+
+
+def test_a_data_directory_another_user_keeps_things_in_is_left_as_it_is(tmp_path):
+    """(A development checkout's var/ holds the test services' PostgreSQL, run as postgres.)"""
+    from cascade.lib.files import keep_private
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    theirs = shared / "services"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    keep_private(shared, None)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    os.chown(theirs, os.getuid(), os.getgid())
+    keep_private(shared, None)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o700
 
 
 @pytest.mark.parametrize(

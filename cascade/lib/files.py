@@ -1,7 +1,7 @@
 """Who may read what Cascade keeps on disk: its own user only. Every Cascade process creates
-files 0600 and folders 0700 (umask 077), and tightens the data directory and the SQLite
-database (whose WAL and shared-memory files SQLite creates with the database's own mode) when
-an older installation left them open. Pictures are readable by the group as well (0640, folders
+files 0600 and folders 0700 (umask 077), and tightens the data directory (unless another user
+keeps something in it) and the SQLite database (whose WAL and shared-memory files SQLite
+creates with the database's own mode) when an older installation left them open. Pictures are readable by the group as well (0640, folders
 0750) when nginx sends them (CASCADE_MEDIA_ACCEL_REDIRECT): nginx's user joins Cascade's group."""
 
 from __future__ import annotations
@@ -15,10 +15,21 @@ GROUP_FILE, GROUP_DIR = 0o640, 0o750
 
 def keep_private(data_dir: Path, database: Path | None) -> None:
     os.umask(0o077)
-    _tighten(data_dir, PRIVATE_DIR)
+    if not _shared(data_dir):
+        _tighten(data_dir, PRIVATE_DIR)
     if database is not None:
         for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
             _tighten(path, PRIVATE_FILE)
+
+
+def _shared(folder: Path) -> bool:
+    """Whether another user keeps something in `folder` (a development checkout's `var/`, where
+    the test services' PostgreSQL lives): closing it would lock them out, so it is left as the
+    operator made it."""
+    try:
+        return any(child.stat().st_uid != os.getuid() for child in folder.iterdir())
+    except OSError:
+        return True
 
 
 def _tighten(path: Path, mode: int) -> None:

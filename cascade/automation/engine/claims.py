@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -116,31 +117,61 @@ def claimable_batches(run_id: Any) -> int:
     return math.ceil(waiting / registry().batch_size(stage, run["config"]))
 
 
-@contextmanager
-def keep_claims_fresh(token: str) -> Iterator[None]:
-    """A live worker keeps extending its claim while an item takes longer than the timeout."""
-    stop = threading.Event()
-    period = max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3)
+class _Keeper:
+    """One thread per process extends every claim its workers hold while they work on them
+    (not a thread, with its own database connection, per claim). It connects only to beat, and
+    closes the connection after, so it holds none between beats."""
 
-    def beat() -> None:
-        try:
-            while not stop.wait(period):
-                RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING).update(
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: Counter[str] = Counter()
+        self.pid = 0
+        self.wake = threading.Event()  # a new claim: the period may have changed
+
+    def hold(self, token: str) -> None:
+        with self.lock:
+            self.tokens[token] += 1
+            if self.pid != os.getpid():  # first claim of this process (or of a forked child)
+                self.pid = os.getpid()
+                threading.Thread(target=self._beat, name="claim-keeper", daemon=True).start()
+        self.wake.set()
+
+    def drop(self, token: str) -> None:
+        with self.lock:
+            self.tokens[token] -= 1
+            if self.tokens[token] <= 0:
+                del self.tokens[token]
+
+    def _beat(self) -> None:
+        while True:
+            self.wake.wait(max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3))
+            self.wake.clear()
+            with self.lock:
+                tokens = list(self.tokens)
+            if not tokens:
+                continue
+            try:
+                RunItem.objects.filter(claim_token__in=tokens, state=ItemState.PROCESSING).update(
                     claim_expires_at=timezone.now()
                     + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
                 )
-        except Exception:
-            log.exception("claim heartbeat failed")
-        finally:
-            close_old_connections()
+            except Exception:
+                log.exception("claim heartbeat failed")
+            finally:
+                connection.close()
 
-    thread = threading.Thread(target=beat, name=f"claim-heartbeat-{token[:6]}", daemon=True)
-    thread.start()
+
+_keeper = _Keeper()
+
+
+@contextmanager
+def keep_claims_fresh(token: str) -> Iterator[None]:
+    """A live worker keeps extending its claim while an item takes longer than the timeout."""
+    _keeper.hold(token)
     try:
         yield
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        _keeper.drop(token)
 
 
 def release(items: list[RunItem], token: str) -> None:
