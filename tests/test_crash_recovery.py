@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -106,3 +107,28 @@ def test_a_live_worker_keeps_its_claim_beyond_the_timeout(site, worker):
     assert run.status == "completed"
     assert not run.events.filter(kind="item_reclaimed").exists()
     check_full_run(run)
+
+
+@pytest.mark.engine(claim_timeout=0.6, latency={1: 0.05, 4: 0.05})
+def test_one_thread_keeps_every_claim_of_a_process(site):
+    """Claims are kept fresh by one thread per process, not one thread (and one database
+    connection) per claim."""
+    import threading
+
+    from cascade.automation.worker import EmbeddedWorker
+
+    pool = EmbeddedWorker(threads=2, idle_wait=0.05)
+    pool.start()
+    keepers: list[int] = []
+    try:
+        run = engine.start_run(site)
+        while not AutomationRun.objects.get(pk=run.pk).finished_at:
+            names = [t.name for t in threading.enumerate()]
+            assert not any(n.startswith("claim-heartbeat") for n in names), names
+            keepers.append(sum(n == "claim-keeper" for n in names))
+            time.sleep(0.02)
+    finally:
+        pool.stop()
+    run.refresh_from_db()
+    assert run.status == "completed" and not run.events.filter(kind="item_reclaimed").exists()
+    assert max(keepers) == 1
