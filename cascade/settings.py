@@ -292,8 +292,10 @@ CASCADE_AI_TIMEOUT = env_float("CASCADE_AI_TIMEOUT", 120.0)
 # Transport retries of one request (by the openai client); see README for the worst case per item.
 CASCADE_AI_RETRIES = env_int("CASCADE_AI_RETRIES", 2)
 CASCADE_AI_CONCURRENCY = env_int("CASCADE_AI_CONCURRENCY", 4)
-# Requests and tokens per minute per process (0: unlimited).
+# Requests and tokens a minute (0: unlimited), for all processes together: counted in Redis
+# on Celery, in the database with the embedded worker. The window is a minute unless set.
 CASCADE_AI_RPM, CASCADE_AI_TPM = env_int("CASCADE_AI_RPM", 0), env_int("CASCADE_AI_TPM", 0)
+CASCADE_AI_RATE_WINDOW = env_float("CASCADE_AI_RATE_WINDOW", 60.0)
 CASCADE_PROMPTS_DIR = env_str("CASCADE_PROMPTS_DIR")
 # Stage 1 by embeddings (/v1/embeddings) when set: keywords are embedded, matched to every
 # cluster's centroid and grouped by vector; the chat model only names new clusters.

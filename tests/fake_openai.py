@@ -214,6 +214,7 @@ class FakeOpenAI:
                             "auth": self.headers.get("Authorization"),
                             "messages": messages,
                             "body": body,
+                            "at": time.monotonic(),
                         }
                     )
                 if fake.refuse_key:

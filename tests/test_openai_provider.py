@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import subprocess
+import sys
 
 import pytest
 from django.test import Client
@@ -15,6 +17,7 @@ from cascade.writer.models import Content, Image
 from tests.conftest import snapshot
 from tests.fake_openai import FakeOpenAI
 from tests.invariants import charged_to, check_full_run, check_snapshot
+from tests.servers import server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KEY = "sk-test-SECRET-7f3a9c2e1d"
@@ -215,3 +218,40 @@ def test_concurrency_is_capped_per_provider(site, fake, settings):
     for t in threads:
         t.join()
     assert peak[0] == 2
+
+
+SENDER = """
+import os
+from cascade.ai.openai_provider import OpenAIProvider
+
+provider = OpenAIProvider()
+for n in range(int(os.environ["SENDS"])):
+    provider._call(
+        lambda: provider.client.embeddings.create(model="embed", input=[f"hello {n}"]), 10
+    )
+"""
+
+
+def test_the_rate_limit_holds_across_processes(fake):
+    """Three processes sending with one key share CASCADE_AI_RPM (in the database with the
+    embedded worker, in Redis on Celery): no window holds more requests than the limit."""
+    limit, window = 4, 2.0
+    env = server_env(
+        CASCADE_AI_PROVIDER="openai",
+        OPENAI_API_KEY=KEY,
+        OPENAI_BASE_URL=fake.url,
+        CASCADE_AI_RPM=str(limit),
+        CASCADE_AI_RATE_WINDOW=str(window),
+        SENDS="4",
+    )
+    senders = [
+        subprocess.Popen([sys.executable, "-m", "cascade", "shell", "-c", SENDER], env=env)
+        for _ in range(3)
+    ]
+    for sender in senders:
+        assert sender.wait(120) == 0
+    times = sorted(r["at"] for r in fake.requests if r["name"] == "embeddings")
+    assert len(times) == 12
+    busiest = max(sum(t <= other < t + 0.9 * window for other in times) for t in times)
+    assert busiest <= limit, f"{busiest} requests within {0.9 * window:g} s (limit {limit})"
+    assert times[-1] - times[0] >= 2 * window * 0.9  # 12 requests at 4 a window: 3 windows

@@ -81,7 +81,12 @@ class OpenAIProvider(Clustering, Pictures):
         self.embedding_id = f"openai:{self.embedding_model}" if self.embedding_model else ""
         self.fallback_notice = ""  # set once the provider answered 404 for embeddings
         self.gate = threading.BoundedSemaphore(max(1, settings.CASCADE_AI_CONCURRENCY))
-        self.limiter = RateLimiter(settings.CASCADE_AI_RPM, settings.CASCADE_AI_TPM)
+        # One limit for every process sending with this key to this server.
+        self.limiter = RateLimiter(
+            settings.CASCADE_AI_RPM,
+            settings.CASCADE_AI_TPM,
+            bucket=f"{settings.OPENAI_BASE_URL}|{key}",
+        )
 
     def __repr__(self) -> str:  # never the key
         return f"<OpenAIProvider {self.text_model}>"

@@ -360,6 +360,22 @@ class WorkerBeat(models.Model):
         return f"{self.kind} worker {self.name}"
 
 
+class AiRequest(models.Model):
+    """A request sent to an AI provider within the last rate window (CASCADE_AI_RATE_WINDOW), so
+    that every process counts the same requests against CASCADE_AI_RPM and CASCADE_AI_TPM (with
+    the embedded worker; Celery workers count in Redis). Older rows are deleted as it goes."""
+
+    bucket = models.CharField(max_length=64)  # which provider and key the limit is for
+    at = models.DateTimeField()
+    tokens = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tokens} tokens at {self.at:%H:%M:%S}"
+
+
 class Schedule(models.Model):
     """When a site's runs start by themselves: a cron expression in a time zone. `next_run_at`
     is the due time the worker processes race for; the one whose conditional update moves it on
