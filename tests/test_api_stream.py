@@ -161,20 +161,20 @@ def test_change_detection_costs_a_check_a_second_whatever_the_viewers(
             workers.stop()
 
 
+def connections_now() -> int:
+    """Connections to the test database on PostgreSQL, this one included."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.celery
 def test_open_streams_do_not_hold_database_connections(site, alice, token_for, tmp_path):
     """Each stream's set-up (who asks, which site) runs in its request's own thread; its
     connection is closed before the stream starts, or every viewer would hold one for as long
     as it watches (on PostgreSQL 200 viewers exhausted the server's connections)."""
-    from django.db import connection
-
-    def connections_now() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            )
-            return cursor.fetchone()[0]
-
     token = token_for(alice)
     server = Server(log=tmp_path / "serve.log", CASCADE_STREAMS_PER_USER="100").start()
     try:
@@ -200,17 +200,8 @@ def test_connections_stay_bounded_with_200_viewers_and_a_run(site, alice, token_
     and a run on two Celery workers stay within a handful of connections."""
     import threading
 
-    from django.db import connection
-
     from cascade.automation import engine
     from tests.conftest import CeleryWorkers, wait_until_finished
-
-    def connections_now() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            )
-            return cursor.fetchone()[0]
 
     token = token_for(alice)
     server = Server(log=tmp_path / "serve.log", CASCADE_STREAMS_PER_USER="300").start()
