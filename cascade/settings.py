@@ -195,6 +195,8 @@ CASCADE_ACCESS_LOG = env_bool("CASCADE_ACCESS_LOG", False)
 # Request heads are at most 16 KiB.
 CASCADE_MAX_CONNECTIONS = env_int("CASCADE_MAX_CONNECTIONS", 1000)
 CASCADE_HEADER_TIMEOUT = env_float("CASCADE_HEADER_TIMEOUT", 10.0)
+# Seconds a client has to send a request's body once its head has come.
+CASCADE_BODY_TIMEOUT = env_float("CASCADE_BODY_TIMEOUT", 120.0)
 
 # --- Served over HTTPS (CASCADE_HTTPS=1, behind a TLS proxy such as nginx) ------------------
 # Secure cookies, HSTS and a redirect of plain HTTP; the proxy says the request came over TLS

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def server(tmp_path):
-    with Server(log=tmp_path / "serve.log", CASCADE_HEADER_TIMEOUT="1") as running:
+    with Server(
+        log=tmp_path / "serve.log", CASCADE_HEADER_TIMEOUT="1", CASCADE_BODY_TIMEOUT="2"
+    ) as running:
         yield running
 
 
@@ -133,3 +135,20 @@ def test_a_request_head_over_16_kib_is_refused(server):
     answer = answer_of(connection)
     connection.close()
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+def test_a_declared_length_does_not_excuse_a_chunked_body(server):
+    """With both headers the body is read by its chunks: it is counted as chunks come."""
+    answer, sent = send_chunked(server, "/login/", 256 * 2**20, headers="Content-Length: 5\r\n")
+    assert answer.startswith(b"HTTP/1.1 413") or answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert sent < 64 * 2**20, sent
+
+
+def test_a_body_that_stops_coming_is_not_held(server):
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    connection.sendall(
+        b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\nusername=a"
+    )
+    assert connection.recv(1024) == b""  # closed by the server (CASCADE_BODY_TIMEOUT 2 s)
+    connection.close()

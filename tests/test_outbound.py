@@ -12,6 +12,7 @@ import pytest
 from cascade.automation import engine
 from cascade.automation.models import AutomationRun, RunStatus
 from cascade.automation.worker import EmbeddedWorker
+from cascade.lib.net import refusal
 from cascade.notify import sending, webhooks
 from cascade.notify.models import Attempt, Delivery, Webhook
 from cascade.writer.wordpress import Client, WordPressError
@@ -87,6 +88,39 @@ def test_at_most_one_mebibyte_of_an_answer_is_read(only_first_loopback):
         assert receiver.sent < 32 * 2**20, receiver.sent
     finally:
         receiver.close()
+
+
+def gzipped(receiver: RawReceiver, connection: socket.socket) -> None:
+    """A small gzip answer that unpacks to 64 MiB."""
+    import gzip
+
+    body = gzip.compress(b" " * 64 * 2**20)
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    receiver.write(connection, head.encode() + body)
+
+
+def test_a_compressed_answer_is_refused_before_it_is_unpacked(only_first_loopback):
+    receiver = RawReceiver(gzipped)
+    try:
+        with pytest.raises(WordPressError) as refused:
+            Client(receiver.url, "editor", "secret").me()
+        assert "compressed (gzip)" in refused.value.message
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::a00:5", "2002:7f00:1::", "::ffff:10.0.0.1", "2001:0:4136:e378:8000:63bf:f5ff:fffe"],
+)
+def test_ipv6_addresses_that_lead_to_internal_ones_are_refused(address):
+    """NAT64 (64:ff9b::a00:5 reaches 10.0.0.5), 6to4, IPv4-mapped and Teredo addresses are
+    judged by the IPv4 address they lead to."""
+    assert refusal(address, False) == "a private or internal address"
+    assert refusal("64:ff9b::808:808", False) is None  # 8.8.8.8 through NAT64
 
 
 def add_hook(site, url: str) -> Webhook:

@@ -47,6 +47,9 @@ def test_a_schedule_is_set_shown_and_checked(api, site, carol):
         refused = put(api, site, bad)
         assert refused.status_code == 422 and refused.json()["detail"].startswith(field), bad
     assert Schedule.objects.get(site=site).cron == WEEKDAYS, "a refused change changes nothing"
+    for written in ("00 06 * * Mon-Fri", "0  6 * * 1-5", "*/15 8-18 * Jan,JUL sat"):
+        accepted = put(api, site, {"cron": written})
+        assert accepted.status_code == 200, (written, accepted.content)
 
     viewer = Client()
     viewer.force_login(carol)  # a viewer reads the schedule but may not change it

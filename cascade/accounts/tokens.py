@@ -11,9 +11,10 @@ from cascade.accounts.models import ApiToken
 from cascade.lib.limits import text_problem
 
 LIFETIME_RE = re.compile(r"^([1-9][0-9]{0,4})([hdwy])$")
-UNITS = {"h": 1 / 24, "d": 1, "w": 7, "y": 365}
+UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+UNITS["y"] = timedelta(days=365)
 CHOICES = [("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year"), ("never", "Never")]
-MAX_DAYS = 3650
+MAX_LIFE = timedelta(days=3650)
 
 
 class BadToken(ValueError):
@@ -31,10 +32,10 @@ def lifetime(text: str) -> timedelta | None:
             f"expires: {text!r} is not a lifetime; give a number and a unit, e.g. 12h, 90d, 2w, "
             "1y, or never"
         )
-    days = int(match[1]) * UNITS[match[2]]
-    if days > MAX_DAYS:
-        raise BadToken(f"expires: at most {MAX_DAYS // 365} years")
-    return timedelta(days=days)
+    life = int(match[1]) * UNITS[match[2]]
+    if life > MAX_LIFE:
+        raise BadToken("expires: at most 10 years")
+    return life
 
 
 def issue(user, name: str, expires: str) -> tuple[ApiToken, str]:

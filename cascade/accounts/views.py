@@ -18,6 +18,7 @@ from cascade.accounts.naming import site_fields
 from cascade.lib.paging import page_of
 
 LEDGER_PER_PAGE = 50
+NEW_TOKEN = "cascade.new_token"  # a token just made, in the session until it is shown
 
 
 def _membership(request: HttpRequest) -> tuple[Membership | None, list[Membership]]:
@@ -52,7 +53,11 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     membership, memberships = _membership(request)
     if request.method == "POST":
         return _save_key(request, membership)
-    return _page(request, membership, memberships)
+    new_token = request.session.pop(NEW_TOKEN, None)
+    response = _page(request, membership, memberships, new_token=new_token)
+    if new_token:  # shown once, and kept by no cache
+        response["Cache-Control"] = "no-store"
+    return response
 
 
 def _page(
@@ -88,15 +93,17 @@ def _page(
 @login_required
 @require_POST
 def token_new(request: HttpRequest) -> HttpResponse:
-    """Issue an API token for the user; it is shown on this answer only (never stored)."""
-    membership, memberships = _membership(request)
+    """Issue an API token for the user. It is shown once, on the Account page the browser is
+    sent to (kept in the session until then, so a reload makes no second token)."""
     try:
         _, raw = tokens.issue(
             request.user, request.POST.get("name", ""), request.POST.get("expires", "")
         )
     except tokens.BadToken as exc:
+        membership, memberships = _membership(request)
         return _page(request, membership, memberships, status=422, token_error=str(exc))
-    return _page(request, membership, memberships, new_token=raw)
+    request.session[NEW_TOKEN] = raw
+    return redirect("account-settings")
 
 
 @login_required

@@ -7,6 +7,7 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
-        from cascade.automation import checks, engine, executor  # noqa: F401  (receivers, checks)
+        from cascade.automation import checks, engine, executor, rate_store  # noqa: F401
 
         executor.install()
+        rate_store.install()

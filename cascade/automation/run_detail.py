@@ -18,6 +18,7 @@ from cascade.accounts.access import page_site
 from cascade.automation import page, progress
 from cascade.automation.models import AutomationRun, ItemState, RunItem
 from cascade.automation.stages import registry
+from cascade.lib.limits import digits
 from cascade.lib.paging import page_of
 
 ITEMS_PER_PAGE = 50
@@ -81,13 +82,13 @@ def items_page(request: HttpRequest, run: AutomationRun) -> dict[str, Any]:
     """The run's items, filtered by stage, state and title or id, newest problems first."""
     items = RunItem.objects.filter(run=run)
     stage, state, query = (request.GET.get(k, "").strip() for k in ("stage", "state", "q"))
-    if stage.isdigit() and int(stage) in registry():
+    if digits(stage) and int(stage) in registry():
         items = items.filter(stage=int(stage))
     if state in ItemState.values:
         items = items.filter(state=state)
     if query:
         match = Q(title__icontains=query[:100])
-        items = items.filter(match | Q(object_id=int(query)) if query.isdigit() else match)
+        items = items.filter(match | Q(object_id=int(query)) if digits(query) else match)
     items = items.annotate(seconds=F("finished_at") - F("started_at")).order_by("stage", "position")
     paged = page_of(request, items, ITEMS_PER_PAGE)
     return {

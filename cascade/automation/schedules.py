@@ -41,7 +41,8 @@ def zone(name: str) -> ZoneInfo:
 
 
 def _names(words: str) -> str:
-    return "|".join([*words.split(), *words.upper().split()])
+    names = words.split()
+    return "|".join([*names, *(n.upper() for n in names), *(n.title() for n in names)])
 
 
 def _cron_field(value: str) -> str:
@@ -50,21 +51,21 @@ def _cron_field(value: str) -> str:
 
 
 # The API schema's statement of a cron expression: five fields of numbers (or month and day
-# names), ranges, lists and steps, one space apart. The server checks it too, then asks
+# names), ranges, lists and steps, spaces between. The server checks it too, then asks
 # croniter whether the expression ever names a time.
 CRON_PATTERN = (
-    "^"
-    + " ".join(
+    "^[ \t]*"
+    + "[ \t]+".join(
         _cron_field(value)
         for value in (
-            "[1-5]?[0-9]",
-            "1?[0-9]|2[0-3]",
-            "[1-9]|[12][0-9]|3[01]",
-            "[1-9]|1[0-2]|" + _names("jan feb mar apr may jun jul aug sep oct nov dec"),
-            "[0-7]|" + _names("sun mon tue wed thu fri sat"),
+            "[0-5]?[0-9]",
+            "[01]?[0-9]|2[0-3]",
+            "0?[1-9]|[12][0-9]|3[01]",
+            "0?[1-9]|1[0-2]|" + _names("jan feb mar apr may jun jul aug sep oct nov dec"),
+            "0?[0-7]|" + _names("sun mon tue wed thu fri sat"),
         )
     )
-    + "$"
+    + "[ \t]*$"
 )
 
 

@@ -21,7 +21,7 @@ from cascade.automation import schedules
 from cascade.automation.api import ConfigIn
 from cascade.automation.models import Schedule
 from cascade.automation.stages import registry
-from cascade.lib.limits import text_problem
+from cascade.lib.limits import digits, text_problem
 
 WRITING = {"tone": 200, "audience": 200, "language": 40}  # field: most characters
 
@@ -30,7 +30,7 @@ def _number(value: str) -> int | None | str:
     value = value.strip()
     if not value:
         return None
-    return int(value) if value.isdigit() else value  # a non-number goes on to be refused
+    return int(value) if digits(value) else value  # a non-number goes on to be refused
 
 
 def _bounds(field: str) -> tuple[int | None, int | None]:

@@ -23,7 +23,7 @@ from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import fragments, live, overview, page, progress
 from cascade.automation.models import AutomationRun
-from cascade.lib.limits import MAX_ID
+from cascade.lib.limits import MAX_ID, digits
 
 
 def _renderers(state: tuple) -> dict:
@@ -175,7 +175,7 @@ async def api_stream(request: Any) -> HttpResponseBase:
             status=401,
         )
     raw_site = request.GET.get("site_id", "")
-    if not (raw_site.isdigit() and len(raw_site) <= 16 and 1 <= int(raw_site) <= MAX_ID):
+    if not (digits(raw_site) and len(raw_site) <= 16 and 1 <= int(raw_site) <= MAX_ID):
         return JsonResponse(
             {"detail": "site_id: Input should be a site's id (a positive whole number)"},
             status=422,

@@ -21,7 +21,7 @@ from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, overview, page
 from cascade.automation.models import AutomationRun, RunAction
-from cascade.lib.limits import MAX_ID
+from cascade.lib.limits import MAX_ID, digits
 
 log = logging.getLogger("cascade.health")
 
@@ -197,7 +197,7 @@ def automation_action(request: HttpRequest, site_id: int, action: str) -> HttpRe
             engine.start_run(site)
         elif run is None:
             return _live_response(request, site, can_operate, "That run does not exist.", 404)
-        elif action == RunAction.RETRY_FAILED and request.POST.get("item", "").isdigit():
+        elif action == RunAction.RETRY_FAILED and digits(request.POST.get("item", "")):
             engine.retry_failed(run.pk, item=int(request.POST["item"]))
         else:
             RUN_ACTIONS[action](run.pk)

@@ -1,6 +1,7 @@
-"""How `cascade serve` speaks HTTP: uvicorn's h11 protocol with a deadline and a size limit on
-each request's head, which uvicorn does not have (it waits for the rest of a half-sent header
-for ever, and h11's limit applies only to a head that arrives in pieces)."""
+"""How `cascade serve` speaks HTTP: uvicorn's h11 protocol with deadlines on each request's head
+and body and a size limit on its head, which uvicorn does not have (it waits for the rest of a
+half-sent header or body for ever, and h11's limit applies only to a head that arrives in
+pieces)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ TOO_LARGE = (
 
 class HeadDeadlineProtocol(H11Protocol):
     """Closes a connection whose request head does not arrive within CASCADE_HEADER_TIMEOUT
-    seconds of its first byte (or of the connection's opening), and answers 431 to a head over
-    16 KiB."""
+    seconds of its first byte (or of the connection's opening), or whose body does not within
+    CASCADE_BODY_TIMEOUT seconds of its head; answers 431 to a head over 16 KiB."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._watched: type[h11._util.Sentinel] | None = None  # h11.IDLE or h11.SEND_BODY
         super().connection_made(transport)
-        self._watch_head()
+        self._watch()
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:
@@ -38,29 +40,38 @@ class HeadDeadlineProtocol(H11Protocol):
                 self.transport.close()
                 return
         super().data_received(data)
-        self._watch_head()
+        self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_watching()
         super().connection_lost(exc)
 
-    def _watch_head(self) -> None:
-        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
-        if waiting and self._head_timer is None:
-            self._head_timer = self.loop.call_later(
-                settings.CASCADE_HEADER_TIMEOUT, self._head_late
+    def _watch(self) -> None:
+        """A deadline for the part of the request the client is sending now, if any."""
+        state = self.conn.their_state
+        waiting = state is h11.IDLE or state is h11.SEND_BODY
+        watched = state if waiting and not self.transport.is_closing() else None
+        if watched is self._watched:
+            return
+        self._stop_watching()
+        self._watched = watched
+        if watched is not None:
+            seconds = (
+                settings.CASCADE_HEADER_TIMEOUT
+                if watched is h11.IDLE
+                else settings.CASCADE_BODY_TIMEOUT
             )
-        elif not waiting:
-            self._stop_watching()
+            self._timer = self.loop.call_later(seconds, self._late)
 
     def _stop_watching(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._watched = None
 
-    def _head_late(self) -> None:
-        self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+    def _late(self) -> None:
+        self._timer = None
+        if self.conn.their_state is self._watched and not self.transport.is_closing():
             self.transport.close()
 
 

@@ -19,6 +19,11 @@ MAX_ID = 2**53
 IMPORT_PATH = re.compile(r"^/(api/v1/)?sites/\d+/keywords/(import/)?$")
 
 
+def digits(text: str) -> bool:
+    """Whether `text` is a whole number written in ASCII digits ("²".isdigit() is true too)."""
+    return bool(re.fullmatch(r"[0-9]{1,18}", text))
+
+
 def body_limit(method: str, path: str) -> int:
     if method == "POST" and IMPORT_PATH.match(path):
         return settings.CASCADE_IMPORT_MAX_BYTES
@@ -45,7 +50,7 @@ class BodyLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         declared = request.META.get("CONTENT_LENGTH") or "0"
         limit = body_limit(request.method or "", request.path)
-        if not declared.isdigit():
+        if not digits(declared):
             return self._refuse(request, 400, NOT_A_LENGTH)
         if int(declared) > limit:
             return self._refuse(request, 413, _too_large(limit, int(declared)))
@@ -71,9 +76,12 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, limit = scope["path"], body_limit(scope["method"], scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        # A chunked body is counted as it comes, whatever length it also declares (the
+        # server reads it by its chunks, not by the declared length).
+        if declared is not None and b"transfer-encoding" not in headers:
+            if not digits(declared.decode("latin-1").strip()):
                 return await self._refuse(send, path, 400, NOT_A_LENGTH)
             if int(declared) > limit:
                 return await self._refuse(send, path, 413, _too_large(limit, int(declared)))

@@ -32,11 +32,37 @@ def refusal(address: str, allowed: Any) -> str | None:
     """Why the server will not connect to `address` (None when it may): an internal address
     (private, loopback, link-local, reserved, shared) outside what the operator `allowed`."""
     ip = ipaddress.ip_address(address)
-    if ip.is_global or allowed is True:
+    if allowed is True:
+        return None
+    inner = _embedded_ipv4(ip)
+    if inner is not None and refusal(str(inner), allowed):
+        return "a private or internal address"
+    if ip.is_global:
         return None
     if allowed and any(ip in ipaddress.ip_network(n, strict=False) for n in allowed):
         return None
     return "a private or internal address"
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to (mapped, 6to4, NAT64, Teredo), whose own kind
+    decides: 64:ff9b::a00:5 reaches 10.0.0.5 through a NAT64 gateway."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def internal_address(host: str, port: int | None = None, allowed: Any = False) -> str | None:

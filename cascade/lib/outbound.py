@@ -5,7 +5,8 @@ resolves to is checked, and the connection goes to the address that was checked 
 lookup a DNS rebinding could answer differently). So a redirect is checked again like any other
 connection. An answer is read up to CASCADE_OUTBOUND_MAX_BYTES, and the whole call (connecting,
 sending, every redirect and the answer) has one deadline, however slowly a receiver drips bytes.
-No proxy from the environment is used: the check must see the address actually called."""
+Answers are asked for, and taken, uncompressed only: the size counted is the size read. No
+proxy from the environment is used: the check must see the address actually called."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ _local = threading.local()  # the deadline of the call this thread is making
 
 class AnswerTooLarge(httpx.HTTPError):
     """The answer ran past the size this server reads from a receiver."""
+
+
+class AnswerCompressed(httpx.HTTPError):
+    """The answer came compressed though none was asked for (its size would be counted before
+    it is unpacked, and a small answer can unpack to gigabytes)."""
 
 
 def _left(timeout: float | None) -> float | None:
@@ -124,8 +130,13 @@ class _Transport(httpx.HTTPTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Accept-Encoding"] = "identity"
         response = super().handle_request(request)
         assert isinstance(response.stream, httpx.SyncByteStream)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            response.stream.close()
+            raise AnswerCompressed(f"the answer came compressed ({encoding}), unasked")
         response.stream = _Capped(response.stream, self.limit)
         return response
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
+from cascade.lib.limits import digits
 from cascade.lib.paging import page_of
 from cascade.planner.importing import MAX_ROWS, ImportRefused, import_rows, rows_from_csv
 from cascade.planner.models import Keyword, KeywordStatus
@@ -65,7 +66,7 @@ def _bulk(request: HttpRequest, site: Site, can_edit: bool) -> HttpResponse:
     if not can_edit:
         messages.error(request, "Your role may watch this site but not change it.")
         return redirect("keywords", site.pk)
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][: PER_PAGE * 10]
+    ids = [int(i) for i in request.POST.getlist("ids") if digits(i)][: PER_PAGE * 10]
     chosen = Keyword.objects.filter(site=site, id__in=ids)
     action = request.POST.get("action")
     if not ids:

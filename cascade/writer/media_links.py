@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 
+from cascade.lib.limits import digits
+
 _signer = signing.Signer(salt="cascade.media-link")
 
 
@@ -22,7 +24,7 @@ def signed(file: str) -> str:
 
 def valid(file: str, expires: str, signature: str) -> bool:
     """Whether a signed address for `file` is genuine and not yet expired."""
-    if not expires.isdigit() or int(expires) < time.time():
+    if not digits(expires) or int(expires) < time.time():
         return False
     try:
         _signer.unsign(f"{expires}:{file}:{signature}")

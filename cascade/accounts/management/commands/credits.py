@@ -4,12 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account
+from cascade.lib.limits import digits
 
 
 def find_account(name_or_id: str) -> Account:
     """An account by its exact name, or by its id."""
     account = Account.objects.filter(name=name_or_id).first()
-    if account is None and name_or_id.isdigit():
+    if account is None and digits(name_or_id):
         account = Account.objects.filter(pk=int(name_or_id)).first()
     if account is None:
         raise CommandError(f"No account named {name_or_id!r} (or with that id).")
