@@ -184,7 +184,10 @@ def huge(receiver: RawReceiver, connection: Any) -> None:
 
 def redirect_to(location: str) -> Any:
     def behave(receiver: RawReceiver, connection: Any) -> None:
-        head = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+        head = (
+            f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n"
+        )
         receiver.write(connection, head.encode())
 
     return behave

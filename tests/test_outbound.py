@@ -24,7 +24,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def answer_json(receiver: RawReceiver, connection: socket.socket) -> None:
     body = b'{"id": 1, "name": "editor"}'
-    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head = (  # one request a connection (the receiver closes it), as the client is told
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n"
+    )
     receiver.write(connection, head.encode() + b"\r\n" + body)
 
 
