@@ -317,6 +317,8 @@ def test_keywords_with_invisible_characters_are_rejected(api, site, field, value
     [
         ({"name": "Shop\u202eevil"}, "name: Use visible characters only"),
         ({"name": "Sh\u200bop"}, "name: Use visible characters only"),
+        ({"name": "\u3164\u3164"}, "name: Use visible characters only"),  # Hangul fillers
+        ({"name": "Shop\u2028"}, "name: Use visible characters only"),
         ({"name": "Shop", "domain": "exa\x00mple.com"}, "domain: Use visible characters only"),
         ({"name": "Shop", "domain": "https://example.com/x"}, "domain: A host name"),
     ],

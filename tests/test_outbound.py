@@ -117,13 +117,26 @@ def test_a_compressed_answer_is_refused_before_it_is_unpacked(only_first_loopbac
 
 @pytest.mark.parametrize(
     "address",
-    ["64:ff9b::a00:5", "2002:7f00:1::", "::ffff:10.0.0.1", "2001:0:4136:e378:8000:63bf:f5ff:fffe"],
+    [
+        "64:ff9b::a00:5",
+        "2002:7f00:1::",
+        "::ffff:10.0.0.1",
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "::ffff:0:7f00:1",  # IPv4-translated
+        "64:ff9b:1::7f00:1",  # local-use NAT64
+        "fec0::1",  # site-local (deprecated)
+        "ff02::1",  # multicast
+        "224.0.0.1",
+    ],
 )
 def test_ipv6_addresses_that_lead_to_internal_ones_are_refused(address):
     """NAT64 (64:ff9b::a00:5 reaches 10.0.0.5), 6to4, IPv4-mapped and Teredo addresses are
-    judged by the IPv4 address they lead to."""
+    judged by the IPv4 address they lead to; other old or local IPv6 forms and multicast are
+    refused."""
     assert refusal(address, False) == "a private or internal address"
     assert refusal("64:ff9b::808:808", False) is None  # 8.8.8.8 through NAT64
+    assert refusal("2001:4860:4860::8888", False) is None
 
 
 def add_hook(site, url: str) -> Webhook:

@@ -34,6 +34,13 @@ def test_site_settings_round_trip_through_the_api(api, site):
         f"/api/v1/sites/{site.pk}/settings/", {"target_words": 10}, content_type="application/json"
     )
     assert bad.status_code == 422 and "target_words" in bad.json()["detail"]
+    for blank in ({"language": None}, {"tone": None}):  # leave a field out to keep it
+        refused = api.put(
+            f"/api/v1/sites/{site.pk}/settings/", blank, content_type="application/json"
+        )
+        assert refused.status_code == 422 and "may not be null" in refused.json()["detail"]
+    site.refresh_from_db()
+    assert site.language == "German" and site.tone == "warm and expert"
 
 
 def test_the_site_settings_page_saves_and_validates(client, alice, site):

@@ -88,6 +88,10 @@ def test_picture_addresses_in_the_api_work_without_a_session_and_expire(written,
     odd = f"{plain}?expires=\u00b2&signature={query['signature'][0]}"
     assert anonymous.get(odd).status_code == 404  # (a digit Python reads but cannot count)
 
+    listed = api.get(f"/api/v1/sites/{written.pk}/images/?status=generated").json()["items"]
+    assert listed and all("signature=" in i["url"] for i in listed)
+    assert anonymous.get(listed[0]["url"]).status_code == 200
+
     settings.CASCADE_MEDIA_LINK_SECONDS = 1
     body = api.get(f"/api/v1/sites/{written.pk}/content/{article.pk}/").json()
     short = next(i["url"] for i in body["images"] if i["url"])

@@ -278,11 +278,13 @@ def put_schedule(request: HttpRequest, q: Query[SiteQuery], payload: ScheduleIn)
 # --- a site's writing settings (under /v1/sites/) ------------------------------------------------
 
 
-class SiteSettingsIn(Body):
-    tone: VisibleText | None = Field(default=None, max_length=200)
-    audience: VisibleText | None = Field(default=None, max_length=200)
-    language: VisibleText | None = Field(default=None, min_length=2, max_length=40)
-    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | None = None
+class SiteSettingsIn(NoNulls):
+    tone: Annotated[VisibleText, Field(max_length=200)] | SkipJsonSchema[None] = None
+    audience: Annotated[VisibleText, Field(max_length=200)] | SkipJsonSchema[None] = None
+    language: Annotated[VisibleText, Field(min_length=2, max_length=40)] | SkipJsonSchema[None] = (
+        None
+    )
+    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | SkipJsonSchema[None] = None
 
 
 def site_settings(site) -> dict:

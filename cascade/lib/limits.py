@@ -36,6 +36,7 @@ def _too_large(limit: int, size: int | None = None) -> str:
 
 
 NOT_A_LENGTH = "Content-Length must be a whole number of bytes."
+BOTH_LENGTHS = "Send Content-Length or Transfer-Encoding, not both."
 
 
 class BodyLimitMiddleware:
@@ -78,6 +79,8 @@ class BodyLimit:
         path, limit = scope["path"], body_limit(scope["method"], scope["path"])
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
+        if declared is not None and b"transfer-encoding" in headers:  # (request smuggling)
+            return await self._refuse(send, path, 400, BOTH_LENGTHS)
         # A chunked body is counted as it comes, whatever length it also declares (the
         # server reads it by its chunks, not by the declared length).
         if declared is not None and b"transfer-encoding" not in headers:
@@ -122,6 +125,9 @@ class BodyLimit:
 INVISIBLE = frozenset(
     "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\u00ad"
+    # blanks that are letters or symbols to Unicode: Hangul fillers, the braille blank, the
+    # combining grapheme joiner, line and paragraph separators, a musical null notehead
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u2028\u2029\U0001d159"
 )
 
 

@@ -37,7 +37,7 @@ def refusal(address: str, allowed: Any) -> str | None:
     inner = _embedded_ipv4(ip)
     if inner is not None and refusal(str(inner), allowed):
         return "a private or internal address"
-    if ip.is_global:
+    if _public(ip, inner):
         return None
     if allowed and any(ip in ipaddress.ip_network(n, strict=False) for n in allowed):
         return None
@@ -45,6 +45,18 @@ def refusal(address: str, allowed: Any) -> str | None:
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, inner: object) -> bool:
+    """Global, not multicast, and for IPv6 a global unicast address (2000::/3) or one that
+    leads to a public IPv4 address (checked by the caller): no site-local, IPv4-compatible or
+    local-use NAT64 forms that Python still calls global."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        return ip in GLOBAL_UNICAST or inner is not None
+    return True
 
 
 def _embedded_ipv4(
@@ -56,6 +68,8 @@ def _embedded_ipv4(
         return None
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if int(ip) >> 32 in (0, 0xFFFF0000) and int(ip) > 0xFFFF:  # ::a.b.c.d and ::ffff:0:a.b.c.d
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip.sixtofour is not None:
         return ip.sixtofour
     if ip.teredo is not None:

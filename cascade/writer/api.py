@@ -62,6 +62,11 @@ class ImageOut(Schema):
     height: int | None
     prompt: str
 
+    @staticmethod
+    def resolve_url(image: Image) -> str | None:
+        """Signed, as every picture address the API gives (media_links)."""
+        return media_links.signed(str(image.file)) if image.file else None
+
 
 class ArticleImage(Schema):
     id: int

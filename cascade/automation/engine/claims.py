@@ -151,14 +151,28 @@ class _Keeper:
             if not tokens:
                 continue
             try:
-                RunItem.objects.filter(claim_token__in=tokens, state=ItemState.PROCESSING).update(
-                    claim_expires_at=timezone.now()
-                    + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
-                )
+                for token in tokens:
+                    self._extend(token)
             except Exception:
                 log.exception("claim heartbeat failed")
             finally:
                 connection.close()
+
+    @staticmethod
+    def _extend(token: str) -> None:
+        """Extend one claim's items, skipping any a worker holds locked at this moment (it is
+        finishing that item): the keeper never waits for a lock, so it is never part of a
+        deadlock between the workers' transactions."""
+        with transaction.atomic():
+            held = RunItem.objects.select_for_update(skip_locked=True).filter(
+                claim_token=token, state=ItemState.PROCESSING
+            )
+            ids = list(held.values_list("pk", flat=True))
+            if ids:
+                RunItem.objects.filter(pk__in=ids).update(
+                    claim_expires_at=timezone.now()
+                    + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
+                )
 
 
 _keeper = _Keeper()
