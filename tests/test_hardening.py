@@ -318,6 +318,9 @@ def test_keywords_with_invisible_characters_are_rejected(api, site, field, value
         ({"name": "Shop\u202eevil"}, "name: Use visible characters only"),
         ({"name": "Sh\u200bop"}, "name: Use visible characters only"),
         ({"name": "\u3164\u3164"}, "name: Use visible characters only"),  # Hangul fillers
+        ({"name": "\ufe0f"}, "name: Use visible characters only"),  # a variation selector
+        ({"name": "Shop\U000e0100"}, "name: Use visible characters only"),
+        ({"name": "Sh\u180bop"}, "name: Use visible characters only"),
         ({"name": "Shop\u2028"}, "name: Use visible characters only"),
         ({"name": "Shop", "domain": "exa\x00mple.com"}, "domain: Use visible characters only"),
         ({"name": "Shop", "domain": "https://example.com/x"}, "domain: A host name"),

@@ -40,6 +40,7 @@ from cascade.lib.schemas import (
     WRITE_ERRORS,
     Body,
     NoNulls,
+    VisibleLine,
     VisibleText,
     Whole,
     matching,
@@ -281,7 +282,7 @@ def put_schedule(request: HttpRequest, q: Query[SiteQuery], payload: ScheduleIn)
 class SiteSettingsIn(NoNulls):
     tone: Annotated[VisibleText, Field(max_length=200)] | SkipJsonSchema[None] = None
     audience: Annotated[VisibleText, Field(max_length=200)] | SkipJsonSchema[None] = None
-    language: Annotated[VisibleText, Field(min_length=2, max_length=40)] | SkipJsonSchema[None] = (
+    language: Annotated[VisibleLine, Field(min_length=2, max_length=40)] | SkipJsonSchema[None] = (
         None
     )
     target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | SkipJsonSchema[None] = None

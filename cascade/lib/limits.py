@@ -134,6 +134,28 @@ INVISIBLE = frozenset(
 ALLOWED_CONTROLS = "\t\n\r"
 
 
+# Unicode's Default_Ignorable_Code_Point outside the Cf category: shown as nothing, whatever a
+# font does (variation selectors, fillers, the combining grapheme joiner, and the whole
+# U+E0000-U+E0FFF block of tags and variation selectors, assigned or not).
+IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x2065, 0x2065),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0x16FE4, 0x16FE4),
+    (0x1BCA0, 0x1BCA3),
+    (0xE0000, 0xE0FFF),
+)
+
+
+def _ignorable(code: int) -> bool:
+    return any(low <= code <= high for low, high in IGNORABLE)
+
+
 def text_problem(value: str) -> str | None:
     """Why a text a person typed (a keyword, a name, a title, a note) cannot be stored as it
     is, or None. One rule for every such text, and the same the API's schema states (`VISIBLE`):
@@ -144,7 +166,7 @@ def text_problem(value: str) -> str | None:
         if 0xE0000 <= ord(char) <= 0xE007F:
             return f"contains an invisible tag character (U+{ord(char):05X})"
         category = unicodedata.category(char)
-        if char in INVISIBLE or category == "Cf":
+        if char in INVISIBLE or category == "Cf" or _ignorable(ord(char)):
             return f"contains an invisible formatting character (U+{ord(char):04X})"
         if category == "Cs":
             return "contains a broken character (a lone surrogate)"
