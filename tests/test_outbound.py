@@ -81,12 +81,17 @@ def test_a_call_goes_to_the_address_it_checked(only_first_loopback, monkeypatch)
         internal.close()
 
 
+def refused_by_wordpress_client(receiver: RawReceiver) -> str:
+    """What the WordPress client says when it refuses the receiver's answer."""
+    with pytest.raises(WordPressError) as refused:
+        Client(receiver.url, "editor", "secret").me()
+    return refused.value.message
+
+
 def test_at_most_one_mebibyte_of_an_answer_is_read(only_first_loopback):
     receiver = RawReceiver(huge)
     try:
-        with pytest.raises(WordPressError) as refused:
-            Client(receiver.url, "editor", "secret").me()
-        assert "larger than 1 MiB" in refused.value.message
+        assert "larger than 1 MiB" in refused_by_wordpress_client(receiver)
         wait_for(lambda: receiver.finished == 1, what="the receiver to see the hang-up")
         assert receiver.sent < 32 * 2**20, receiver.sent
     finally:
@@ -108,9 +113,7 @@ def gzipped(receiver: RawReceiver, connection: socket.socket) -> None:
 def test_a_compressed_answer_is_refused_before_it_is_unpacked(only_first_loopback):
     receiver = RawReceiver(gzipped)
     try:
-        with pytest.raises(WordPressError) as refused:
-            Client(receiver.url, "editor", "secret").me()
-        assert "compressed (gzip)" in refused.value.message
+        assert "compressed (gzip)" in refused_by_wordpress_client(receiver)
     finally:
         receiver.close()
 

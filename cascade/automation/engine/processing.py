@@ -15,7 +15,7 @@ from cascade.accounts import credits
 from cascade.ai import get_provider, usage
 from cascade.ai.base import ProviderRefused, ProviderUnavailable, SiteProfile
 from cascade.automation.engine.billing import pause_for_credits, reserve
-from cascade.automation.engine.claims import Claim, keep_claims_fresh, release
+from cascade.automation.engine.claims import Claim, release
 from cascade.automation.engine.errors import LostClaim
 from cascade.automation.engine.failures import (
     STORAGE_NOTICE,
@@ -24,6 +24,7 @@ from cascade.automation.engine.failures import (
     pause_for_provider,
     wait_for_storage,
 )
+from cascade.automation.engine.keeper import keep_claims_fresh
 from cascade.automation.engine.lifecycle import settle
 from cascade.automation.engine.records import bump, locked, save_run
 from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage, RunStatus

@@ -1,0 +1,92 @@
+"""Claims kept fresh while their items are worked on: one thread per process extends every claim
+the process holds, so a live worker keeps an item that takes longer than CASCADE_CLAIM_TIMEOUT,
+and a dead one's claims expire."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cascade.automation.models import ItemState, RunItem
+
+log = logging.getLogger("cascade.engine")
+
+
+class _Keeper:
+    """One thread per process extends every claim its workers hold while they work on them
+    (not a thread, with its own database connection, per claim). It connects only to beat, and
+    closes the connection after, so it holds none between beats."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: Counter[str] = Counter()
+        self.pid = 0
+        self.wake = threading.Event()  # a new claim: the period may have changed
+
+    def hold(self, token: str) -> None:
+        with self.lock:
+            self.tokens[token] += 1
+            if self.pid != os.getpid():  # first claim of this process (or of a forked child)
+                self.pid = os.getpid()
+                threading.Thread(target=self._beat, name="claim-keeper", daemon=True).start()
+        self.wake.set()
+
+    def drop(self, token: str) -> None:
+        with self.lock:
+            self.tokens[token] -= 1
+            if self.tokens[token] <= 0:
+                del self.tokens[token]
+
+    def _beat(self) -> None:
+        while True:
+            self.wake.wait(max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3))
+            self.wake.clear()
+            with self.lock:
+                tokens = list(self.tokens)
+            if not tokens:
+                continue
+            try:
+                for token in tokens:
+                    self._extend(token)
+            except Exception:
+                log.exception("claim heartbeat failed")
+            finally:
+                connection.close()
+
+    @staticmethod
+    def _extend(token: str) -> None:
+        """Extend one claim's items, skipping any a worker holds locked at this moment (it is
+        finishing that item): the keeper never waits for a lock, so it is never part of a
+        deadlock between the workers' transactions."""
+        with transaction.atomic():
+            held = RunItem.objects.select_for_update(skip_locked=True).filter(
+                claim_token=token, state=ItemState.PROCESSING
+            )
+            ids = list(held.values_list("pk", flat=True))
+            if ids:
+                RunItem.objects.filter(pk__in=ids).update(
+                    claim_expires_at=timezone.now()
+                    + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT)
+                )
+
+
+_keeper = _Keeper()
+
+
+@contextmanager
+def keep_claims_fresh(token: str) -> Iterator[None]:
+    """A live worker keeps extending its claim while an item takes longer than the timeout."""
+    _keeper.hold(token)
+    try:
+        yield
+    finally:
+        _keeper.drop(token)
