@@ -70,8 +70,15 @@ def cascade(*args: str, check: bool = True, **env: str) -> subprocess.CompletedP
 
 
 class Server:
-    def __init__(self, port: int | None = None, log: Path | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log: Path | None = None,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
         self.port = port or free_port()
+        self.args = args
         self.env = server_env(**env)
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -83,7 +90,16 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cascade", "serve", "--port", str(self.port), "--no-migrate"],
+            [
+                sys.executable,
+                "-m",
+                "cascade",
+                "serve",
+                "--port",
+                str(self.port),
+                "--no-migrate",
+                *self.args,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=out,

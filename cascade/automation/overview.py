@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import (
-    Case,
     Count,
     F,
     IntegerField,
@@ -16,9 +15,8 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -88,7 +86,7 @@ def _sites(user: Any) -> Any:
 
 def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
     """The snapshot's own `global_progress` and status words for each active run: the runs and
-    their stages in two queries, the high-water marks that rose kept in one more."""
+    their stages in two queries, nothing written."""
     if not run_ids:
         return {}
     runs = {r.pk: r for r in AutomationRun.objects.filter(pk__in=run_ids, status__in=ACTIVE)}
@@ -97,29 +95,18 @@ def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
         stages.setdefault(row.run_id, []).append(row)
     now = timezone.now()
     bars: dict[str, dict[str, Any]] = {}
-    risen: list[tuple[Any, int]] = []
     for pk, run in runs.items():
         rows = stages.get(pk, [])
         if not rows:
             continue
-        active = next((s for s in rows if s.number == run.current_stage), None)
-        doc, _, fields = progress.global_progress(
-            run, rows, timing.seconds_per_item(run, active), now
-        )
-        if "percentage_hwm" in fields:
-            risen.append((pk, doc["percentage"]))
+        per_item = timing.seconds_per_item(run, progress.active_stage(run, rows))
+        doc, _, _ = progress.progress_of(run, rows, per_item, now)
         bars[str(pk)] = {
             **doc,
             "status": run.status,
             "status_text": status_text(run, rows),
             "run_id": str(pk),
         }
-    if risen:
-        # Kept as the page keeps them, so no reader sees a run's percentage go back.
-        higher = Case(*[When(pk=pk, then=Value(p)) for pk, p in risen], output_field=IntegerField())
-        AutomationRun.objects.filter(pk__in=[pk for pk, _ in risen]).update(
-            percentage_hwm=Greatest(F("percentage_hwm"), higher)
-        )
     return bars
 
 

@@ -72,6 +72,11 @@ def _build(run: AutomationRun | Any, version: int | None = None) -> Built:
     return built
 
 
+def forget() -> None:
+    """Drop the shared builds (the next read of every run builds afresh)."""
+    _recent.clear()
+
+
 def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict[str, Any]:
     """The snapshot of a run. Many readers of one version (pages, API clients, streams) share
     one build for up to a second: a read then costs one query for the version. The document is
@@ -89,9 +94,9 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
 
     The run and its stage rows come from one statement, so the counters and the run's status and
     version always belong together. Then the active stage's processing and next items (2
-    queries), the recent errors and the failures grouped by message (2) and, when the
-    percentage rose or the time left starts a new countdown, one write: at most 6 queries
-    whatever the size of the site."""
+    queries) and the recent errors and the failures grouped by message (2): at most 5 queries
+    whatever the size of the site, and never a write (what must not go back is kept by the
+    engine as it commits: `keep_marks`)."""
     run_id = run.pk if isinstance(run, AutomationRun) else run
     stages = list(RunStage.objects.filter(run_id=run_id).select_related("run").order_by("number"))
     if not stages:
@@ -100,10 +105,7 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     now = timezone.now()
     paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
     clock_end = run.finished_at or (run.paused_at if paused_now else now)
-    active = next(
-        (s for s in stages if s.number == run.current_stage and s.status == StageStatus.ACTIVE),
-        None,
-    )
+    active = active_stage(run, stages)
     processing: list[dict[str, Any]] = []
     up_next: list[dict[str, Any]] = []
     if active is not None and run.status not in FINISHED:
@@ -115,7 +117,7 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
         up_next = [item for item in queued if item["id"] not in busy]
 
     per_item = timing.seconds_per_item(run, active)
-    global_progress, shares = _global(run, stages, per_item, now)
+    global_progress, shares, _ = progress_of(run, stages, per_item, now)
     stage_docs = [
         _stage_doc(s, run, per_item, clock_end, shares[s.number])
         | {
@@ -253,27 +255,37 @@ def _ratios(run: AutomationRun, stages: list[RunStage]) -> dict[int, float]:
     return ratios
 
 
-def _global(
-    run: AutomationRun, stages: list[RunStage], per_item: dict[int, float], now: datetime
-) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """`global_progress` and each stage's share of the bar, with what the read must remember
-    written back (the percentage's high-water mark, a new countdown)."""
-    doc, shares, fields = global_progress(run, stages, per_item, now)
+def active_stage(run: AutomationRun, stages: list[RunStage]) -> RunStage | None:
+    return next(
+        (s for s in stages if s.number == run.current_stage and s.status == StageStatus.ACTIVE),
+        None,
+    )
+
+
+def keep_marks(run_id: Any) -> None:
+    """Keep with the run what its readers must never see go back: the percentage's high-water
+    mark and the time left's countdown. The engine calls this as the last step of every change,
+    inside its transaction, so each version's marks are those of its final state and every
+    reader of that version (page, API, stream, CLI, the Sites overview) computes the same
+    numbers without writing anything (2 queries; 1 when nothing rose)."""
+    stages = list(RunStage.objects.filter(run_id=run_id).select_related("run").order_by("number"))
+    if not stages:
+        return
+    run = stages[0].run
+    per_item = timing.seconds_per_item(run, active_stage(run, stages))
+    doc, _, fields = progress_of(run, stages, per_item, timezone.now())
     if fields:
-        # Kept with the run, so no later reader, reload or restart sees a lower percentage (or a
-        # countdown that starts again from a higher time left).
         if "percentage_hwm" in fields:
             fields["percentage_hwm"] = Greatest(F("percentage_hwm"), doc["percentage"])
         AutomationRun.objects.filter(pk=run.pk).update(**fields)
-    return doc, shares
 
 
-def global_progress(
+def progress_of(
     run: AutomationRun, stages: list[RunStage], per_item: dict[int, float], now: datetime
 ) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[str, Any]]:
     """The run's totals and percentage, each stage's share of the bar (its part of the expected
-    work: items x expected seconds, the weights of the percentage), and the fields the caller
-    writes back. Reads nothing from the database."""
+    work: items x expected seconds, the weights of the percentage), and the marks that rose
+    (for `keep_marks`; readers ignore them). Reads nothing from the database."""
     numbers = registry().numbers
     initial = {n: int(run.initial_snapshot.get(f"stage_{n}_initial", 0)) for n in numbers}
     rows = {s.number: s for s in stages}

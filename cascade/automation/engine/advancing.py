@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from cascade.automation import estimates
-from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.estimates import default_seconds, stage_seconds
 from cascade.automation.models import (
     AutomationRun,
@@ -24,7 +24,6 @@ from cascade.automation.models import (
     StageTiming,
     outcome_of,
 )
-from cascade.automation.signals import announce
 from cascade.automation.stages import registry
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from cascade.accounts import credits
 from cascade.automation.engine.lifecycle import settle
-from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.models import (
     AutomationRun,
     EventKind,
@@ -35,7 +35,6 @@ from cascade.automation.models import (
     RunStage,
     RunStatus,
 )
-from cascade.automation.signals import announce
 from cascade.automation.stages import registry
 
 log = logging.getLogger("cascade.engine")

@@ -16,7 +16,7 @@ from cascade.accounts import credits
 from cascade.automation.engine.claims import requeue
 from cascade.automation.engine.errors import InvalidTransition
 from cascade.automation.engine.lifecycle import pause_run, settle
-from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.models import (
     AutomationRun,
     EventKind,
@@ -25,7 +25,6 @@ from cascade.automation.models import (
     RunItem,
     RunStage,
 )
-from cascade.automation.signals import announce
 
 RETRY_FIELDS = [
     "state",

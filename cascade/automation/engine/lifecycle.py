@@ -24,7 +24,7 @@ from cascade.automation.engine.errors import (
     NothingToProcess,
     RunAlreadyActive,
 )
-from cascade.automation.engine.records import bump, event, locked, save_run
+from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.models import (
     ACTIVE,
     ALLOWED_IN,
@@ -40,7 +40,7 @@ from cascade.automation.models import (
     StageStatus,
     Trigger,
 )
-from cascade.automation.signals import announce, runnable
+from cascade.automation.signals import runnable
 from cascade.automation.stages import registry
 
 # Where each action leads: a run already there is left as it is.

@@ -26,9 +26,8 @@ from cascade.automation.engine.failures import (
 )
 from cascade.automation.engine.keeper import keep_claims_fresh
 from cascade.automation.engine.lifecycle import settle
-from cascade.automation.engine.records import bump, locked, save_run
+from cascade.automation.engine.records import announce, bump, locked, save_run
 from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage, RunStatus
-from cascade.automation.signals import announce
 from cascade.automation.stages import Stage, credits_for_usage, registry
 from cascade.automation.steps import StageContext, StageError
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import F
 
-from cascade.automation import notices
+from cascade.automation import notices, progress, signals
 from cascade.automation.models import AutomationRun, RunEvent
 
 
@@ -33,3 +33,10 @@ def event(
     RunEvent.objects.create(
         run_id=run_id, kind=kind, message=message[:2000], stage=stage, item_id=item_id
     )
+
+
+def announce(run: AutomationRun) -> None:
+    """The last step of every change to a run, inside its transaction: keep what readers must
+    never see go back (`progress.keep_marks`), then tell listeners once it commits."""
+    progress.keep_marks(run.pk)
+    signals.announce(run)
