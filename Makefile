@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test test-busy install lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 	scripts/test-services
 	scripts/check-install
 	scripts/run-tests
+
+# The same suite with every core kept busy by another process (started and stopped here).
+test-busy: $(STAMP)
+	scripts/test-services
+	scripts/check-install
+	scripts/test-busy
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
