@@ -17,160 +17,28 @@ database for each one:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import threading
 import time
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from cascade.accounts.models import Site
 from cascade.accounts.signals import credits_added
 from cascade.automation import signals
-from cascade.automation.latest import latest_run_fields
-from cascade.automation.models import ACTIVE
+from cascade.automation.live_watchers import (
+    POLL_SECONDS,
+    STATS,
+    Watcher,
+    _offer,
+    site_states,
+)
+from cascade.automation.statuses import ACTIVE
 
 log = logging.getLogger("cascade.live")
-POLL_SECONDS = 1.0  # the poll of watched active runs: one query a second per process
-MIN_GAP_SECONDS = 0.1  # at most ~10 updates a second to a viewer
-PING_SECONDS = 5.0  # a heartbeat event, so a page knows its data is fresh
 FRESH_SECONDS = 1.0  # a render this young is given to a new viewer as it is
-STATS = {"checks": 0, "reads": 0}  # polls of the database, and reads of one watcher's state
-
-
-@dataclass
-class Update:
-    key: tuple
-    state: tuple  # (run id, version, site id) the update describes, or another watcher's
-    made_at: float
-    renderers: dict[str, Callable[[], Any]]
-    _cache: dict[str, Any] = field(default_factory=dict)
-    _patches: dict[tuple, tuple] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, variant: str) -> Any:
-        """Rendered once per variant (e.g. the page for editors, for viewers, or JSON)."""
-        with self._lock:
-            if variant not in self._cache:
-                try:
-                    self._cache[variant] = self.renderers[variant]()
-                finally:
-                    close_old_connections()
-            return self._cache[variant]
-
-    def patch_from(self, variant: str, base: Any, patch: Callable[[Any, Any], str | None]) -> Any:
-        """What turns `base` (an earlier body of `variant`) into this one; computed once for
-        every viewer that last received the same base."""
-        key = (variant, id(base))
-        if key not in self._patches:
-            self._patches[key] = (base, patch(base, self.get(variant)))  # keeps base alive
-        return self._patches[key][1]
-
-
-def site_states(site_ids: list[int], run_id: str | None = None) -> dict[int, tuple]:
-    """In one query, each site's latest run (or the run `run_id`): {site: (run id, version,
-    status)}."""
-    fields = latest_run_fields(run_id)
-    rows = (
-        Site.objects.filter(pk__in=site_ids)
-        .annotate(
-            run_pk=fields["run_pk"],
-            run_version=fields["run_version"],
-            run_status=fields["run_status"],
-        )
-        .values_list("pk", "run_pk", "run_version", "run_status")
-    )
-    return {
-        pk: (str(run) if run else None, version or 0, status) for pk, run, version, status in rows
-    }
-
-
-class Watcher:
-    """Keeps one state for every viewer of it in this process. A site's watcher (key (site id,
-    run id or None for the latest run)) knows its state from the messages and the poll; another
-    (the Sites overview's) reads it with `state_of` when one of its `sites` changed."""
-
-    def __init__(
-        self,
-        hub: Hub,
-        key: tuple,
-        make_renderers: Callable[[tuple], dict[str, Callable[[], Any]]],
-        sites: frozenset[int],
-        state_of: Callable[[], tuple] | None = None,
-    ) -> None:
-        self.hub, self.key, self.make_renderers = hub, key, make_renderers
-        self.sites, self.state_of = sites, state_of
-        self.queues: set[asyncio.Queue] = set()
-        self.dirty = asyncio.Event()
-        self.dirty.set()  # the first state is read at once
-        self.hint: tuple | None = None  # (run id, version) a message told of
-        self.latest: Update | None = None
-        self.task: asyncio.Task | None = None
-        # What the page shows beside the run (credits, what waits) changes without a version:
-        # a new viewer, or a top-up, gets a fresh render rather than a recent one.
-        self.refresh = False
-
-    def tell(self, run_id: str | None, version: int | None) -> None:
-        """A site this watcher shows changed (to `version` of `run_id`, when known)."""
-        if self.state_of is None and run_id is not None and version is not None:
-            wanted = self.key[1]
-            if wanted is not None and wanted != run_id:
-                return  # another run of the site
-            shown = self.latest.state if self.latest else None
-            if shown and shown[0] == run_id and shown[1] >= version:
-                return  # nothing newer than what viewers have
-            self.hint = (run_id, version)
-        else:
-            self.hint = None
-        self.dirty.set()
-
-    def _read(self) -> tuple:
-        STATS["reads"] += 1
-        try:
-            if self.state_of is not None:
-                return self.state_of()
-            site_id, run_id = self.key
-            found = site_states([site_id], run_id).get(site_id, (None, 0, None))
-            self.hub.remember(site_id, found)
-            return (found[0], found[1], site_id)
-        finally:
-            close_old_connections()
-
-    async def run(self) -> None:
-        try:
-            while self.queues:
-                await self.dirty.wait()
-                self.dirty.clear()
-                if not self.queues:
-                    break
-                hint, self.hint = self.hint, None
-                if hint is not None:
-                    state = (hint[0], hint[1], self.key[0])
-                else:
-                    state = await sync_to_async(self._read, thread_sensitive=False)()
-                shown = self.latest.state if self.latest else None
-                if state != shown or self.refresh:
-                    self.refresh = False
-                    self.latest = Update(
-                        self.key, state, time.monotonic(), self.make_renderers(state)
-                    )
-                    for queue in list(self.queues):
-                        _offer(queue, self.latest)
-                    await asyncio.sleep(MIN_GAP_SECONDS)  # changes meanwhile wait, then coalesce
-        finally:
-            self.hub.forget(self)
-
-
-def _offer(queue: asyncio.Queue, update: Update | None) -> None:
-    # A slow viewer gets the newest update, not a backlog: older ones are dropped.
-    while not queue.empty():
-        queue.get_nowait()
-    queue.put_nowait(update)
 
 
 class Hub:
@@ -328,72 +196,3 @@ def _poll_once(sites: list[int]) -> dict[int, tuple]:
 
 
 hub = Hub()
-
-
-def sse(event: str, data: str, event_id: str = "") -> str:
-    lines = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\n{lines}\n\n"
-
-
-def _position(state: tuple, of_a_site: bool) -> dict[str, Any]:
-    """Which state an event shows: a site's run and its version, or (another watcher's state)
-    a digest of it."""
-    if of_a_site:
-        return {"run_id": state[0], "version": state[1]}
-    return {"run_id": None, "version": hash(state) & 0xFFFFFFFF}
-
-
-async def stream(
-    key: tuple,
-    make_renderers,
-    variant: str,
-    event: str,
-    encode: Callable[[Any], str] = str,
-    sites: frozenset[int] | None = None,
-    state_of: Callable[[], tuple] | None = None,
-    version_of: Callable[[Any], tuple[str, int] | None] | None = None,
-    patch: Callable[[Any, Any], str | None] | None = None,
-) -> AsyncGenerator[str]:
-    """The body of an event stream: one event per new state, pings in between, and a clean end
-    after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection. With
-    `version_of`, a body is sent only when its own version is newer than the last one sent (a
-    render may already show a later version than the news that asked for it). With `patch`,
-    a viewer who has the previous body gets a `delta` event (what `patch` makes of the two, its
-    id "new from base") instead of the whole body; the first event of a connection, and any
-    whose shape `patch` cannot bridge, carry the whole body."""
-    watched = sites if sites is not None else frozenset({key[0]})
-    watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
-    ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
-    sent: tuple[str | None, int] = (None, -1)  # (run id, version) of the last body sent
-    last: tuple[Any, str] | None = None  # the last body this viewer received, and its id
-    try:
-        yield "retry: 1000\n\n"
-        while time.monotonic() < ends_at and not hub.closing:
-            try:
-                update: Update | None = await asyncio.wait_for(queue.get(), timeout=PING_SECONDS)
-            except TimeoutError:
-                state = watcher.latest.state if watcher.latest else (None, 0)
-                yield sse("ping", json.dumps(_position(state, state_of is None)))
-                continue
-            if update is None:  # the server is stopping
-                break
-            body = await sync_to_async(update.get, thread_sensitive=False)(variant)
-            at = _position(update.state, state_of is None)
-            if version_of is not None and (seen := version_of(body)) is not None:
-                if seen[0] == sent[0] and (seen[1] < sent[1] or seen[1] == sent[1] and not patch):
-                    continue  # a later render already went out
-                sent, at = seen, {"run_id": seen[0], "version": seen[1]}
-            event_id = f"{at['run_id'] or 'none'}:{at['version']}"
-            if (
-                patch is not None
-                and last is not None
-                and (change := update.patch_from(variant, last[0], patch)) is not None
-            ):
-                if change:  # (a refresh that changed nothing sends nothing)
-                    yield sse("delta", change, f"{event_id} from {last[1]}")
-            else:
-                yield sse(event, encode(body), event_id)
-            last = (body, event_id)
-    finally:
-        hub.unsubscribe(watcher, queue)

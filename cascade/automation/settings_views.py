@@ -18,8 +18,8 @@ from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
 from cascade.automation import schedules
-from cascade.automation.api import ConfigIn
 from cascade.automation.models import Schedule
+from cascade.automation.settings_api import ConfigIn
 from cascade.automation.stages import registry
 from cascade.lib.limits import digits, text_problem
 

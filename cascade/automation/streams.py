@@ -21,7 +21,7 @@ from django.http.response import HttpResponseBase
 
 from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import fragments, live, overview, page, progress
+from cascade.automation import fragments, live_stream, overview, page, progress
 from cascade.automation.models import AutomationRun
 from cascade.lib.limits import MAX_ID, digits
 
@@ -119,7 +119,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
     if site is None:
         raise Http404("No such site.")
     variant = "page:operate" if role in CAN_OPERATE else "page:watch"
-    body = live.stream(
+    body = live_stream.stream(
         (site.pk, None),
         _renderers,
         variant,
@@ -144,7 +144,7 @@ async def sites_stream(request: Any) -> HttpResponseBase:
         return {"html": lambda: overview.render_rows(user, sort)}
 
     sites = await sync_to_async(overview.site_ids)(user)
-    body = live.stream(
+    body = live_stream.stream(
         ("sites", user.pk, sort),
         renderers,
         "html",
@@ -195,7 +195,7 @@ async def api_stream(request: Any) -> HttpResponseBase:
 
     return await _event_stream(
         request,
-        live.stream(
+        live_stream.stream(
             (site.pk, run_id),
             _renderers,
             "json",

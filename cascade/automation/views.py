@@ -20,7 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cascade.accounts.access import memberships_of, page_site, sites_of
 from cascade.accounts.models import CAN_OPERATE, Site
 from cascade.automation import engine, live, overview, page
-from cascade.automation.models import AutomationRun, RunAction
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import RunAction
 from cascade.lib.limits import MAX_ID, digits
 
 log = logging.getLogger("cascade.health")
