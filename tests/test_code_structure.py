@@ -11,8 +11,8 @@ from cascade.automation.stages import PIPELINE
 
 ROOT = Path(__file__).parents[1]
 CASCADE = ROOT / "cascade"
-APPS = {"accounts", "planner", "writer", "ai", "notify", "automation"}
-LEAVES = APPS - {"automation"}  # they know nothing of the engine
+APPS = {"accounts", "planner", "writer", "ai", "notify", "live", "automation", "web"}
+LEAVES = APPS - {"automation", "web"}  # they know nothing of the engine
 
 
 def python_modules() -> list[Path]:

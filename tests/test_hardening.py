@@ -368,7 +368,7 @@ def test_a_logged_in_browser_still_needs_its_csrf_token(site, alice):
 def test_a_server_error_is_logged_with_its_traceback(alice, monkeypatch, caplog):
     import logging
 
-    from cascade.automation import views
+    from cascade.web import views
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")

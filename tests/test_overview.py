@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cascade.accounts.models import Site
-from cascade.automation import engine, overview, schedules
+from cascade.automation import engine, schedules
+from cascade.web import overview
 from cascade.automation.models import AutomationRun
 from cascade.planner.importing import import_rows
 from cascade.writer.models import Content, ContentStatus

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "cascade.writer",
     "cascade.notify",
     "cascade.automation",
+    "cascade.web",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,5 @@
-"""What one watcher of a live view keeps: its latest update (rendered once per variant for
-every viewer of it), and the reading of sites' states. The hub that owns the watchers is
-`automation.live`."""
+"""What one watcher of a live view keeps: its latest update, rendered once per variant for
+every viewer of it. The hub that owns the watchers is `live.hub`."""
 
 from __future__ import annotations
 
@@ -15,11 +14,8 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from cascade.accounts.models import Site
-from cascade.automation.latest import latest_run_fields
-
 if TYPE_CHECKING:
-    from cascade.automation.live import Hub
+    from cascade.live.hub import Hub
 
 log = logging.getLogger("cascade.live")
 POLL_SECONDS = 1.0  # the poll of watched active runs: one query a second per process
@@ -55,24 +51,6 @@ class Update:
         if key not in self._patches:
             self._patches[key] = (base, patch(base, self.get(variant)))  # keeps base alive
         return self._patches[key][1]
-
-
-def site_states(site_ids: list[int], run_id: str | None = None) -> dict[int, tuple]:
-    """In one query, each site's latest run (or the run `run_id`): {site: (run id, version,
-    status)}."""
-    fields = latest_run_fields(run_id)
-    rows = (
-        Site.objects.filter(pk__in=site_ids)
-        .annotate(
-            run_pk=fields["run_pk"],
-            run_version=fields["run_version"],
-            run_status=fields["run_status"],
-        )
-        .values_list("pk", "run_pk", "run_version", "run_status")
-    )
-    return {
-        pk: (str(run) if run else None, version or 0, status) for pk, run, version, status in rows
-    }
 
 
 class Watcher:
@@ -120,7 +98,7 @@ class Watcher:
             if self.state_of is not None:
                 return self.state_of()
             site_id, run_id = self.key
-            found = site_states([site_id], run_id).get(site_id, (None, 0, None))
+            found = self.hub.source.states([site_id], run_id).get(site_id, (None, 0, None))
             self.hub.remember(site_id, found)
             return (found[0], found[1], site_id)
         finally:

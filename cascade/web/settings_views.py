@@ -142,7 +142,7 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         "schedule": schedules.describe(Schedule.objects.filter(site=site).first()),
     }
     status = 403 if "form" in errors else 422 if errors else 200
-    return render(request, "automation/site_settings.html", context, status=status)
+    return render(request, "web/site_settings.html", context, status=status)
 
 
 @login_required

@@ -1,17 +1,12 @@
-"""Live updates by Server-Sent Events.
+"""The hub of live views: the watchers of this server process.
 
 One watcher per site (or per run, or per Sites overview) and server process prepares each
 update once; every viewer of it shares it. Watchers learn of changes without asking the
-database for each one:
-
-- a commit in this process (the embedded worker, an action view) tells them at once, with the
-  run's new version (`signals.progress_changed`);
-- on PostgreSQL every commit also sends NOTIFY (`cascade_progress`), which a listener thread
-  of each server process passes on, so changes made by other processes arrive at once too;
-  with Celery, Redis carries the same news;
-- one poll a second per process (one query, whatever the number of sites and viewers) reads the
-  versions of the watched sites whose run is active, for changes no message told of; sites
-  without an active run cost no query at all.
+database for each one: the source (`Source`, the pipeline's `automation.live_source`) tells
+the hub of every commit, in this process at once and from other processes through PostgreSQL's
+NOTIFY or Redis; and one poll a second per process (one query, whatever the number of sites
+and viewers) reads the states of the watched sites whose run is active, for changes no message
+told of. Sites without an active run cost no query at all.
 """
 
 from __future__ import annotations
@@ -20,31 +15,46 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
-from cascade.accounts.models import Site
-from cascade.accounts.signals import credits_added
-from cascade.automation import signals
-from cascade.automation.live_watchers import (
-    POLL_SECONDS,
-    STATS,
-    Watcher,
-    _offer,
-    site_states,
-)
-from cascade.automation.statuses import ACTIVE
+from cascade.live.watchers import POLL_SECONDS, STATS, Watcher, _offer
 
 log = logging.getLogger("cascade.live")
 FRESH_SECONDS = 1.0  # a render this young is given to a new viewer as it is
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the hub learns of changes and reads the states of sites; the pipeline plugs its own
+    in (`automation.live_source`), so this package knows nothing of runs.
+
+    - `connect(hub)`: start telling the hub of changes (`hub.changed`, `hub.refresh`), from
+      any thread; called once, when the first viewer subscribes;
+    - `states(site_ids, run_id=None)`: in one query, each site's state: (run id, version,
+      status) of its latest run (or of the run `run_id`);
+    - `active`: the statuses in which a site's state may change without news (polled)."""
+
+    connect: Callable[[Any], None]
+    states: Callable[..., dict[int, tuple]]
+    active: frozenset[str]
+
+
+def _nothing(hub: Any) -> None:
+    return None
+
+
+NO_SOURCE = Source(connect=_nothing, states=lambda site_ids, run_id=None: {}, active=frozenset())
 
 
 class Hub:
     """The watchers of this process, and what tells them of changes."""
 
     def __init__(self) -> None:
+        self.source: Source = NO_SOURCE
         self.watchers: dict[tuple, Watcher] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._subscribed = False
@@ -54,38 +64,19 @@ class Hub:
 
     # --- what tells the hub of changes ---------------------------------------------------------
 
-    def _hook_engine(self) -> None:
-        if self._subscribed:
-            return
-        from cascade.automation import executor
+    def _connect(self) -> None:
+        if not self._subscribed:
+            self.source.connect(self)
+            self._subscribed = True
 
-        signals.progress_changed.connect(self._on_progress, weak=False)
-        credits_added.connect(self._on_top_up, weak=False)
-        if executor.uses_celery():
-            executor.listen(self.message)  # commits made by Celery workers
-        if connection.vendor == "postgresql":
-            signals.listen_postgres(self.message)
-        self._subscribed = True
-
-    def _on_progress(self, sender: Any, run_id: str, site_id: int, version: int, **kw: Any) -> None:
+    def changed(self, site_id: int, run_id: str | None, version: int | None) -> None:
+        """A site's run changed to `version` (from any thread)."""
         self._from_thread(self._changed, site_id, run_id, version)
 
-    def _on_top_up(self, sender: Any, account_id: int, **kwargs: Any) -> None:
-        sites = frozenset(Site.objects.filter(account_id=account_id).values_list("pk", flat=True))
+    def refresh(self, sites: frozenset[int] | None) -> None:
+        """Look again at these sites (all watched sites with None), from any thread: something
+        beside their runs changed (an account's credits, an action of this process)."""
         self._from_thread(self._refresh_sites, sites)
-
-    def message(self, text: str) -> None:
-        """A message from another process: "site:run:version" or "account:ID" (any thread)."""
-        kind, _, rest = text.partition(":")
-        if kind == "account":
-            self._on_top_up(None, account_id=int(rest))
-            return
-        run_id, _, version = rest.partition(":")
-        try:
-            site_id, number = int(kind), int(version)
-        except ValueError:
-            return
-        self._from_thread(self._changed, site_id, run_id, number)
 
     def _from_thread(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self.loop
@@ -93,13 +84,10 @@ class Hub:
             return
         loop.call_soon_threadsafe(callback, *args)
 
-    def nudge(self) -> None:
-        """Look again at every watched site (e.g. after an action of this process)."""
-        self._from_thread(self._refresh_sites, None)
-
     def _changed(self, site_id: int, run_id: str | None, version: int | None) -> None:
         status = self.known.get(site_id, (None, 0, None))[2]
-        self.known[site_id] = (run_id, version or 0, status if status in ACTIVE else "running")
+        active = self.source.active
+        self.known[site_id] = (run_id, version or 0, status if status in active else "running")
         for watcher in list(self.watchers.values()):
             if site_id in watcher.sites:
                 watcher.tell(run_id, version)
@@ -118,7 +106,8 @@ class Hub:
     def _polled_sites(self) -> list[int]:
         """The watched sites whose run is active (or not known yet): the only ones polled."""
         watched = {site for w in self.watchers.values() for site in w.sites}
-        return sorted(s for s in watched if self.known.get(s, (None, 0, "unknown"))[2] in POLLED)
+        polled = self.source.active | {"unknown"}
+        return sorted(s for s in watched if self.known.get(s, (None, 0, "unknown"))[2] in polled)
 
     async def _poll(self) -> None:
         while self.watchers and not self.closing:
@@ -126,7 +115,7 @@ class Hub:
             sites = self._polled_sites()
             if not sites:
                 continue
-            states = await sync_to_async(_poll_once, thread_sensitive=False)(sites)
+            states = await sync_to_async(self._poll_once, thread_sensitive=False)(sites)
             for site_id, state in states.items():
                 before = self.known.get(site_id)
                 self.known[site_id] = state
@@ -146,7 +135,7 @@ class Hub:
         state_of: Callable[[], tuple] | None = None,
     ) -> tuple[Watcher, asyncio.Queue]:
         self.loop = asyncio.get_running_loop()
-        self._hook_engine()
+        self._connect()
         watcher = self.watchers.get(key)
         if watcher is None:
             watcher = Watcher(self, key, make_renderers, sites, state_of)
@@ -163,6 +152,13 @@ class Hub:
         if self._poller is None:
             self._poller = asyncio.create_task(self._poll())
         return watcher, queue
+
+    def _poll_once(self, sites: list[int]) -> dict[int, tuple]:
+        STATS["checks"] += 1
+        try:
+            return self.source.states(sites)
+        finally:
+            close_old_connections()
 
     def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
         watcher.queues.discard(queue)
@@ -182,17 +178,6 @@ class Hub:
         for watcher in list(self.watchers.values()):
             for queue in list(watcher.queues):
                 _offer(queue, None)
-
-
-POLLED = ACTIVE | {"unknown"}
-
-
-def _poll_once(sites: list[int]) -> dict[int, tuple]:
-    STATS["checks"] += 1
-    try:
-        return site_states(sites)
-    finally:
-        close_old_connections()
 
 
 hub = Hub()

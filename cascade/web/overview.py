@@ -52,7 +52,7 @@ COLUMNS = [
 def render_rows(user: Any, sort: str) -> str:
     """The table's rows, for the stream (the page renders the same partial)."""
     return render_to_string(
-        "automation/sites.html#overview_rows", {"rows": rows(user, sort), "sort": sort}
+        "web/sites.html#overview_rows", {"rows": rows(user, sort), "sort": sort}
     )
 
 

@@ -1,6 +1,6 @@
 """The body of one viewer's event stream: one event per new state of what it watches (or a
 delta from the one it has), pings in between, and a clean end after
-CASCADE_STREAM_MAX_SECONDS. The watchers that prepare the states are `automation.live`."""
+CASCADE_STREAM_MAX_SECONDS. The watchers that prepare the states are `live.hub`'s."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from cascade.automation.live import hub
-from cascade.automation.live_watchers import PING_SECONDS, Update
+from cascade.live.hub import hub
+from cascade.live.watchers import PING_SECONDS, Update
 
 
 def sse(event: str, data: str, event_id: str = "") -> str:
