@@ -25,7 +25,7 @@ def off(actual: float, expected: float) -> float:
 
 def measure(site, worker) -> dict:
     from cascade.automation import engine, estimates, progress
-    from cascade.automation.models import FINISHED
+    from cascade.automation.statuses import FINISHED
 
     plan = estimates.overview(site)["estimate"]
     started = time.monotonic()

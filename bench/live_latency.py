@@ -88,7 +88,8 @@ async def measure(
     port: int, site, token: str, viewers: int, server_pid: int, seconds_cap: float = 120
 ) -> dict:
     from cascade.automation import engine
-    from cascade.automation.models import FINISHED, AutomationRun
+    from cascade.automation.models import AutomationRun
+    from cascade.automation.statuses import FINISHED
 
     stop = asyncio.Event()
     streams = [[] for _ in range(viewers)]

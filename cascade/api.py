@@ -153,16 +153,20 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount() -> None:
     from cascade.accounts.api import router as sites_router
     from cascade.automation.api import router as automation_router
-    from cascade.automation.api import sites_router as site_settings_router
+    from cascade.automation.settings_api import router as automation_settings_router
+    from cascade.automation.settings_api import sites_router as site_settings_router
     from cascade.notify.api import router as webhooks_router
     from cascade.planner.api import router as planner_router
     from cascade.writer.api import router as writer_router
+    from cascade.writer.publishing_api import router as publishing_router
 
     api.add_router("/v1/automation/", automation_router, tags=["automation"])
+    api.add_router("/v1/automation/", automation_settings_router, tags=["automation"])
     api.add_router("/v1/sites/", sites_router, tags=["sites"])
     api.add_router("/v1/sites/", site_settings_router, tags=["sites"])
     api.add_router("/v1/sites/", planner_router, tags=["keywords, clusters, ideas"])
     api.add_router("/v1/sites/", writer_router, tags=["tasks, content, images"])
+    api.add_router("/v1/sites/", publishing_router, tags=["tasks, content, images"])
     api.add_router("/v1/sites/", webhooks_router, tags=["webhooks"])
 
 

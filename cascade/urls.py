@@ -6,12 +6,12 @@ from django.urls import include, path
 from cascade.accounts import views as account_views
 from cascade.api import api
 from cascade.automation import streams
-from cascade.automation import views as automation_views
 from cascade.lib import converters  # noqa: F401  (registers <id:...> before any route uses it)
+from cascade.web import views as web_views
 
 urlpatterns = [
-    path("healthz", automation_views.healthz, name="healthz"),
-    path("healthz/live", automation_views.live_stats, name="live-stats"),
+    path("healthz", web_views.healthz, name="healthz"),
+    path("healthz/live", web_views.live_stats, name="live-stats"),
     # The API's event stream is a plain async view (Ninja's views are synchronous).
     path("api/v1/automation/stream/", streams.api_stream, name="api-stream"),
     path("api/", api.urls),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("cascade.notify.urls")),
     path("", include("cascade.planner.urls")),
     path("", include("cascade.automation.urls")),
+    path("", include("cascade.web.urls")),
 ]
 
 handler404 = "cascade.lib.errors.not_found"

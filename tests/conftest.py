@@ -21,7 +21,8 @@ from cascade.accounts import credits
 from cascade.accounts.models import Account, ApiToken, Membership, Role, Site
 from cascade.ai import reset_provider_cache
 from cascade.automation import engine, progress
-from cascade.automation.models import FINISHED, AutomationRun
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import FINISHED
 from cascade.automation.worker import EmbeddedWorker
 from cascade.planner.importing import import_rows
 
@@ -159,7 +160,7 @@ class CeleryWorkers:
                     start_new_session=True,
                 )
             )
-        from cascade.automation.models import WorkerBeat
+        from cascade.automation.process_models import WorkerBeat
 
         wait_for(
             lambda: WorkerBeat.objects.filter(kind="celery", seen_at__gte=started).count() >= count,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cascade.accounts.models import LedgerEntry
-from cascade.automation.models import FINISHED, AutomationRun, ItemState, RunItem
+from cascade.automation.models import AutomationRun, RunItem
 from cascade.automation.stages import registry
+from cascade.automation.statuses import FINISHED, ItemState
 from cascade.planner.models import Cluster, ContentIdea, Keyword
 from cascade.writer.models import Content, Image, ImageStatus, Task
 

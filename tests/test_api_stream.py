@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from cascade.automation import live
+from cascade.live import watchers as live
 from tests.conftest import CELERY, start_workers
 from tests.invariants import check_snapshot
 from tests.servers import Server, open_stream

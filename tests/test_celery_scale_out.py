@@ -11,7 +11,8 @@ import pytest
 
 from cascade.accounts.models import Site
 from cascade.automation import engine
-from cascade.automation.models import ItemState, RunItem, RunStage
+from cascade.automation.models import RunItem, RunStage
+from cascade.automation.statuses import ItemState
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import CeleryWorkers, snapshot, wait_for, wait_until_finished

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cascade.automation import engine
-from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage
+from cascade.automation.models import AutomationRun, RunItem, RunStage
+from cascade.automation.statuses import ItemState
 from tests.conftest import KillableWorker, snapshot, wait_for, wait_until_finished
 from tests.invariants import charged_to, check_chaining, check_full_run, check_snapshot
 

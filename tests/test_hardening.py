@@ -24,7 +24,7 @@ from cascade.accounts import secrets
 from cascade.accounts.models import Account, Site
 from cascade.ai import KEYED_CLIENTS, get_provider, reset_provider_cache
 from cascade.automation import engine
-from cascade.automation.models import PauseReason, RunStatus
+from cascade.automation.statuses import PauseReason, RunStatus
 from cascade.automation.steps.writing import write_media
 from cascade.planner.models import Keyword
 from tests.servers import Server, cascade, open_stream, server_env
@@ -368,7 +368,7 @@ def test_a_logged_in_browser_still_needs_its_csrf_token(site, alice):
 def test_a_server_error_is_logged_with_its_traceback(alice, monkeypatch, caplog):
     import logging
 
-    from cascade.automation import views
+    from cascade.web import views
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")

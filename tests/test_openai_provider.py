@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 
 from cascade.automation import engine
-from cascade.automation.models import ItemState, RunEvent, RunItem
+from cascade.automation.models import RunEvent, RunItem
+from cascade.automation.statuses import ItemState
 from cascade.writer.models import Content, Image
 from tests.conftest import snapshot
 from tests.fake_openai import FakeOpenAI

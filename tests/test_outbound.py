@@ -10,7 +10,8 @@ import socket
 import pytest
 
 from cascade.automation import engine
-from cascade.automation.models import AutomationRun, RunStatus
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import RunStatus
 from cascade.automation.worker import EmbeddedWorker
 from cascade.lib.net import refusal
 from cascade.notify import sending, webhooks

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cascade.automation import engine, progress
-from cascade.automation.models import RunOutcome, RunStatus, outcome_of
+from cascade.automation.statuses import RunOutcome, RunStatus, outcome_of
 from tests.conftest import run_to_end, snapshot
 from tests.invariants import check_snapshot
 from tests.servers import ROOT, server_env

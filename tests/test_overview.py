@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cascade.accounts.models import Site
-from cascade.automation import engine, overview, schedules
+from cascade.automation import engine, schedules
 from cascade.automation.models import AutomationRun
 from cascade.planner.importing import import_rows
+from cascade.web import overview
 from cascade.writer.models import Content, ContentStatus
 from tests.browser import shot
 from tests.conftest import DEMO, keywords_of, run_to_end, serving, snapshot

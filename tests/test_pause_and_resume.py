@@ -5,7 +5,8 @@ import time
 import pytest
 
 from cascade.automation import engine
-from cascade.automation.models import ItemState, RunItem, RunStage
+from cascade.automation.models import RunItem, RunStage
+from cascade.automation.statuses import ItemState
 from cascade.writer.models import Content
 from tests.conftest import snapshot, wait_for, wait_until_finished
 from tests.invariants import check_full_run, check_snapshot

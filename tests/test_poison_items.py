@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from cascade.automation import config, engine
-from cascade.automation.models import FINISHED, ItemState, RunItem
+from cascade.automation.models import RunItem
+from cascade.automation.statuses import FINISHED, ItemState
 from cascade.writer.models import Task
 from tests.conftest import run_to_end, wait_for
 from tests.providers import CrashingProvider

@@ -4,7 +4,8 @@ import pytest
 
 from cascade.accounts.models import Site
 from cascade.automation import engine
-from cascade.automation.models import ItemState, RunItem
+from cascade.automation.models import RunItem
+from cascade.automation.statuses import ItemState
 from cascade.planner.importing import import_rows
 from tests.conftest import DEMO, keywords_of, snapshot
 from tests.invariants import check_full_run, check_snapshot

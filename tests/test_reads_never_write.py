@@ -14,7 +14,8 @@ from django.db import connection
 from django.test import Client
 
 from cascade.automation import engine, progress
-from cascade.automation.models import AutomationRun, RunStatus
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import RunStatus
 from cascade.planner.models import Keyword, normalize
 from tests.servers import Server, cascade
 

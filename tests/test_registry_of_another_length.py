@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from cascade.automation import progress, stages
-from cascade.automation.stages import PIPELINE, Registry
+from cascade.automation.stage_types import Registry
+from cascade.automation.stages import PIPELINE
 from tests.conftest import run_to_end
 from tests.invariants import check_snapshot
 

@@ -12,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from cascade.automation import engine, schedules
-from cascade.automation.models import AutomationRun, Schedule, Trigger
+from cascade.automation.models import AutomationRun, Schedule
+from cascade.automation.statuses import Trigger
 from cascade.planner.importing import import_rows
 from tests.conftest import CELERY, CeleryWorkers, wait_for, wait_until_finished
 from tests.servers import Server, cascade

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from cascade.automation import engine
-from cascade.automation.models import FINISHED
+from cascade.automation.statuses import FINISHED
 from tests.conftest import snapshot, wait_until_finished
 from tests.invariants import check_chaining, check_full_run, check_snapshot
 

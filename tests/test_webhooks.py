@@ -156,15 +156,16 @@ def test_a_failing_receiver_is_given_up_after_the_retry_window(hooks, site, api,
 
 
 @pytest.mark.slow
-def test_a_receiver_down_for_two_minutes_still_gets_the_event(hooks, site, api, worker):
-    """The worker (embedded pool or Celery) keeps trying while the receiver is down."""
+def test_a_receiver_down_for_many_tries_still_gets_the_event(hooks, site, api, worker):
+    """The worker (embedded pool or Celery) keeps trying while the receiver is down, well past
+    the point where the wait between tries stops growing (here 1 s, an hour by default), and
+    delivers once it is back."""
     receiver = WebhookReceiver()  # not listening yet
     add(api, site, receiver.url, ["run.finished"])
     run = engine.start_run(site)
-    wait_for(lambda: Delivery.objects.filter(attempts__gte=1).exists(), 120, 0.2, "a try")
-    time.sleep(120)
+    wait_for(lambda: Delivery.objects.filter(attempts__gte=8).exists(), 120, 0.2, "eight tries")
     delivery = Delivery.objects.get()
-    assert delivery.attempts >= 3 and delivery.status == "pending"
+    assert delivery.status == "pending"
     assert "ConnectError" in delivery.last_error
     receiver.up()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cascade.automation import page
+from cascade.automation.statuses import DisplayStatus, StageStatus, display_status
 from cascade.automation.wording import human_duration, items
 
 
@@ -13,18 +14,16 @@ def stage(**counts) -> dict:
 
 
 def test_a_stage_with_nothing_left_to_start_is_finishing_not_active():
-    assert (
-        page._display_status(stage(processed_count=100, remaining_count=200), "running") == "active"
-    )
+    assert display_status(stage(processed_count=100, remaining_count=200), "running") == "active"
     done = stage(processed_count=298, in_progress_count=2, remaining_count=2)
-    assert page._display_status(done, "running") == "finishing"
-    assert page._display_status(done, "pausing") == "pausing"
-    assert page._display_status(stage(), "paused") == "paused"
-    assert page._display_status(stage(status="completed"), "running") == "completed"
+    assert display_status(done, "running") == "finishing"
+    assert display_status(done, "pausing") == "pausing"
+    assert display_status(stage(), "paused") == "paused"
+    assert display_status(stage(status="completed"), "running") == "completed"
     some = stage(status="completed", processed_count=290, failed_count=10, remaining_count=0)
-    assert page._display_status(some, "completed") == "partial"
+    assert display_status(some, "completed") == "partial"
     none = stage(status="completed", failed_count=300, remaining_count=0)
-    assert page._display_status(none, "completed") == "failed"
+    assert display_status(none, "completed") == "failed"
 
 
 def test_counts_are_written_with_plurals_and_separators():
@@ -35,7 +34,7 @@ def test_counts_are_written_with_plurals_and_separators():
 
 
 def test_every_badge_has_words_and_an_icon():
-    statuses = {"pending", "active", "finishing", "pausing", "paused", "completed", "skipped"}
-    statuses |= {"partial"}
-    assert statuses | {"cancelled", "failed"} == set(page.BADGES)
-    assert all(words and icon for words, icon in page.BADGES.values())
+    assert set(page.ICONS) == set(DisplayStatus)
+    assert {s.value for s in StageStatus} <= {s.value for s in DisplayStatus}
+    assert all(s.label and s.label != s.value for s in DisplayStatus)
+    assert all(page.ICONS.values())

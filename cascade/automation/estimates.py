@@ -14,8 +14,10 @@ from django.conf import settings
 
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
-from cascade.automation.models import StageStatus, StageTiming
-from cascade.automation.stages import Inflow, Stage, registry
+from cascade.automation.models import StageTiming
+from cascade.automation.stage_types import Inflow, Stage
+from cascade.automation.stages import registry
+from cascade.automation.statuses import StageStatus
 
 STARTED = frozenset(set(StageStatus) - {StageStatus.PENDING})
 

@@ -89,7 +89,9 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
     from django.utils import timezone
 
     from cascade.automation import schedules
-    from cascade.automation.models import AutomationRun, RunStatus, WorkerBeat
+    from cascade.automation.models import AutomationRun
+    from cascade.automation.process_models import WorkerBeat
+    from cascade.automation.statuses import RunStatus
     from cascade.automation.tasks import fan_out, kick_run
 
     client = redis_client()

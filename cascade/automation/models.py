@@ -7,94 +7,18 @@ import uuid
 from django.db import models
 
 from cascade.accounts.models import Site
-
-
-class RunStatus(models.TextChoices):
-    QUEUED = "queued"  # created, the engine has not begun it yet
-    RUNNING = "running"  # items are being claimed and processed
-    PAUSING = "pausing"  # in-flight items finish, nothing new starts
-    PAUSED = "paused"  # nothing in flight; see pause_reason
-    CANCELLING = "cancelling"  # in-flight items finish, then the run ends
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    FAILED = "failed"  # an engine fault; a failing item never fails a run
-
-
-# Statuses in which a run holds its site: the database allows one such run per site.
-ACTIVE = frozenset(
-    {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.PAUSED, RunStatus.CANCELLING}
+from cascade.automation.statuses import (
+    ACTIVE,
+    ALLOWED_IN,
+    FINISHED,
+    ItemState,
+    PauseReason,
+    RunAction,
+    RunOutcome,
+    RunStatus,
+    StageStatus,
+    Trigger,
 )
-# Statuses a run never leaves.
-FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED})
-# Statuses in which items may be in flight and the engine must keep working on the run.
-WORKING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.CANCELLING})
-# What a person (or API client) may do to a run in each status. The engine enforces these, the
-# API maps a refusal to 409, and the page and CLI offer only what they allow.
-PAUSABLE = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})  # work is going on or about to
-RESUMABLE = frozenset({RunStatus.PAUSING, RunStatus.PAUSED})  # resuming a pausing run undoes it
-CANCELLABLE = ACTIVE - {RunStatus.CANCELLING}  # cancelling twice changes nothing
-RETRYABLE = FINISHED  # failed items are put through again once their run has ended
-
-
-class RunAction(models.TextChoices):
-    PAUSE = "pause", "Paused"
-    RESUME = "resume", "Resumed"
-    CANCEL = "cancel", "Cancelled"
-    RETRY_FAILED = "retry_failed", "Retried"
-
-
-ALLOWED_IN = {
-    RunAction.PAUSE: PAUSABLE,
-    RunAction.RESUME: RESUMABLE,
-    RunAction.CANCEL: CANCELLABLE,
-    RunAction.RETRY_FAILED: RETRYABLE,
-}
-
-
-def allowed_actions(status: str | None, failed_items: int = 0) -> list[str]:
-    """The actions a run in `status` accepts now, in the order the page shows them."""
-    return [
-        action.value
-        for action, statuses in ALLOWED_IN.items()
-        if status in statuses and (action != RunAction.RETRY_FAILED or failed_items > 0)
-    ]
-
-
-class PauseReason(models.TextChoices):
-    USER = "user", "by a user"
-    INSUFFICIENT_CREDITS = "insufficient_credits", "not enough credits"
-    # The AI provider failed many times in a row: pause rather than burn the queue.
-    PROVIDER_UNAVAILABLE = "provider_unavailable", "the AI provider is unavailable"
-
-
-class RunOutcome(models.TextChoices):
-    """How the work of a finished run went (null while it is active): only `succeeded` is shown
-    in the colour of success."""
-
-    SUCCEEDED = "succeeded"  # no item failed
-    PARTIAL = "partial"  # some items failed, some succeeded
-    FAILED = "failed"  # items failed and none succeeded, or the engine failed
-    NOTHING_TO_DO = "nothing_to_do"  # every stage was skipped
-    CANCELLED = "cancelled"
-
-
-def outcome_of(status: str, processed: int, failed: int) -> str | None:
-    """The outcome of a run in `status` that did `processed` items and failed `failed`."""
-    if status not in FINISHED:
-        return None
-    if status == RunStatus.CANCELLED:
-        return RunOutcome.CANCELLED
-    if status == RunStatus.FAILED or (failed and not processed):
-        return RunOutcome.FAILED
-    if failed:
-        return RunOutcome.PARTIAL
-    return RunOutcome.SUCCEEDED if processed else RunOutcome.NOTHING_TO_DO
-
-
-class Trigger(models.TextChoices):
-    MANUAL = "manual", "Run Now"
-    RETRY = "retry", "retry of failed items"
-    SCHEDULED = "scheduled", "schedule"
 
 
 class AutomationRun(models.Model):
@@ -172,18 +96,6 @@ class AutomationRun(models.Model):
         return self.status in ALLOWED_IN[RunAction(action)]
 
 
-class StageStatus(models.TextChoices):
-    PENDING = "pending"  # not reached yet
-    ACTIVE = "active"  # its items are being processed
-    COMPLETED = "completed"
-    SKIPPED = "skipped"  # nothing to do when reached, or disabled in the run's configuration
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-STAGE_DONE = frozenset({StageStatus.COMPLETED, StageStatus.SKIPPED})
-
-
 class RunStage(models.Model):
     """A stage of a run with its stored counters (contract §3); never counted from items on read."""
 
@@ -216,13 +128,6 @@ class RunStage(models.Model):
     @property
     def queued_count(self) -> int:
         return self.input_count - self.processed_count - self.failed_count - self.in_progress_count
-
-
-class ItemState(models.TextChoices):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    DONE = "done"
-    FAILED = "failed"  # failed after its last attempt
 
 
 class RunItem(models.Model):
@@ -348,34 +253,6 @@ class StageTiming(models.Model):
         return f"stage {self.stage} of {self.site}: {self.seconds_per_item:.2f} s per item"
 
 
-class WorkerBeat(models.Model):
-    """A live worker process says so every few seconds, so the CLI knows whether anything will
-    process a run it queues."""
-
-    name = models.CharField(max_length=120, unique=True)
-    kind = models.CharField(max_length=20)  # "embedded" or "celery"
-    seen_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.kind} worker {self.name}"
-
-
-class AiRequest(models.Model):
-    """A request sent to an AI provider within the last rate window (CASCADE_AI_RATE_WINDOW), so
-    that every process counts the same requests against CASCADE_AI_RPM and CASCADE_AI_TPM (with
-    the embedded worker; Celery workers count in Redis). Older rows are deleted as it goes."""
-
-    bucket = models.CharField(max_length=64)  # which provider and key the limit is for
-    at = models.DateTimeField()
-    tokens = models.PositiveIntegerField()
-
-    class Meta:
-        indexes = [models.Index(fields=["bucket", "at"])]
-
-    def __str__(self) -> str:
-        return f"{self.tokens} tokens at {self.at:%H:%M:%S}"
-
-
 class Schedule(models.Model):
     """When a site's runs start by themselves: a cron expression in a time zone. `next_run_at`
     is the due time the worker processes race for; the one whose conditional update moves it on
@@ -395,3 +272,20 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cron} ({self.timezone}) for {self.site}"
+
+
+# The processes' own records (worker heartbeats, the shared AI rate window), defined beside.
+from cascade.automation.process_models import AiRequest, WorkerBeat  # noqa: E402
+
+__all__ = [
+    "AiRequest",
+    "AutomationConfig",
+    "AutomationRun",
+    "EventKind",
+    "RunEvent",
+    "RunItem",
+    "RunStage",
+    "Schedule",
+    "StageTiming",
+    "WorkerBeat",
+]

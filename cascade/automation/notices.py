@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 
 from cascade.automation import progress
-from cascade.automation.models import FINISHED, AutomationRun, RunOutcome, RunStatus
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import FINISHED, RunOutcome, RunStatus
 from cascade.notify import webhooks
 from cascade.notify.models import Event
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -17,35 +16,30 @@ from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
 from cascade.automation import estimates, fragments, progress
-from cascade.automation.models import ACTIVE, FINISHED, RunAction, RunEvent, RunStatus, Schedule
+from cascade.automation.controls import controls
+from cascade.automation.models import RunEvent, Schedule
 from cascade.automation.stages import registry
+from cascade.automation.statuses import (
+    ACTIVE,
+    DisplayStatus,
+    RunStatus,
+    StageStatus,
+    display_status,
+    run_flags,
+)
 from cascade.automation.wording import human_duration
 
-BADGES = {
-    "pending": ("Pending", "○"),
-    "active": ("Active", "▶"),
-    "finishing": ("Finishing", "▶"),
-    "pausing": ("Pausing", "❚❚"),
-    "paused": ("Paused", "❚❚"),
-    "completed": ("Completed", "✓"),
-    "partial": ("Some failed", "!"),
-    "skipped": ("Skipped", "↷"),
-    "cancelled": ("Cancelled", "✕"),
-    "failed": ("Failed", "!"),
-}
-LABELS = {
-    "run-now": "Run Now",
-    RunAction.PAUSE: "Pause",
-    RunAction.RESUME: "Resume",
-    RunAction.CANCEL: "Cancel",
-    RunAction.RETRY_FAILED: "Retry failed",
-}
-# Why an action the run's status does not allow is disabled, by action.
-NOT_NOW = {
-    RunAction.PAUSE: "No run is running",
-    RunAction.RESUME: "No run is paused",
-    RunAction.CANCEL: "No run is active",
-    RunAction.RETRY_FAILED: "No failed items",
+ICONS = {
+    DisplayStatus.PENDING: "○",
+    DisplayStatus.ACTIVE: "▶",
+    DisplayStatus.FINISHING: "▶",
+    DisplayStatus.PAUSING: "❚❚",
+    DisplayStatus.PAUSED: "❚❚",
+    DisplayStatus.COMPLETED: "✓",
+    DisplayStatus.PARTIAL: "!",
+    DisplayStatus.SKIPPED: "↷",
+    DisplayStatus.CANCELLED: "✕",
+    DisplayStatus.FAILED: "!",
 }
 PROVIDER_HELP = {
     True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
@@ -53,58 +47,6 @@ PROVIDER_HELP = {
     "with CASCADE_AI_PROVIDER=openai.",
     False: "Articles are written by this AI service; every call is charged to the account.",
 }
-
-
-@dataclass
-class Control:
-    name: str  # the action, as the action view's URL names it ("run-now", "pause", ...)
-    label: str
-    enabled: bool
-    reason: str = ""
-
-    @property
-    def testid(self) -> str:
-        return self.name.replace("_", "-")
-
-
-def _disabled_reason(action: str, status: str | None, failed: int) -> str:
-    if action == RunAction.PAUSE and status == RunStatus.PAUSING:
-        return "Already pausing"
-    if action == RunAction.CANCEL and status == RunStatus.CANCELLING:
-        return "Already cancelling"
-    if action == RunAction.RETRY_FAILED and failed and status in ACTIVE:
-        return "Wait until the run has finished"
-    return NOT_NOW[RunAction(action)]
-
-
-def controls(
-    run: dict | None, overview: dict | None, available: int, can_operate: bool
-) -> list[Control]:
-    """The run controls, each enabled or disabled with its reason: the server decides, the
-    browser only shows."""
-    names = ["run-now", *[a.value for a in RunAction]]
-    if not can_operate:
-        reason = "Viewers can watch runs but not steer them"
-        return [Control(n, LABELS[n], False, reason) for n in names]
-    status = run["run"]["status"] if run else None
-    failed = run["global_progress"]["failed_items"] if run else 0
-    allowed = set(run["run"]["actions"]) if run else set()
-    need = overview["first_batch_credits"] if overview else 0
-    if status in ACTIVE or overview is None:
-        run_now = Control("run-now", LABELS["run-now"], False, "A run is already active")
-    elif not overview["items"]:
-        run_now = Control("run-now", LABELS["run-now"], False, "Nothing to process")
-    elif available < need:
-        reason = f"Not enough credits: about {need:,} needed, {available:,} left"
-        run_now = Control("run-now", LABELS["run-now"], False, reason)
-    else:
-        run_now = Control("run-now", LABELS["run-now"], True)
-    return [run_now] + [
-        Control(a.value, LABELS[a], True)
-        if a.value in allowed
-        else Control(a.value, LABELS[a], False, _disabled_reason(a, status, failed))
-        for a in RunAction
-    ]
 
 
 def overview_for(site: Site) -> dict[str, Any]:
@@ -115,26 +57,14 @@ def overview_for(site: Site) -> dict[str, Any]:
     return overview
 
 
-def _display_status(stage: dict, run_status: str) -> str:
-    """A stage's badge: the active stage says whether the run pauses, is paused or only
-    finishes its last items (never "Active" with nothing left to start)."""
-    if stage["status"] == "completed" and stage["failed_count"]:
-        return "failed" if not stage["processed_count"] else "partial"
-    if stage["status"] != "active":
-        return stage["status"]
-    if run_status in (RunStatus.PAUSING, RunStatus.PAUSED):
-        return run_status
-    nothing_queued = stage["remaining_count"] == stage["in_progress_count"]
-    return "finishing" if stage["input_count"] and nothing_queued else "active"
-
-
-def _label(stage: dict, shown: str, run_status: str) -> dict:
-    badge, icon = BADGES[shown]
+def _label(stage: dict, shown: DisplayStatus, run_status: str) -> dict:
     spec = registry()[stage["number"]]
     return {
-        "display_status": shown,
-        "badge": badge,
-        "icon": icon,
+        "display_status": shown.value,
+        "badge": shown.label,
+        "icon": ICONS[shown],
+        "is_pending": stage["status"] == StageStatus.PENDING,
+        "is_skipped": shown == DisplayStatus.SKIPPED,
         "noun": spec.noun.many,
         "verb": spec.verb,
         "ticking": stage["status"] == "active"
@@ -148,7 +78,7 @@ def decorate(shared: dict) -> dict:
     run = snapshot["run"]
     count = len(snapshot["stages"])
     for stage in snapshot["stages"]:
-        stage.update(_label(stage, _display_status(stage, run["status"]), run["status"]))
+        stage.update(_label(stage, display_status(stage, run["status"]), run["status"]))
     current = next((s for s in snapshot["stages"] if s["number"] == run["current_stage"]), None)
     snapshot["current"] = current if run["status"] in ACTIVE else None
     snapshot["stage_count"] = count
@@ -165,8 +95,8 @@ def decorate(shared: dict) -> dict:
         snapshot["title"] = f"{g['percentage']} %{where} · Cascade"
     else:
         snapshot["title"] = f"{run['status_text']} · Cascade"
-    snapshot["is_active"] = run["status"] in ACTIVE
-    snapshot["is_finished"] = run["status"] in FINISHED
+    snapshot["is_active"] = run["is_active"]
+    snapshot["is_finished"] = run["is_finished"]
     snapshot["review_ready"] = snapshot["stages"][-1]["output_count"]
     failed_by_stage = {s["number"]: s for s in snapshot["stages"]}
     for group in snapshot["metrics"]["error_groups"]:
@@ -189,7 +119,8 @@ def _planned_cards(overview: dict, starting: bool = False) -> list[dict[str, Any
     cards = []
     for o in overview["stages"]:
         n = str(o["number"])
-        status = "active" if starting and o["number"] == _first(overview) else "pending"
+        first = starting and o["number"] == _first(overview)
+        status = StageStatus.ACTIVE if first else StageStatus.PENDING
         card = {
             "number": o["number"],
             "name": o["name"],
@@ -209,7 +140,7 @@ def _planned_cards(overview: dict, starting: bool = False) -> list[dict[str, Any
             "credits_used": 0,
             "duration_seconds": 0,
         }
-        card.update(_label(card, status, RunStatus.QUEUED))
+        card.update(_label(card, DisplayStatus(status), RunStatus.QUEUED))
         card["ticking"] = False
         cards.append(card)
     return cards
@@ -226,7 +157,13 @@ def starting(overview: dict) -> dict[str, Any]:
     headline = registry().headline.number
     return {
         "version": 0,
-        "run": {"run_id": "", "status": "queued", "status_text": "Starting…", "outcome": None},
+        "run": {
+            "run_id": "",
+            "status": RunStatus.QUEUED,
+            "status_text": "Starting…",
+            "outcome": None,
+            **run_flags(RunStatus.QUEUED),
+        },
         "global_progress": {
             "percentage": 0,
             "completed_items": 0,

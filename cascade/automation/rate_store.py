@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cascade.ai import limits
 from cascade.automation.executor import redis_client
-from cascade.automation.models import AiRequest
+from cascade.automation.process_models import AiRequest
 
 
 def install() -> None:

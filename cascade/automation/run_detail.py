@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET
 
 from cascade.accounts.access import page_site
 from cascade.automation import page, progress
-from cascade.automation.models import AutomationRun, ItemState, RunItem
+from cascade.automation.models import AutomationRun, RunItem
 from cascade.automation.stages import registry
+from cascade.automation.statuses import ItemState
 from cascade.lib.limits import digits
 from cascade.lib.paging import page_of
 

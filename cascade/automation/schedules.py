@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from cascade.accounts.models import Site
 from cascade.automation import engine
-from cascade.automation.models import Schedule, Trigger
+from cascade.automation.models import Schedule
+from cascade.automation.statuses import Trigger
 
 log = logging.getLogger("cascade.schedules")
 

@@ -30,6 +30,17 @@ class RunOut(Schema):
     retry_of: str | None
     current_stage: int | None
     actions: list[str]  # what the run accepts now: pause, resume, cancel, retry_failed
+    # What the run is doing and accepts, for clients that should not compare status words.
+    is_active: bool  # holds its site: queued, running, pausing, paused or cancelling
+    is_finished: bool  # completed, cancelled or failed: it never changes again
+    is_working: bool  # items may be in flight (queued, running, pausing, cancelling)
+    is_running: bool
+    is_paused: bool
+    is_halting: bool  # pausing or paused
+    can_pause: bool
+    can_resume: bool
+    can_cancel: bool
+    can_retry: bool  # retry_failed is accepted: the run has ended with failed items
     created_at: str | None
     started_at: str | None
     finished_at: str | None

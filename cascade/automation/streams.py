@@ -1,4 +1,5 @@
-"""The event streams: the page's (re-rendered live region) and the API's (JSON snapshots).
+"""The pipeline's event streams: the Automation page's (re-rendered live region) and the API's
+(JSON snapshots).
 
 Both are fed by `live`'s watchers, which render each new state once per variant for every
 viewer of it."""
@@ -7,23 +8,19 @@ from __future__ import annotations
 
 import json
 import uuid
-import zlib
-from collections import Counter
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.db import connections
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 
 from cascade.accounts.access import site_and_role
 from cascade.accounts.models import CAN_OPERATE, Site
-from cascade.automation import fragments, live, overview, page, progress
+from cascade.automation import fragments, page, progress
 from cascade.automation.models import AutomationRun
 from cascade.lib.limits import MAX_ID, digits
+from cascade.live import sse
+from cascade.live import stream as live_stream
 
 
 def _renderers(state: tuple) -> dict:
@@ -45,69 +42,6 @@ def _renderers(state: tuple) -> dict:
     }
 
 
-# Each compressed stream keeps a compressor of about 2**(bits + 2) + 2**(level + 9) bytes: a
-# 16 KiB window holds a few updates (each repeats much of the one before) for 128 KiB a viewer.
-GZIP_WINDOW_BITS = 14
-GZIP_MEMORY_LEVEL = 7
-
-# Event streams each user holds open in this process (the server's event loop is their only
-# writer). Beyond CASCADE_STREAMS_PER_USER a new one is refused with 429.
-OPEN_STREAMS: Counter[int] = Counter()
-
-
-def _too_many(user: Any) -> HttpResponseBase | None:
-    if OPEN_STREAMS[user.pk] < settings.CASCADE_STREAMS_PER_USER:
-        return None
-    detail = (
-        f"Too many live streams open ({settings.CASCADE_STREAMS_PER_USER}): close other "
-        "tabs or connections and try again."
-    )
-    response = JsonResponse({"detail": detail}, status=429)
-    response["Retry-After"] = "10"
-    return response
-
-
-async def _counted(user_id: int, body: AsyncGenerator[str]) -> AsyncGenerator[str]:
-    try:
-        async with aclosing(body):
-            async for chunk in body:
-                yield chunk
-    finally:
-        OPEN_STREAMS[user_id] -= 1
-        if OPEN_STREAMS[user_id] <= 0:
-            del OPEN_STREAMS[user_id]
-
-
-async def _event_stream(request: Any, body: AsyncGenerator[str], user: Any) -> HttpResponseBase:
-    # The set-up's queries ran in this request's own thread, whose database connection would
-    # otherwise stay open as long as the stream: on PostgreSQL 200 viewers held 200 connections
-    # and the server refused more clients. The stream reads through the watchers.
-    await sync_to_async(connections.close_all)()
-    refused = _too_many(user)
-    if refused is not None:
-        return refused
-    OPEN_STREAMS[user.pk] += 1
-    counted = _counted(user.pk, body)
-    gzip = "gzip" in request.headers.get("Accept-Encoding", "")
-    chunks = _gzipped(counted) if gzip else counted
-    response = StreamingHttpResponse(chunks, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
-    response["Vary"] = "Accept-Encoding"
-    if gzip:
-        response["Content-Encoding"] = "gzip"
-    return response
-
-
-async def _gzipped(body: AsyncGenerator[str]) -> AsyncGenerator[bytes]:
-    """One gzip stream for the whole connection, flushed after every event: an update repeats
-    much of the one before it, which the compressor's window still holds."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + GZIP_WINDOW_BITS, GZIP_MEMORY_LEVEL)
-    async with aclosing(body):
-        async for chunk in body:
-            yield compressor.compress(chunk.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
-
-
 async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
     """The page's event stream: an `update` event carrying the re-rendered live region, each with
     the id "run id:version" so the page can drop one older than what it shows, then `delta`
@@ -119,7 +53,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
     if site is None:
         raise Http404("No such site.")
     variant = "page:operate" if role in CAN_OPERATE else "page:watch"
-    body = live.stream(
+    body = live_stream.stream(
         (site.pk, None),
         _renderers,
         variant,
@@ -128,31 +62,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
         version_of=lambda region: region.shown,
         patch=fragments.patch,
     )
-    return await _event_stream(request, body, user)
-
-
-async def sites_stream(request: Any) -> HttpResponseBase:
-    """The Sites overview's one stream: `update` events with its re-rendered rows whenever a run
-    of any of the user's sites moves or articles wait for review."""
-    user = await request.auser()
-    if not user.is_authenticated:
-        return HttpResponse("Log in first.", status=401)
-    sort = request.GET.get("sort", "name")
-    sort = sort if sort in overview.SORTS else "name"
-
-    def renderers(state: tuple) -> dict:
-        return {"html": lambda: overview.render_rows(user, sort)}
-
-    sites = await sync_to_async(overview.site_ids)(user)
-    body = live.stream(
-        ("sites", user.pk, sort),
-        renderers,
-        "html",
-        "update",
-        sites=sites,
-        state_of=lambda: overview.state(user.pk),
-    )
-    return await _event_stream(request, body, user)
+    return await sse.event_stream(request, body, user)
 
 
 async def api_stream(request: Any) -> HttpResponseBase:
@@ -193,9 +103,9 @@ async def api_stream(request: Any) -> HttpResponseBase:
     if run_id and not await AutomationRun.objects.filter(site=site, pk=run_id).aexists():
         return JsonResponse({"detail": f"Run {run_id} not found for site {site_id}."}, status=404)
 
-    return await _event_stream(
+    return await sse.event_stream(
         request,
-        live.stream(
+        live_stream.stream(
             (site.pk, run_id),
             _renderers,
             "json",

@@ -9,8 +9,9 @@ from typing import Any
 from django.utils import timezone
 
 from cascade.automation.estimates import default_seconds
-from cascade.automation.models import FINISHED, AutomationRun, RunStage, RunStatus, StageStatus
+from cascade.automation.models import AutomationRun, RunStage
 from cascade.automation.stages import registry
+from cascade.automation.statuses import FINISHED, RunStatus, StageStatus
 
 # The time left jumps up only when the new estimate is this much above the steady countdown
 # (more work than thought); smaller differences are absorbed so the clock does not flicker.

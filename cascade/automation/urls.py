@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cascade.automation import run_detail, settings_views, streams, views
+from cascade.automation import run_detail, streams, views
 
 # Under /sites/<site_id>/automation/.
 automation = [
@@ -14,22 +13,10 @@ automation = [
 ]
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("sites/", views.site_list, name="sites"),
-    path("sites/go/", views.site_go, name="site-go"),
-    path("sites/stream/", streams.sites_stream, name="sites-stream"),
     path("sites/<id:site_id>/automation/", include(automation)),
     path(
         "sites/<id:site_id>/automation/runs/<uuid:run_id>/",
         run_detail.run_detail,
         name="run-detail",
-    ),
-    path("sites/<id:site_id>/settings/", settings_views.site_settings, name="site-settings"),
-    path(
-        "sites/<id:site_id>/settings/schedule/",
-        settings_views.schedule_settings,
-        name="schedule-settings",
     ),
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cascade.automation.models import PauseReason, RunOutcome, RunStatus
 from cascade.automation.stages import registry
+from cascade.automation.statuses import PauseReason, RunOutcome, RunStatus
 
 
 def items(count: int, one: str = "item", many: str = "items") -> str:

@@ -16,7 +16,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from cascade.automation import engine, schedules, signals
-from cascade.automation.models import WorkerBeat
+from cascade.automation.process_models import WorkerBeat
 from cascade.notify import sending
 from cascade.writer import publishing
 

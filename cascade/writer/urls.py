@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path
 
-from cascade.writer import publishing_views, views
+from cascade.writer import article_views, publishing_views, views
 
 # A site's articles, under /sites/<site_id>/content/.
 content = [
     path("", views.articles, name="articles"),
     path("export/", views.export, name="articles-export"),
     path("publishing/", views.publish_progress, name="publish-progress"),
-    path("<id:content_id>/", views.article, name="article"),
-    path("<id:content_id>/edit/", views.article_edit, name="article-edit"),
+    path("<id:content_id>/", article_views.article, name="article"),
+    path("<id:content_id>/edit/", article_views.article_edit, name="article-edit"),
 ]
 publishing = publishing_views.publishing_settings
 

@@ -13,18 +13,9 @@ from django.utils import timezone
 from cascade.automation import estimates
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.estimates import default_seconds, stage_seconds
-from cascade.automation.models import (
-    AutomationRun,
-    EventKind,
-    RunItem,
-    RunOutcome,
-    RunStage,
-    RunStatus,
-    StageStatus,
-    StageTiming,
-    outcome_of,
-)
+from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage, StageTiming
 from cascade.automation.stages import registry
+from cascade.automation.statuses import RunOutcome, RunStatus, StageStatus, outcome_of
 
 
 def begin_run(run_id: Any) -> bool:

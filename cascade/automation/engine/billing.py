@@ -14,14 +14,9 @@ from cascade.accounts import credits
 from cascade.accounts.signals import credits_added
 from cascade.automation.engine.errors import InvalidTransition
 from cascade.automation.engine.lifecycle import pause_run, resume_run
-from cascade.automation.models import (
-    AutomationRun,
-    ItemState,
-    PauseReason,
-    RunItem,
-    RunStatus,
-)
+from cascade.automation.models import AutomationRun, RunItem
 from cascade.automation.signals import tell_other_processes
+from cascade.automation.statuses import ItemState, PauseReason, RunStatus
 
 log = logging.getLogger("cascade.engine")
 

@@ -27,15 +27,9 @@ from django.utils import timezone
 from cascade.accounts import credits
 from cascade.automation.engine.lifecycle import settle
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
-from cascade.automation.models import (
-    AutomationRun,
-    EventKind,
-    ItemState,
-    RunItem,
-    RunStage,
-    RunStatus,
-)
+from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
 from cascade.automation.stages import registry
+from cascade.automation.statuses import ItemState, RunStatus
 
 log = logging.getLogger("cascade.engine")
 

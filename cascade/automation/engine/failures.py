@@ -17,14 +17,8 @@ from cascade.automation.engine.claims import requeue
 from cascade.automation.engine.errors import InvalidTransition
 from cascade.automation.engine.lifecycle import pause_run, settle
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
-from cascade.automation.models import (
-    AutomationRun,
-    EventKind,
-    ItemState,
-    PauseReason,
-    RunItem,
-    RunStage,
-)
+from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
+from cascade.automation.statuses import ItemState, PauseReason
 
 RETRY_FIELDS = [
     "state",

@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cascade.automation.models import ItemState, RunItem
+from cascade.automation.models import RunItem
+from cascade.automation.statuses import ItemState
 
 log = logging.getLogger("cascade.engine")
 

@@ -25,23 +25,20 @@ from cascade.automation.engine.errors import (
     RunAlreadyActive,
 )
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
-from cascade.automation.models import (
+from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
+from cascade.automation.signals import runnable
+from cascade.automation.stages import registry
+from cascade.automation.statuses import (
     ACTIVE,
     ALLOWED_IN,
-    AutomationRun,
-    EventKind,
     ItemState,
     PauseReason,
     RunAction,
-    RunItem,
     RunOutcome,
-    RunStage,
     RunStatus,
     StageStatus,
     Trigger,
 )
-from cascade.automation.signals import runnable
-from cascade.automation.stages import registry
 
 # Where each action leads: a run already there is left as it is.
 ALREADY = {

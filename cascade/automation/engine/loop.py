@@ -9,7 +9,8 @@ import time
 from cascade.automation.engine.advancing import advance_if_stage_done, begin_run
 from cascade.automation.engine.claims import claim_items, reclaim_expired, worker_name
 from cascade.automation.engine.processing import process_claim
-from cascade.automation.models import WORKING, AutomationRun, RunStatus
+from cascade.automation.models import AutomationRun
+from cascade.automation.statuses import WORKING, RunStatus
 
 
 def work_once(worker: str | None = None) -> bool:

@@ -27,8 +27,10 @@ from cascade.automation.engine.failures import (
 from cascade.automation.engine.keeper import keep_claims_fresh
 from cascade.automation.engine.lifecycle import settle
 from cascade.automation.engine.records import announce, bump, locked, save_run
-from cascade.automation.models import AutomationRun, ItemState, RunItem, RunStage, RunStatus
-from cascade.automation.stages import Stage, credits_for_usage, registry
+from cascade.automation.models import AutomationRun, RunItem, RunStage
+from cascade.automation.stage_types import Stage, credits_for_usage
+from cascade.automation.stages import registry
+from cascade.automation.statuses import ItemState, RunStatus
 from cascade.automation.steps import StageContext, StageError
 
 log = logging.getLogger("cascade.engine")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import F
 
-from cascade.automation import notices, progress, signals
+from cascade.automation import notices, signals, totals
 from cascade.automation.models import AutomationRun, RunEvent
 
 
@@ -37,6 +37,6 @@ def event(
 
 def announce(run: AutomationRun) -> None:
     """The last step of every change to a run, inside its transaction: keep what readers must
-    never see go back (`progress.keep_marks`), then tell listeners once it commits."""
-    progress.keep_marks(run.pk)
+    never see go back (`totals.keep_marks`), then tell listeners once it commits."""
+    totals.keep_marks(run.pk)
     signals.announce(run)

@@ -3,7 +3,7 @@
 from django.db import migrations, models
 from django.db.models import Sum
 
-from cascade.automation.models import outcome_of
+from cascade.automation.statuses import outcome_of
 
 
 def outcomes_of_finished_runs(apps, schema_editor):

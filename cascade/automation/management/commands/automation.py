@@ -12,7 +12,8 @@ from rich.table import Table
 
 from cascade.accounts.models import Site
 from cascade.automation import engine, progress, schedules
-from cascade.automation.models import ACTIVE, FINISHED, AutomationRun, RunOutcome, Schedule
+from cascade.automation.models import AutomationRun, Schedule
+from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 
 

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from cascade.automation import live
 from cascade.automation.worker import EmbeddedWorker
 from cascade.lib import http_server
+from cascade.live.hub import hub
 
 log = logging.getLogger("cascade.serve")
 
@@ -20,7 +20,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 class Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        live.hub.shut_down()  # open event streams end, so stopping takes no grace period
+        hub.shut_down()  # open event streams end, so stopping takes no grace period
         super().handle_exit(sig, frame)
 
 

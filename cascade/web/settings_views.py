@@ -18,8 +18,8 @@ from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
 from cascade.automation import config as run_config
 from cascade.automation import schedules
-from cascade.automation.api import ConfigIn
 from cascade.automation.models import Schedule
+from cascade.automation.settings_api import ConfigIn
 from cascade.automation.stages import registry
 from cascade.lib.limits import digits, text_problem
 
@@ -142,7 +142,7 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         "schedule": schedules.describe(Schedule.objects.filter(site=site).first()),
     }
     status = 403 if "form" in errors else 422 if errors else 200
-    return render(request, "automation/site_settings.html", context, status=status)
+    return render(request, "web/site_settings.html", context, status=status)
 
 
 @login_required

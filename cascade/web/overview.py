@@ -21,16 +21,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cascade.accounts.models import Site
-from cascade.automation import progress, timing
+from cascade.automation import timing, totals
 from cascade.automation.latest import latest_run_fields
-from cascade.automation.models import (
-    ACTIVE,
-    FINISHED,
-    AutomationRun,
-    RunOutcome,
-    RunStage,
-    Schedule,
-)
+from cascade.automation.models import AutomationRun, RunStage, Schedule
+from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, run_flags
 from cascade.automation.wording import status_text
 from cascade.writer.models import Content, ContentStatus
 
@@ -58,7 +52,7 @@ COLUMNS = [
 def render_rows(user: Any, sort: str) -> str:
     """The table's rows, for the stream (the page renders the same partial)."""
     return render_to_string(
-        "automation/sites.html#overview_rows", {"rows": rows(user, sort), "sort": sort}
+        "web/sites.html#overview_rows", {"rows": rows(user, sort), "sort": sort}
     )
 
 
@@ -99,11 +93,12 @@ def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
         rows = stages.get(pk, [])
         if not rows:
             continue
-        per_item = timing.seconds_per_item(run, progress.active_stage(run, rows))
-        doc, _, _ = progress.progress_of(run, rows, per_item, now)
+        per_item = timing.seconds_per_item(run, totals.active_stage(run, rows))
+        doc, _, _ = totals.progress_of(run, rows, per_item, now)
         bars[str(pk)] = {
             **doc,
             "status": run.status,
+            **run_flags(run.status, doc["failed_items"]),
             "status_text": status_text(run, rows),
             "run_id": str(pk),
         }
