@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cascade.automation import engine, progress
+from cascade.automation import engine, history
 from cascade.automation.statuses import RunOutcome, RunStatus, outcome_of
 from tests.conftest import run_to_end, snapshot
 from tests.invariants import check_snapshot
@@ -86,8 +86,8 @@ def test_cancelled_and_successful_runs_say_so(site):
     assert (
         finished.outcome == "succeeded" and snapshot(finished)["run"]["status_text"] == "Completed"
     )
-    history = [row["outcome"] for row in progress.run_summaries(site.pk)]
-    assert history == ["succeeded", "cancelled"]
+    outcomes = [row["outcome"] for row in history.run_summaries(site.pk)]
+    assert outcomes == ["succeeded", "cancelled"]
 
 
 def test_run_wait_exits_non_zero_unless_the_work_succeeded(site, refusing):

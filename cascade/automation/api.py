@@ -14,6 +14,7 @@ from pydantic import Field
 
 from cascade.accounts.access import site_for
 from cascade.automation import engine, estimates, latest, progress, schedules
+from cascade.automation.history import run_summaries
 from cascade.automation.models import AutomationRun, RunEvent
 from cascade.automation.schemas import (
     Conflict,
@@ -146,7 +147,7 @@ def history(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
     items = [
         {k: progress.iso(v) if k.endswith("_at") else v for k, v in row.items()}
-        for row in progress.run_summaries(site.pk)
+        for row in run_summaries(site.pk)
     ]
     return {"count": len(items), "items": items}
 

@@ -15,9 +15,12 @@ from django.template.loader import render_to_string
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
+from cascade.automation import config as run_config
 from cascade.automation import estimates, fragments, progress
 from cascade.automation.controls import controls
-from cascade.automation.models import RunEvent, Schedule
+from cascade.automation.engine import lifecycle
+from cascade.automation.history import run_summaries
+from cascade.automation.models import RunEvent, RunStage, Schedule
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     ACTIVE,
@@ -25,7 +28,6 @@ from cascade.automation.statuses import (
     RunStatus,
     StageStatus,
     display_status,
-    run_flags,
 )
 from cascade.automation.wording import human_duration
 
@@ -112,89 +114,36 @@ def _provider(site: Site) -> tuple[str, bool]:
     return getattr(provider, "label", "AI"), bool(getattr(provider, "is_offline", False))
 
 
-def _planned_cards(overview: dict, starting: bool = False) -> list[dict[str, Any]]:
-    """Stage cards of a run not started yet (or just starting): every stage pending with what
-    it is expected to get; nothing counted yet."""
-    plan = overview["estimate"]
-    cards = []
-    for o in overview["stages"]:
-        n = str(o["number"])
-        first = starting and o["number"] == _first(overview)
-        status = StageStatus.ACTIVE if first else StageStatus.PENDING
-        card = {
-            "number": o["number"],
-            "name": o["name"],
-            "status": status,
-            "input_count": 0,
-            "processed_count": 0,
-            "remaining_count": 0,
-            "in_progress_count": 0,
-            "failed_count": 0,
-            "output_count": 0,
-            "output_label": o["output_label"],
-            "progress_percentage": 0,
-            "expected_total": plan["stages"][n],
-            "total_is_estimate": not plan["exact"][n],
-            "share": plan["shares"][n],
-            "fill": 0,
-            "credits_used": 0,
-            "duration_seconds": 0,
-        }
-        card.update(_label(card, DisplayStatus(status), RunStatus.QUEUED))
-        card["ticking"] = False
-        cards.append(card)
-    return cards
+def planned(site: Site, overview: dict, starting: bool = False) -> dict[str, Any]:
+    """The snapshot of the run Run Now would store, built by the snapshot's own code from
+    unsaved rows: before it starts (every stage pending with what it is expected to get), or
+    (`starting`, what the click shows before the server answers) as it begins: its first stage
+    with work active, the empty ones before it skipped, 0 % done."""
+    cfg = run_config.load(site)
+    waiting = {o["number"]: o["pending"] for o in overview["stages"]}
+    initial = lifecycle.initial_counts(waiting, cfg)
+    run = lifecycle.planned_run(site, cfg, initial)
+    run.expected_seconds, run.has_history = estimates.expected_seconds(site.pk)
+    first = next((n for n in registry().numbers if initial[n]), None) if starting else None
+    rows = [RunStage(run=run, number=n) for n in registry().numbers]
+    if first is not None:
+        run.current_stage = first
+        for row in rows:
+            if row.number < first:
+                row.status = StageStatus.SKIPPED
+            elif row.number == first:
+                row.status, row.input_count = StageStatus.ACTIVE, initial[first]
+    doc = decorate(progress.compose(run, rows).model_dump(mode="json"))
+    doc["run"]["run_id"] = ""  # no run yet: the first update from the server replaces it all
+    return doc
 
 
-def _first(overview: dict) -> int | None:
-    return next((o["number"] for o in overview["stages"] if o["pending"] and o["enabled"]), None)
-
-
-def starting(overview: dict) -> dict[str, Any]:
-    """What Run Now shows before the server answers: the new run at 0 %, its first stage
-    active, every total from the estimate."""
-    plan, cards = overview["estimate"], _planned_cards(overview, starting=True)
-    headline = registry().headline.number
-    return {
-        "version": 0,
-        "run": {
-            "run_id": "",
-            "status": RunStatus.QUEUED,
-            "status_text": "Starting…",
-            "outcome": None,
-            **run_flags(RunStatus.QUEUED),
-        },
-        "global_progress": {
-            "percentage": 0,
-            "completed_items": 0,
-            "failed_items": 0,
-            "total_items": plan["items"],
-            "total_is_estimate": True,
-            "estimated_remaining_time": overview["estimate_time"],
-            "unit": {
-                "label": registry()[headline].output_label,
-                "verb": registry()[headline].verb,
-                "total": plan["stages"][str(headline)],
-                "done": 0,
-                "is_estimate": True,
-            },
-        },
-        "metrics": {"credits_used": 0},
-        "stages": cards,
-        "current": next((c for c in cards if c["status"] == "active"), None),
-        "stage_count": len(cards),
-        "is_active": True,
-        "is_finished": False,
-        "aria_text": "0 %, starting",
-    }
-
-
-def _starting(overview: dict, snapshot: dict | None) -> dict[str, Any] | None:
+def _starting(site: Site, overview: dict, snapshot: dict | None) -> dict[str, Any] | None:
     """The starting state Run Now shows, with only the stage cards it changes: between runs the
     page already shows the planned cards, and only the first stage's turns active."""
     if not overview["items"]:
         return None
-    doc = starting(overview)
+    doc = planned(site, overview, starting=True)
     doc["changed_cards"] = (
         doc["stages"] if snapshot else [c for c in doc["stages"] if c["status"] != "pending"]
     )
@@ -217,7 +166,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     available = account["credits"] - account["reserved"]
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
     provider_label, provider_offline = _provider(site)
-    cards = snapshot["stages"] if snapshot else _planned_cards(overview or {})
+    cards = snapshot["stages"] if snapshot else planned(site, overview or {})["stages"]
     waiting = {o["number"]: o["pending"] for o in (overview or {}).get("stages", [])}
     for card in cards:
         card["waiting"] = waiting.get(card["number"], 0)
@@ -227,7 +176,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
-        "starting": _starting(overview, snapshot) if can_operate and overview else None,
+        "starting": _starting(site, overview, snapshot) if can_operate and overview else None,
         "overview": overview,
         # Between runs only, like the overview: when the next run starts by itself.
         "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,
@@ -250,7 +199,7 @@ def state_key(snapshot: dict | None) -> str:
 
 
 def history(site: Site) -> list[dict]:
-    rows = progress.run_summaries(site.pk)
+    rows = run_summaries(site.pk)
     for row in rows:
         row["duration"] = human_duration(row["duration_seconds"])
         row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()

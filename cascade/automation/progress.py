@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from cascade.automation import timing
 from cascade.automation.models import AutomationRun, RunItem, RunStage
+from cascade.automation.snapshot import Snapshot
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     FINISHED,
@@ -24,7 +26,7 @@ from cascade.automation.statuses import (
     run_flags,
 )
 from cascade.automation.totals import active_stage, progress_of
-from cascade.automation.wording import human_duration, outcome_text, status_text
+from cascade.automation.wording import human_duration, status_text
 
 SHOWN_ITEMS = 5  # currently_processing and up_next
 SHOWN_ERRORS = 50
@@ -98,9 +100,6 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     if not stages:
         raise AutomationRun.DoesNotExist(f"run {run_id} has no stages")
     run = stages[0].run
-    now = timezone.now()
-    paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
-    clock_end = run.finished_at or (run.paused_at if paused_now else now)
     active = active_stage(run, stages)
     processing: list[dict[str, Any]] = []
     up_next: list[dict[str, Any]] = []
@@ -111,18 +110,37 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
         # lists are kept disjoint here rather than trusted to be.
         queued = _first_items(run, active.number, ItemState.QUEUED)
         up_next = [item for item in queued if item["id"] not in busy]
+    failing = [s.number for s in stages if s.failed_count]
+    snapshot = compose(
+        run,
+        stages,
+        processing=processing,
+        up_next=up_next,
+        errors=_errors(run),
+        error_groups=_error_groups(run, failing),
+    )
+    return snapshot.model_dump(mode="json")
 
+
+def compose(
+    run: AutomationRun,
+    stages: list[RunStage],
+    *,
+    processing: Sequence[dict[str, Any]] = (),
+    up_next: Sequence[dict[str, Any]] = (),
+    errors: Sequence[dict[str, Any]] = (),
+    error_groups: Sequence[dict[str, Any]] = (),
+) -> Snapshot:
+    """The snapshot of `run` with these stage rows and items, without a query: of a stored run,
+    and of the run Run Now is about to store (the page's starting state, from unsaved rows)."""
+    now = timezone.now()
+    paused_now = run.status == RunStatus.PAUSED and run.paused_at is not None
+    clock_end = run.finished_at or (run.paused_at if paused_now else now)
+    active = active_stage(run, stages)
     per_item = timing.seconds_per_item(run, active)
     global_progress, shares, _ = progress_of(run, stages, per_item, now)
-    stage_docs = [
-        _stage_doc(s, run, per_item, clock_end, shares[s.number])
-        | {
-            "currently_processing": processing if s is active else [],
-            "up_next": up_next if s is active else [],
-        }
-        for s in stages
-    ]
-    return {
+    failed = global_progress["failed_items"]
+    doc = {
         "version": run.version,
         "run": {
             "run_id": run.run_id,
@@ -135,24 +153,32 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
             "trigger": run.trigger,
             "retry_of": str(run.retry_of_id) if run.retry_of_id else None,
             "current_stage": run.current_stage,
-            "actions": allowed_actions(run.status, global_progress["failed_items"]),
-            **run_flags(run.status, global_progress["failed_items"]),
+            "actions": allowed_actions(run.status, failed),
+            **run_flags(run.status, failed),
             "created_at": iso(run.created_at),
             "started_at": iso(run.started_at),
             "finished_at": iso(run.finished_at),
         },
         "global_progress": global_progress,
-        "stages": stage_docs,
+        "stages": [
+            _stage_doc(s, run, per_item, clock_end, shares[s.number])
+            | {
+                "currently_processing": list(processing) if s is active else [],
+                "up_next": list(up_next) if s is active else [],
+            }
+            for s in stages
+        ],
         "metrics": {
             "credits_used": run.credits_used,
             "duration_seconds": round(
                 timing.elapsed(run.started_at, clock_end, run.paused_seconds)
             ),
-            "errors": _errors(run),
-            "error_groups": _error_groups(run, [s.number for s in stages if s.failed_count]),
+            "errors": list(errors),
+            "error_groups": list(error_groups),
         },
         "initial_snapshot": run.initial_snapshot,
     }
+    return Snapshot.model_validate(doc)  # the one shape: a field it does not know is an error
 
 
 def _stage_doc(
@@ -258,36 +284,3 @@ def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
 def snapshot_json(run_id: Any, version: int) -> bytes:
     """The snapshot of a run at `version` as JSON bytes, encoded once for all API readers."""
     return _build(run_id, version=version).json
-
-
-def run_summaries(site_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The site's latest runs with their totals from stored counters (history lists)."""
-    runs = (
-        AutomationRun.objects.filter(site_id=site_id)
-        .order_by("-created_at")
-        .prefetch_related("stages")[:limit]
-    )
-    rows = []
-    for run in runs:
-        stages = list(run.stages.all())
-        seconds = timing.elapsed(run.started_at, run.finished_at, run.paused_seconds)
-        rows.append(
-            {
-                "run_id": run.run_id,
-                "status": run.status,
-                "outcome": run.outcome,
-                "outcome_text": outcome_text(run, stages) if run.outcome else None,
-                "trigger": run.trigger,
-                "created_at": run.created_at,
-                "started_at": run.started_at,
-                "finished_at": run.finished_at,
-                "items_processed": sum(s.processed_count for s in stages),
-                "items_failed": sum(s.failed_count for s in stages),
-                "ready_for_review": next(
-                    (s.output_count for s in stages if s.number == registry().last), 0
-                ),
-                "credits_used": run.credits_used,
-                "duration_seconds": round(seconds) if run.finished_at else None,
-            }
-        )
-    return rows

@@ -60,6 +60,41 @@ def _waiting(
     return counts
 
 
+def initial_counts(waiting: dict[int, int], cfg: dict[str, Any]) -> dict[int, int]:
+    """What a run takes in each stage of what waits: enabled stages only, each at most
+    `max_items_per_stage`."""
+    cap = cfg["max_items_per_stage"]
+    return {
+        n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
+        for n, c in waiting.items()
+    }
+
+
+def planned_run(
+    site: Site,
+    cfg: dict[str, Any],
+    initial: dict[int, int],
+    *,
+    trigger: str = Trigger.MANUAL,
+    retry_of: AutomationRun | None = None,
+    only_ids: dict[str, list[int]] | None = None,
+) -> AutomationRun:
+    """The run Run Now stores (not saved here): queued, with what it takes in and its plan.
+    The page builds its starting state from the same run."""
+    snapshot = {f"stage_{n}_initial": initial[n] for n in registry().numbers}
+    snapshot["total_initial_items"] = sum(initial.values())
+    return AutomationRun(
+        site=site,
+        status=RunStatus.QUEUED,
+        trigger=trigger,
+        retry_of=retry_of,
+        initial_snapshot=snapshot,
+        plan=estimates.plan(site, cfg, initial),
+        config=cfg,
+        only_ids=only_ids or {},
+    )
+
+
 def start_run(
     site: Site,
     *,
@@ -73,11 +108,7 @@ def start_run(
     if active is not None:
         raise RunAlreadyActive("A run is already active for this site.", run_id=active.run_id)
     cfg = run_config.load(site)
-    cap = cfg["max_items_per_stage"]
-    initial = {
-        n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
-        for n, c in _waiting(site.pk, only_ids, cfg).items()
-    }
+    initial = initial_counts(_waiting(site.pk, only_ids, cfg), cfg)
     first = next((n for n in registry().numbers if initial[n] > 0), None)
     if first is None:
         raise NothingToProcess("Nothing to process: every enabled stage's queue is empty.")
@@ -90,21 +121,10 @@ def start_run(
             needed=need,
             balance=available,
         )
-    snapshot = {f"stage_{n}_initial": initial[n] for n in registry().numbers}
-    snapshot["total_initial_items"] = sum(initial.values())
-    expected = estimates.plan(site, cfg, initial)
+    run = planned_run(site, cfg, initial, trigger=trigger, retry_of=retry_of, only_ids=only_ids)
     try:
         with transaction.atomic():
-            run = AutomationRun.objects.create(
-                site=site,
-                status=RunStatus.QUEUED,
-                trigger=trigger,
-                retry_of=retry_of,
-                initial_snapshot=snapshot,
-                plan=expected,
-                config=cfg,
-                only_ids=only_ids or {},
-            )
+            run.save(force_insert=True)
             RunStage.objects.bulk_create([RunStage(run=run, number=n) for n in registry().numbers])
             event(run.pk, EventKind.RUN_QUEUED, f"Run queued ({Trigger(trigger).label}).")
             announce(run)
