@@ -152,6 +152,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _mount() -> None:
     from cascade.accounts.api import router as sites_router
+    from cascade.accounts.ledger_api import router as ledger_router
     from cascade.automation.api import router as automation_router
     from cascade.automation.settings_api import router as automation_settings_router
     from cascade.automation.settings_api import sites_router as site_settings_router
@@ -163,6 +164,7 @@ def _mount() -> None:
     api.add_router("/v1/automation/", automation_router, tags=["automation"])
     api.add_router("/v1/automation/", automation_settings_router, tags=["automation"])
     api.add_router("/v1/sites/", sites_router, tags=["sites"])
+    api.add_router("/v1/accounts/", ledger_router, tags=["accounts"])
     api.add_router("/v1/sites/", site_settings_router, tags=["sites"])
     api.add_router("/v1/sites/", planner_router, tags=["keywords, clusters, ideas"])
     api.add_router("/v1/sites/", writer_router, tags=["tasks, content, images"])

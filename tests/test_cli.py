@@ -55,18 +55,31 @@ def test_users_tokens_imports_and_a_waited_run_from_the_command_line(tmp_path):
     assert "row 33: keyword is empty" in out
 
     run = cascade(
-        "automation", "run", "--site", str(site.pk), "--wait", CASCADE_AI_LATENCY="4:0.02"
+        "automation",
+        "run",
+        "--site",
+        str(site.pk),
+        "--wait",
+        CASCADE_AI_LATENCY="4:0.02",
+        COLUMNS="60",
+        CASCADE_LOG_LEVEL="INFO",
     )
-    assert "Whole run" in run.stdout and "Stage 7/7 Review gate" in run.stdout
-    assert "Run completed:" in run.stdout
+    lines = run.stdout.splitlines()
+    whole = next(line for line in lines if line.startswith("Whole run"))
+    assert whole.count("━") >= 10 and whole.split()[-2:] == ["100%", "100/100"], whole
+    assert any(line.startswith("7/7 Review gate") for line in lines)
+    assert lines[-1].startswith("Completed: ") and " left" not in "\n".join(lines[-3:])
+    assert max(len(line) for line in lines if "━" in line) <= 60  # the bars fit the terminal
+    assert " INFO " not in run.stdout + run.stderr  # the terminal shows words, not the log
     finished = AutomationRun.objects.get(site=site)
     check_full_run(finished)
 
     status = json.loads(cascade("automation", "status", "--site", str(site.pk), "--json").stdout)
     assert status["run"]["run_id"] == finished.run_id
     assert status["global_progress"]["percentage"] == 100
-    table = cascade("automation", "status", "--site", str(site.pk)).stdout
-    assert "Completed · 100 %" in table
+    table = cascade("automation", "status", "--site", str(site.pk)).stdout.splitlines()
+    assert table[0] == f"Run {finished.run_id}: Completed" and table[1].startswith("100 % · ")
+    assert max(len(line) for line in table) <= 80
 
     again = cascade("automation", "run", "--site", str(site.pk), check=False)
     assert again.returncode != 0
@@ -99,9 +112,23 @@ def test_bad_command_line_input_is_explained():
 
 def test_steering_commands_act_on_the_active_run(site):
     cascade("automation", "run", "--site", str(site.pk))
+    busy = cascade("automation", "run", "--site", str(site.pk), check=False)
+    active = AutomationRun.objects.get(site=site)
+    assert busy.returncode != 0 and f"Run {active.run_id} is already active" in busy.stderr
+    assert f"cascade automation run --site {site.pk} --attach" in busy.stderr
+    # Before a stage is reached, the table shows what it is expected to get, as the page does.
+    table = cascade("automation", "status", "--site", str(site.pk), COLUMNS="80").stdout
+    assert max(len(line) for line in table.splitlines()) <= 80
+    pending = [line for line in table.splitlines() if " Pending " in line]
+    assert pending and all("≈" in line for line in pending[1:]), table
     assert "Paused by a user" in cascade("automation", "pause", "--site", str(site.pk)).stdout
     assert "Starting…" in cascade("automation", "resume", "--site", str(site.pk)).stdout
     assert "Cancelled" in cascade("automation", "cancel", "--site", str(site.pk)).stdout
+    # --attach follows the active run; with none active it starts one and follows it.
+    attached = cascade("automation", "run", "--site", str(site.pk), "--attach", check=False)
+    assert "queued for site" in attached.stdout and attached.stdout.splitlines()[-1].startswith(
+        "Completed: "
+    )
     none = cascade("automation", "pause", "--site", str(site.pk), check=False)
     assert "no active run" in none.stderr
 

@@ -167,3 +167,27 @@ def test_a_top_up_while_a_run_is_pausing_for_credits_keeps_it_running(site):
     engine.run_until_idle(timeout=120)
     run.refresh_from_db()
     assert run.status == "completed" and run.outcome == "succeeded"
+
+
+def test_the_ledger_is_for_owners_newest_first_and_paged(site, api, erin, bob, token_for):
+    garden = site.account
+    for n in range(3):
+        credits.add(garden, 10 + n, note=f"Top-up {n}")
+    run = engine.start_run(site)
+    engine.run_until_idle()  # the whole run, charged stage by stage
+    url = f"/api/v1/accounts/{garden.pk}/ledger/"
+    first = api.get(url, {"limit": 2}).json()
+    garden.refresh_from_db()
+    rows = list(garden.ledger.order_by("-id"))
+    assert first["count"] == len(rows) >= 4
+    assert [r["id"] for r in first["items"]] == [r.pk for r in rows[:2]]
+    assert first["items"][0]["balance_after"] == garden.credits  # the newest row is the balance
+    assert sum(r.delta for r in rows) == garden.credits
+    page_two = api.get(url, {"limit": 2, "offset": 2}).json()
+    assert [r["id"] for r in page_two["items"]] == [r.pk for r in rows[2:4]]
+    charges = [r for r in api.get(url, {"limit": 500}).json()["items"] if r["kind"] == "charge"]
+    assert all(c["run_id"] == str(run.run_id) and c["stage"] and c["delta"] < 0 for c in charges)
+    editor = Client(headers={"Authorization": f"Bearer {token_for(erin)}"})
+    assert editor.get(url).status_code == 403
+    stranger = Client(headers={"Authorization": f"Bearer {token_for(bob)}"})
+    assert stranger.get(url).status_code == 404

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 
@@ -8,13 +9,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from cascade.accounts.models import Site
 from cascade.automation import engine, progress, schedules
 from cascade.automation.models import AutomationRun, Schedule
-from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome
+from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
+from cascade.automation.wording import human_duration
 from cascade.automation.worker import EmbeddedWorker, workers_alive
+
+log = logging.getLogger("cascade")
 
 
 class Command(BaseCommand):
@@ -26,6 +31,11 @@ class Command(BaseCommand):
         run.add_argument("--site", type=int, required=True)
         run.add_argument(
             "--wait", action="store_true", help="show live progress until the run ends"
+        )
+        run.add_argument(
+            "--attach",
+            action="store_true",
+            help="follow the site's active run until it ends (starting one if none is active)",
         )
         status = sub.add_parser("status", help="the latest run's snapshot")
         status.add_argument("--site", type=int, required=True)
@@ -51,12 +61,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, action, site, **options):
+        # A terminal shows what the command says, not the engine's log (warnings still show).
+        logging.getLogger("cascade").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         target = Site.objects.filter(pk=site).first()
         if target is None:
             raise CommandError(f"Site {site} does not exist.")
         try:
             if action == "run":
-                return self.run(target, options["wait"])
+                return self.run(target, options["wait"], options["attach"])
             if action == "status":
                 return self.status(target, options["json"])
             if action == "schedule":
@@ -113,10 +125,18 @@ class Command(BaseCommand):
         if shown["last_result"]:
             self.stdout.write(shown["last_result"])
 
-    def run(self, site: Site, wait: bool) -> None:
-        run = engine.start_run(site)
-        self.stdout.write(f"Run {run.run_id} queued for site {site.pk} ({site.name}).")
-        if not wait:
+    def run(self, site: Site, wait: bool, attach: bool = False) -> None:
+        active = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
+        if active is not None and attach:
+            run = active
+            self.stdout.write(f"Following run {run.run_id} of site {site.pk} ({site.name}).")
+        else:
+            try:
+                run = engine.start_run(site)
+            except engine.RunAlreadyActive:
+                raise CommandError(self._busy(site)) from None
+            self.stdout.write(f"Run {run.run_id} queued for site {site.pk} ({site.name}).")
+        if not (wait or attach):
             if not workers_alive():
                 where = (
                     "`cascade worker`"
@@ -143,41 +163,43 @@ class Command(BaseCommand):
                 worker.stop()
         g, run_doc, metrics = final["global_progress"], final["run"], final["metrics"]
         self.stdout.write(
-            f"Run {run_doc['status']}: {run_doc['status_text']}. {g['completed_items']:,} items "
-            f"done, {g['failed_items']:,} failed, {metrics['credits_used']:,} credits, "
-            f"{metrics['duration_seconds']:,} s."
+            f"{run_doc['status_text']}: {g['completed_items']:,} items done, "
+            f"{g['failed_items']:,} failed, {metrics['credits_used']:,} credits, "
+            f"{human_duration(metrics['duration_seconds']) or '0 s'}."
         )
         # Only a run whose work all succeeded exits 0 (scripts and schedulers rely on it).
         if run_doc["outcome"] != RunOutcome.SUCCEEDED:
             sys.exit(1)
 
+    def _busy(self, site: Site) -> str:
+        """Run Now refused because a run is active: which one, where it is, and what to do."""
+        snapshot = progress.snapshot_for(site.pk)
+        run, g = snapshot["run"], snapshot["global_progress"]
+        return (
+            f"Run {run['run_id']} is already active for site {site.pk} ({run['status_text']}, "
+            f"{g['percentage']} %). Follow it with `cascade automation run --site {site.pk} "
+            f"--attach`, or stop it with `cascade automation pause|cancel --site {site.pk}`."
+        )
+
     def watch(self, run: AutomationRun) -> dict:
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
         columns = (
-            TextColumn("{task.description}", justify="left"),
-            BarColumn(bar_width=None),
-            TaskProgressColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
+            TextColumn("{task.description}", table_column=Column(width=22, no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(min_width=10, ratio=1)),
+            TaskProgressColumn(table_column=Column(width=5, no_wrap=True)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
         )
-        with Progress(*columns, console=console, refresh_per_second=8, transient=False) as bars:
-            whole = bars.add_task("Whole run", total=100, note="")
-            stage_bar = bars.add_task("Starting…", total=1, note="")
+        with RunProgress(*columns, console=console, refresh_per_second=8) as bars:
+            whole = bars.add_task("Whole run", total=100)
+            stage_bar = bars.add_task("Starting…", total=1)
             seen = -1
             while True:
                 run.refresh_from_db()
                 snapshot = progress.build_snapshot(run)
                 if snapshot["version"] != seen or run.status not in FINISHED:
                     seen = snapshot["version"]
-                    g = snapshot["global_progress"]
-                    approx = "≈" if g["total_is_estimate"] else ""
-                    bars.update(
-                        whole,
-                        completed=g["percentage"],
-                        note=f"{g['completed_items']}/{approx}{g['total_items']} items · "
-                        f"{g['estimated_remaining_time'] or '…'} left · "
-                        f"{snapshot['metrics']['credits_used']} credits · {snapshot['run']['status_text']}",
-                    )
+                    bars.update(whole, completed=snapshot["global_progress"]["percentage"])
+                    bars.note = run_note(snapshot)
                     stage = next(
                         (
                             s
@@ -189,11 +211,10 @@ class Command(BaseCommand):
                     if stage:
                         bars.update(
                             stage_bar,
-                            description=f"Stage {stage['number']}/{len(snapshot['stages'])} "
+                            description=f"{stage['number']}/{len(snapshot['stages'])} "
                             f"{stage['name']}",
                             total=max(1, stage["input_count"]),
                             completed=stage["processed_count"] + stage["failed_count"],
-                            note=f"{stage['output_count']} {stage['output_label']}",
                         )
                 if run.status in FINISHED:
                     return snapshot
@@ -207,26 +228,54 @@ class Command(BaseCommand):
         if snapshot is None:
             self.stdout.write("No runs yet for this site.")
             return
-        g = snapshot["global_progress"]
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
-        console.print(
-            f"Run {snapshot['run']['run_id']} · {snapshot['run']['status_text']} · {g['percentage']} % · "
-            f"{g['completed_items']}/{'≈' if g['total_is_estimate'] else ''}{g['total_items']} items · "
-            f"{snapshot['metrics']['credits_used']} credits"
-        )
-        table = Table(
-            "#", "Stage", "Status", "Total", "Processed", "Failed", "Remaining", "Output", "Credits"
-        )
+        run, g = snapshot["run"], snapshot["global_progress"]
+        console.print(Text(f"Run {run['run_id']}: {run['status_text']}"))
+        console.print(Text(f"{g['percentage']} % · {run_note(snapshot, status=False)}"))
+        # Seven narrow columns fit 80 with the longest stage name and six-figure counts (each
+        # stage's credits are in `--json`). A stage not reached yet shows what it is expected
+        # to get (≈), as the page does.
+        table = Table("Stage", "Status", box=None, pad_edge=False)
+        for heading in ("Total", "Done", "Failed", "Left", "Made"):
+            table.add_column(heading, justify="right")
         for s in snapshot["stages"]:
+            shown = display_status(s, run["status"])
+            forecast = "≈" if s["total_is_estimate"] else ""
+            pending = s["status"] == StageStatus.PENDING
+            total = f"{forecast}{s['expected_total']:,}" if pending else f"{s['input_count']:,}"
             table.add_row(
-                str(s["number"]),
-                s["name"],
-                s["status"],
-                str(s["input_count"]),
-                str(s["processed_count"]),
-                str(s["failed_count"]),
-                str(s["remaining_count"]),
-                f"{s['output_count']} {s['output_label']}",
-                str(s["credits_used"]),
+                f"{s['number']} {s['name']}",
+                shown.label,
+                total,
+                f"{s['processed_count']:,}",
+                f"{s['failed_count']:,}",
+                total if pending else f"{s['remaining_count']:,}",
+                f"{s['output_count']:,}",
             )
         console.print(table)
+
+
+class RunProgress(Progress):
+    """The bars, then a line of words under them that wraps instead of squeezing the bars."""
+
+    note = ""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        if self.note:
+            yield Text(self.note, overflow="fold")
+
+
+def run_note(snapshot: dict, status: bool = True) -> str:
+    """What the bars do not show: items, time left (while there is any), credits, the status."""
+    g, run = snapshot["global_progress"], snapshot["run"]
+    approx = "≈" if g["total_is_estimate"] else ""
+    parts = [f"{g['completed_items']:,}/{approx}{g['total_items']:,} items"]
+    if g["failed_items"]:
+        parts.append(f"{g['failed_items']:,} failed")
+    if not run["is_finished"]:
+        parts.append(f"{g['estimated_remaining_time'] or 'estimating time'} left")
+    parts.append(f"{snapshot['metrics']['credits_used']:,} credits")
+    if status:
+        parts.append(run["status_text"])
+    return " · ".join(parts)
