@@ -174,6 +174,8 @@ class Command(BaseCommand):
     def _busy(self, site: Site) -> str:
         """Run Now refused because a run is active: which one, where it is, and what to do."""
         snapshot = progress.snapshot_for(site.pk)
+        if snapshot is None:  # (it ended meanwhile)
+            return "A run was active for this site a moment ago: try again."
         run, g = snapshot["run"], snapshot["global_progress"]
         return (
             f"Run {run['run_id']} is already active for site {site.pk} ({run['status_text']}, "
