@@ -116,3 +116,21 @@ class CrashingProvider(LocalProvider):
         if doomed.exists() and doomed.read_text() == brief.title:
             os._exit(self.EXIT_CODE)
         return super().write_article(brief)
+
+
+class PickyProvider(LocalProvider):
+    """Fails every attempt at about one article in four (chosen by its title), with the answer
+    of a broken gateway: a failure that looks transient but is the item's own."""
+
+    name = "picky"
+
+    @staticmethod
+    def refuses(title: str) -> bool:
+        import zlib
+
+        return zlib.crc32(title.encode()) % 4 == 0
+
+    def write_article(self, brief, profile=None):
+        if self.refuses(brief.title):
+            raise ProviderError("502 Bad Gateway from the AI provider")
+        return super().write_article(brief)

@@ -4,12 +4,12 @@ import pytest
 
 from cascade.accounts.models import Site
 from cascade.automation import engine
-from cascade.automation.models import RunItem
+from cascade.automation.models import EventKind, RunItem
 from cascade.automation.statuses import ItemState
 from cascade.planner.importing import import_rows
 from tests.conftest import DEMO, keywords_of, snapshot
 from tests.invariants import check_full_run, check_snapshot
-from tests.providers import FlakyProvider
+from tests.providers import FlakyProvider, PickyProvider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,3 +84,22 @@ def test_a_provider_that_always_fails_pauses_the_run_without_burning_items(site,
     run.refresh_from_db()
     assert run.status == "completed"
     check_full_run(run)
+
+
+def test_items_that_always_fail_never_pause_the_run_as_an_outage(site, settings):
+    """About one article in four fails at every attempt while the provider writes the others:
+    those items fail after their attempts and the run completes (partly), never paused as if
+    the provider were down."""
+    settings.CASCADE_AI_PROVIDER = "tests.providers.PickyProvider"
+    settings.CASCADE_PROVIDER_FAILURE_LIMIT = 5  # (the default) three of them come in a row
+    run = engine.start_run(site)
+    engine.run_until_idle(timeout=120)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.outcome == "partial", run.status_message
+    assert not run.events.filter(kind=EventKind.PAUSED).exists()
+    failed = RunItem.objects.filter(run=run, state=ItemState.FAILED)
+    assert failed.exists() and {item.stage for item in failed} == {4}
+    assert all(PickyProvider.refuses(item.title) for item in failed)
+    written = RunItem.objects.filter(run=run, stage=4, state=ItemState.DONE)
+    assert written.exists() and not any(PickyProvider.refuses(i.title) for i in written)
+    check_snapshot(snapshot(run))

@@ -55,16 +55,22 @@ def fail(
         if not mine:
             return False
         credits.release(run.site.account_id, sum(it.reserved_credits for it in mine))
-        if not final:
+        # The provider answered others since these items were first tried: the failure is
+        # theirs, not an outage. Only failures without that evidence make a streak that pauses
+        # the run, so items that fail every time never pause it.
+        answered = locked_run.last_success_at
+
+        def evidence(item: RunItem) -> bool:
+            return bool(answered and item.first_attempt_at and answered > item.first_attempt_at)
+
+        if not final and not all(evidence(item) for item in mine):
             locked_run.consecutive_failures += 1
         too_many = locked_run.consecutive_failures >= settings.CASCADE_PROVIDER_FAILURE_LIMIT
         failed = 0
         for item in mine:
             # Only burn an item when the provider has answered others since its first attempt:
             # if every call failed, the provider is the problem, not the item.
-            answered = locked_run.last_success_at
-            evidence = bool(answered and item.first_attempt_at and answered > item.first_attempt_at)
-            last = item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence and not too_many
+            last = item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence(item) and not too_many
             if final or last:
                 item.state, item.finished_at = ItemState.FAILED, now
                 failed += 1
