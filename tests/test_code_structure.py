@@ -110,7 +110,7 @@ NOT_STAGE_COUNTS = {
     ),
     ("cascade/accounts/secrets.py", 'return f"…{secret[-4:]}" if len(secret) > 8 else "…"'),
     ("cascade/accounts/models.py", "ai_api_key_hint = models.CharField(max_length=8, blank=True)"),
-    ("cascade/automation/streams.py", "GZIP_MEMORY_LEVEL = 7"),
+    ("cascade/live/sse.py", "GZIP_MEMORY_LEVEL = 7"),
 }
 
 
