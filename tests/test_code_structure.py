@@ -102,7 +102,7 @@ NOT_STAGE_COUNTS = {
     ),
     (
         "cascade/automation/management/commands/automation.py",
-        "with Progress(*columns, console=console, refresh_per_second=8, transient=False) as bars:",
+        "with RunProgress(*columns, console=console, refresh_per_second=8) as bars:",
     ),
     (
         "cascade/automation/engine/processing.py",

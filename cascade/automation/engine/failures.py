@@ -70,7 +70,9 @@ def fail(
         for item in mine:
             # Only burn an item when the provider has answered others since its first attempt:
             # if every call failed, the provider is the problem, not the item.
-            last = item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence(item) and not too_many
+            last = (
+                item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence(item) and not too_many
+            )
             if final or last:
                 item.state, item.finished_at = ItemState.FAILED, now
                 failed += 1
