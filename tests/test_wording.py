@@ -13,10 +13,17 @@ def stage(**counts) -> dict:
     return base | counts
 
 
-def test_a_stage_with_nothing_left_to_start_is_finishing_not_active():
+def test_a_stage_is_active_while_it_works_and_finishing_only_in_its_last_items():
     assert display_status(stage(processed_count=100, remaining_count=200), "running") == "active"
     done = stage(processed_count=298, in_progress_count=2, remaining_count=2)
     assert display_status(done, "running") == "finishing"
+    # Every item claimed at once (40 keywords in one batch): at work, not finishing.
+    at_once = stage(input_count=40, in_progress_count=40, remaining_count=40)
+    assert display_status(at_once, "running") == "active"
+    last = stage(processed_count=270, in_progress_count=30, remaining_count=30)
+    assert display_status(last, "running") == "finishing"
+    many = stage(processed_count=260, in_progress_count=40, remaining_count=40)
+    assert display_status(many, "running") == "active"
     assert display_status(done, "pausing") == "pausing"
     assert display_status(stage(), "paused") == "paused"
     assert display_status(stage(status="completed"), "running") == "completed"
