@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cascade.automation import engine, history
+from cascade.automation import engine, history, page
 from cascade.automation.statuses import RunOutcome, RunStatus, outcome_of
 from tests.conftest import run_to_end, snapshot
 from tests.invariants import check_snapshot
@@ -63,6 +63,10 @@ def test_a_run_whose_every_item_failed_is_called_failed(site, refusing):
             "item_id": doc["metrics"]["error_groups"][0]["item_id"],
         }
     ]
+    # The stages after it say why they did not run.
+    cards = page.live_context(site, can_operate=True)["snapshot"]["stages"]
+    assert cards[1]["skip_reason"] == "stage 1 made no clusters and none were waiting"
+    assert cards[2]["skip_reason"] == "stage 2 made no ideas and none were waiting"
 
 
 def test_a_run_with_some_failures_completes_with_failures(site, refusing):

@@ -24,6 +24,7 @@ from cascade.automation.models import RunEvent, RunStage, Schedule
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     ACTIVE,
+    STAGE_DONE,
     DisplayStatus,
     RunStatus,
     StageStatus,
@@ -150,14 +151,29 @@ def _starting(site: Site, overview: dict, snapshot: dict | None) -> dict[str, An
     return doc
 
 
+def _skip_reason(stage: dict, by_number: dict[int, dict]) -> str:
+    """Why a stage of a run did not run, in words: turned off, or fed nothing by the stage
+    before it (which made none of what it takes), or nothing of its kind was waiting."""
+    if stage["disabled"]:
+        return "disabled in this run's configuration"
+    spec = registry()[stage["number"]]
+    source = by_number.get(spec.inflow.source) if spec.inflow else None
+    if source is not None and source["status"] in STAGE_DONE:
+        if not source["output_count"]:
+            return f"stage {source['number']} made no {spec.noun.many} and none were waiting"
+    return f"no {spec.noun.many} were waiting"
+
+
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
     run = progress.latest_run(site.pk)
     snapshot = decorate(progress.build_snapshot(run)) if run else None
     if run and snapshot:
         enabled = run.config.get("stages_enabled") or []
+        by_number = {stage["number"]: stage for stage in snapshot["stages"]}
         for stage in snapshot["stages"]:  # why a skipped stage was skipped
             n = stage["number"]
             stage["disabled"] = n <= len(enabled) and not enabled[n - 1]
+            stage["skip_reason"] = _skip_reason(stage, by_number)
     idle = not (snapshot and snapshot["is_active"])
     # What waits and the next run's estimate matter only between runs: every live update of a
     # running run is rendered without them.
