@@ -15,7 +15,8 @@ from cascade.automation.engine.records import announce, bump, event, locked, sav
 from cascade.automation.estimates import default_seconds, stage_seconds
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage, StageTiming
 from cascade.automation.stages import registry
-from cascade.automation.statuses import RunOutcome, RunStatus, StageStatus, outcome_of
+from cascade.automation.statuses import RunStatus, StageStatus, outcome_of
+from cascade.automation.wording import outcome_text
 
 
 def begin_run(run_id: Any) -> bool:
@@ -74,8 +75,8 @@ def activate_from(run: AutomationRun, first: int) -> None:
         done=Sum("processed_count"), failed=Sum("failed_count")
     )
     run.outcome = outcome_of(run.status, counts["done"] or 0, counts["failed"] or 0)
-    label = RunOutcome(run.outcome).label.lower() if run.outcome else ""
-    event(run.pk, EventKind.COMPLETED, f"Run completed ({label}).")
+    stages = list(RunStage.objects.filter(run=run).order_by("number"))
+    event(run.pk, EventKind.COMPLETED, f"Run finished: {outcome_text(run, stages)}.")
 
 
 def freeze_queue(run: AutomationRun, row: RunStage) -> int:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cascade.accounts import credits
 from cascade.ai import get_provider, usage
-from cascade.ai.base import ProviderRefused, ProviderUnavailable, SiteProfile
+from cascade.ai.base import ProviderError, ProviderRefused, ProviderUnavailable, SiteProfile
 from cascade.automation.engine.billing import pause_for_credits, reserve
 from cascade.automation.engine.claims import Claim, release
 from cascade.automation.engine.errors import LostClaim
@@ -117,9 +117,12 @@ def _process_group(
         if is_storage_full(exc):  # not the item's fault: it waits for space
             wait_for_storage(run, stage.number, token, group)
             return False
-        message = str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
+        # Words for people: a stage's and a provider's errors say what happened themselves;
+        # anything else is unexpected (its class goes to the log, not to the page).
+        known = isinstance(exc, (StageError, ProviderError))
+        message = str(exc) if known else f"Unexpected error: {exc}"
         if not isinstance(exc, StageError):
-            log.info("stage %s item failed: %s", stage.number, message)
+            log.info("stage %s item failed: %s: %s", stage.number, type(exc).__name__, exc)
         if fail(run, stage.number, token, group, message, final=False):
             limit = settings.CASCADE_PROVIDER_FAILURE_LIMIT
             pause_for_provider(
