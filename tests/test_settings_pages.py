@@ -78,11 +78,15 @@ def test_a_viewer_cannot_change_site_settings(carol, site):
     )
 
 
-def test_the_account_key_is_stored_encrypted_and_shown_only_as_a_hint(client, alice, site):
+def test_the_account_key_is_stored_encrypted_and_shown_only_as_a_hint(
+    client, alice, site, settings
+):
+    settings.CASCADE_AI_PROVIDER = "openai"
     client.force_login(alice)
     saved = client.post("/account/", {"api_key": SECRET}, follow=True)
     page = saved.content.decode()
     assert "API key saved (ending …WXYZ)." in page
+    assert 'data-testid="key-unused"' not in page
     assert SECRET not in page
     site.account.refresh_from_db()
     assert SECRET not in site.account.ai_api_key_encrypted
@@ -91,3 +95,11 @@ def test_the_account_key_is_stored_encrypted_and_shown_only_as_a_hint(client, al
     client.post("/account/", {"clear": "1"})
     site.account.refresh_from_db()
     assert site.account.ai_key() is None and site.account.ai_api_key_hint == ""
+
+
+def test_a_key_saved_on_an_offline_server_says_it_is_unused(client, alice, site, settings):
+    settings.CASCADE_AI_PROVIDER = "local"
+    client.force_login(alice)
+    page = client.post("/account/", {"api_key": SECRET}, follow=True).content.decode()
+    assert "API key saved (ending …WXYZ), but it is not used yet" in page
+    assert 'data-testid="key-unused"' in page and "CASCADE_AI_PROVIDER=openai" in page

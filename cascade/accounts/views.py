@@ -3,6 +3,7 @@ creating a site."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Sum
@@ -30,6 +31,17 @@ def _membership(request: HttpRequest) -> tuple[Membership | None, list[Membershi
     return chosen or (memberships[0] if memberships else None), memberships
 
 
+# Only the OpenAI-compatible provider takes an account's key (see `ai.get_provider`).
+UNUSED_KEY = (
+    "this server writes with its offline provider. An operator connects a real model with "
+    "CASCADE_AI_PROVIDER=openai; from then on this account's runs use the key."
+)
+
+
+def keys_unused() -> bool:
+    return settings.CASCADE_AI_PROVIDER != "openai"
+
+
 def _save_key(request: HttpRequest, membership: Membership | None) -> HttpResponse:
     if membership is None or membership.role != Role.OWNER:
         raise Http404("Only an account's owner can change its AI key.")
@@ -43,7 +55,11 @@ def _save_key(request: HttpRequest, membership: Membership | None) -> HttpRespon
             messages.error(request, "Enter the API key as one word, without spaces.")
         else:
             account.set_ai_key(secret)
-            messages.success(request, f"API key saved (ending {account.ai_api_key_hint}).")
+            saved = f"API key saved (ending {account.ai_api_key_hint})"
+            if keys_unused():
+                messages.warning(request, f"{saved}, but it is not used yet: {UNUSED_KEY}")
+            else:
+                messages.success(request, f"{saved}.")
     return redirect(f"{request.path}?account={account.pk}")
 
 
@@ -81,6 +97,7 @@ def _page(
         context["ledger"] = page_of(request, ledger, LEDGER_PER_PAGE)
         stored = membership.account.ai_api_key_encrypted
         context["key_unreadable"] = bool(stored) and secrets.readable(stored) is None
+        context["key_unused"] = UNUSED_KEY if keys_unused() else ""
         context["usage"] = (
             membership.account.ledger.filter(kind=LedgerKind.CHARGE, run__isnull=False)
             .values("run_id", "run__site__name", "run__site_id", "run__created_at")
