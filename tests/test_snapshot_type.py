@@ -28,8 +28,9 @@ def test_the_starting_state_is_the_snapshot_the_run_will_have(site):
         ]
     )
     overview = page.overview_for(site)
-    shown = page.planned(site, overview, starting=True)
-    before = page.planned(site, overview)
+    prepared = page.plan_of(site, overview)
+    shown = page.planned(prepared, starting=True)
+    before = page.planned(prepared)
 
     run = engine.start_run(site)
     engine.begin_run(run.pk)

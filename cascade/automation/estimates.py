@@ -145,6 +145,16 @@ def first_batch_cost(number: int, waiting: int, config: dict[str, Any]) -> int:
     return stage.credits(config, size, reserve=True)
 
 
+def initial_counts(waiting: dict[int, int], cfg: dict[str, Any]) -> dict[int, int]:
+    """What a run takes in each stage of what waits: enabled stages only, each at most
+    `max_items_per_stage`."""
+    cap = cfg["max_items_per_stage"]
+    return {
+        n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
+        for n, c in waiting.items()
+    }
+
+
 def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[str, Any]:
     """What a run over what waits now is expected to be: items, credits and seconds, in all
     and by stage, with the fan-outs it assumed."""
@@ -152,7 +162,7 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
     initial = {n: pending[n] if config["stages_enabled"][n - 1] else 0 for n in numbers}
     ratios = expected_ratios(site.pk, config)
     totals, exact = estimate_totals(initial, config, ratios)
-    seconds, _ = expected_seconds(site.pk)
+    seconds, history = expected_seconds(site.pk)
     paid = {n: t.credit_ratio for n, t in timings(site.pk).items()}
     work = {n: totals[n] * seconds[str(n)] for n in numbers}
     stages_with_work = sum(1 for n in numbers if totals[n])
@@ -167,6 +177,9 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
         # each stage's part of the expected work: the widths of the bar a run starts with
         "shares": {str(n): round(100 * work[n] / (sum(work.values()) or 1), 1) for n in numbers},
         "ratios": {str(n): round(r, 6) for n, r in ratios.items()},
+        # what a run started now expects of each item, as begin_run freezes it
+        "seconds_per_item": seconds,
+        "has_history": history,
     }
 
 
@@ -192,6 +205,8 @@ def overview(site: Site) -> dict[str, Any]:
             for stage in registry()
         ],
         "items": sum(pending[n] for n in registry().numbers if enabled[n - 1]),
-        "estimate": plan(site, cfg, pending),
+        # the run Run Now would store: what it takes (capped) and its plan
+        "estimate": plan(site, cfg, initial_counts(pending, cfg)),
+        "config": cfg,
         "first_batch_credits": first_batch_cost(first, pending[first], cfg) if first else 0,
     }

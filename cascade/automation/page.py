@@ -15,12 +15,11 @@ from django.template.loader import render_to_string
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
-from cascade.automation import config as run_config
 from cascade.automation import estimates, fragments, progress
 from cascade.automation.controls import controls
 from cascade.automation.engine import lifecycle
 from cascade.automation.history import run_summaries
-from cascade.automation.models import RunEvent, RunStage, Schedule
+from cascade.automation.models import AutomationRun, RunEvent, RunStage, Schedule
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     ACTIVE,
@@ -115,16 +114,23 @@ def _provider(site: Site) -> tuple[str, bool]:
     return getattr(provider, "label", "AI"), bool(getattr(provider, "is_offline", False))
 
 
-def planned(site: Site, overview: dict, starting: bool = False) -> dict[str, Any]:
+def plan_of(site: Site, overview: dict) -> tuple[AutomationRun, dict[int, int]]:
+    """The run Run Now would store now (unsaved) and what it takes in each stage, from the
+    pipeline overview (its configuration and plan): no query of its own."""
+    waiting = {o["number"]: o["pending"] for o in overview["stages"]}
+    initial = estimates.initial_counts(waiting, overview["config"])
+    run = lifecycle.planned_run(site, overview["config"], initial, plan=overview["estimate"])
+    run.expected_seconds = overview["estimate"]["seconds_per_item"]
+    run.has_history = overview["estimate"]["has_history"]
+    return run, initial
+
+
+def planned(prepared: tuple[AutomationRun, dict[int, int]], starting: bool = False) -> dict:
     """The snapshot of the run Run Now would store, built by the snapshot's own code from
     unsaved rows: before it starts (every stage pending with what it is expected to get), or
     (`starting`, what the click shows before the server answers) as it begins: its first stage
     with work active, the empty ones before it skipped, 0 % done."""
-    cfg = run_config.load(site)
-    waiting = {o["number"]: o["pending"] for o in overview["stages"]}
-    initial = lifecycle.initial_counts(waiting, cfg)
-    run = lifecycle.planned_run(site, cfg, initial)
-    run.expected_seconds, run.has_history = estimates.expected_seconds(site.pk)
+    run, initial = copy.copy(prepared[0]), prepared[1]
     first = next((n for n in registry().numbers if initial[n]), None) if starting else None
     rows = [RunStage(run=run, number=n) for n in registry().numbers]
     if first is not None:
@@ -139,12 +145,14 @@ def planned(site: Site, overview: dict, starting: bool = False) -> dict[str, Any
     return doc
 
 
-def _starting(site: Site, overview: dict, snapshot: dict | None) -> dict[str, Any] | None:
+def _starting(
+    prepared: tuple[AutomationRun, dict[int, int]], overview: dict, snapshot: dict | None
+) -> dict[str, Any] | None:
     """The starting state Run Now shows, with only the stage cards it changes: between runs the
     page already shows the planned cards, and only the first stage's turns active."""
     if not overview["items"]:
         return None
-    doc = planned(site, overview, starting=True)
+    doc = planned(prepared, starting=True)
     doc["changed_cards"] = (
         doc["stages"] if snapshot else [c for c in doc["stages"] if c["status"] != "pending"]
     )
@@ -182,7 +190,11 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     available = account["credits"] - account["reserved"]
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
     provider_label, provider_offline = _provider(site)
-    cards = snapshot["stages"] if snapshot else planned(site, overview or {})["stages"]
+    prepared = plan_of(site, overview) if overview else None
+    if snapshot is not None:
+        cards = snapshot["stages"]
+    else:  # between runs an overview is always made
+        cards = planned(prepared)["stages"] if prepared else []
     waiting = {o["number"]: o["pending"] for o in (overview or {}).get("stages", [])}
     for card in cards:
         card["waiting"] = waiting.get(card["number"], 0)
@@ -192,7 +204,9 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
-        "starting": _starting(site, overview, snapshot) if can_operate and overview else None,
+        "starting": _starting(prepared, overview, snapshot)
+        if can_operate and overview and prepared
+        else None,
         "overview": overview,
         # Between runs only, like the overview: when the next run starts by itself.
         "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,

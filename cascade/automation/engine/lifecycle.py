@@ -60,16 +60,6 @@ def _waiting(
     return counts
 
 
-def initial_counts(waiting: dict[int, int], cfg: dict[str, Any]) -> dict[int, int]:
-    """What a run takes in each stage of what waits: enabled stages only, each at most
-    `max_items_per_stage`."""
-    cap = cfg["max_items_per_stage"]
-    return {
-        n: (min(c, cap) if cap else c) if cfg["stages_enabled"][n - 1] else 0
-        for n, c in waiting.items()
-    }
-
-
 def planned_run(
     site: Site,
     cfg: dict[str, Any],
@@ -78,9 +68,11 @@ def planned_run(
     trigger: str = Trigger.MANUAL,
     retry_of: AutomationRun | None = None,
     only_ids: dict[str, list[int]] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> AutomationRun:
-    """The run Run Now stores (not saved here): queued, with what it takes in and its plan.
-    The page builds its starting state from the same run."""
+    """The run Run Now stores (not saved here): queued, with what it takes in and its plan
+    (`plan`, when the caller has made it already). The page builds its starting state from
+    the same run."""
     snapshot = {f"stage_{n}_initial": initial[n] for n in registry().numbers}
     snapshot["total_initial_items"] = sum(initial.values())
     return AutomationRun(
@@ -89,7 +81,7 @@ def planned_run(
         trigger=trigger,
         retry_of=retry_of,
         initial_snapshot=snapshot,
-        plan=estimates.plan(site, cfg, initial),
+        plan=plan if plan is not None else estimates.plan(site, cfg, initial),
         config=cfg,
         only_ids=only_ids or {},
     )
@@ -108,7 +100,7 @@ def start_run(
     if active is not None:
         raise RunAlreadyActive("A run is already active for this site.", run_id=active.run_id)
     cfg = run_config.load(site)
-    initial = initial_counts(_waiting(site.pk, only_ids, cfg), cfg)
+    initial = estimates.initial_counts(_waiting(site.pk, only_ids, cfg), cfg)
     first = next((n for n in registry().numbers if initial[n] > 0), None)
     if first is None:
         raise NothingToProcess("Nothing to process: every enabled stage's queue is empty.")
