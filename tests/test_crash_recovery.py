@@ -16,6 +16,10 @@ from tests.invariants import charged_to, check_chaining, check_full_run, check_s
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LATENCY = "1:0.01,2:0.15,4:0.15,5:0.05,6:0.08"
+# A killed worker's claims are taken back once they expire (on Celery; `cascade serve` takes
+# back a dead process's claims when it starts): long enough that a live worker's are always
+# kept fresh on a busy machine, short enough that three kills cost well under a minute.
+CLAIM_TIMEOUT = "15"
 
 
 def mid_stage(run: AutomationRun, number: int):
@@ -40,7 +44,9 @@ def kill_holding_claims(run: AutomationRun, number: int, tmp_path) -> None:
     commit its last claim between the check and the kill left nothing behind: another is
     started and killed the same way."""
     for _ in range(3):
-        process = KillableWorker(tmp_path, CASCADE_AI_LATENCY=LATENCY, CASCADE_CLAIM_TIMEOUT="30")
+        process = KillableWorker(
+            tmp_path, CASCADE_AI_LATENCY=LATENCY, CASCADE_CLAIM_TIMEOUT=CLAIM_TIMEOUT
+        )
         try:
             wait_for(mid_stage(run, number), timeout=90, what=f"stage {number} in progress")
         finally:
@@ -58,7 +64,7 @@ def test_a_worker_killed_mid_stage_loses_and_doubles_nothing(site, tmp_path):
         check_snapshot(snapshot(run))
         # the dead worker's claims are still there until someone takes them back
         assert RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
-    process = KillableWorker(tmp_path, CASCADE_AI_LATENCY="", CASCADE_CLAIM_TIMEOUT="30")
+    process = KillableWorker(tmp_path, CASCADE_AI_LATENCY="", CASCADE_CLAIM_TIMEOUT=CLAIM_TIMEOUT)
     try:
         wait_until_finished(run, timeout=120)
     finally:

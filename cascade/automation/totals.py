@@ -41,21 +41,24 @@ def active_stage(run: AutomationRun, stages: list[RunStage]) -> RunStage | None:
     )
 
 
-def keep_marks(run_id: Any) -> None:
+def keep_marks(run: AutomationRun) -> None:
     """Keep with the run what its readers must never see go back: the percentage's high-water
     mark and the time left's countdown. The engine calls this as the last step of every change,
-    inside its transaction, so each version's marks are those of its final state and every
-    reader of that version (page, API, stream, CLI, the Sites overview) computes the same
-    numbers without writing anything (2 queries; 1 when nothing rose)."""
-    stages = list(RunStage.objects.filter(run_id=run_id).select_related("run").order_by("number"))
+    inside its transaction, with the run's row as it locked and changed it, so each version's
+    marks are those of its final state and every reader of that version (page, API, stream,
+    CLI, the Sites overview) computes the same numbers without writing anything (the stage
+    rows in 1 query; 1 more when a mark moved)."""
+    stages = list(RunStage.objects.filter(run_id=run.pk).order_by("number"))
     if not stages:
         return
-    run = stages[0].run
     per_item = timing.seconds_per_item(run, active_stage(run, stages))
     doc, _, fields = progress_of(run, stages, per_item, timezone.now())
     if fields:
         if "percentage_hwm" in fields:
+            run.percentage_hwm = max(run.percentage_hwm, doc["percentage"])
             fields["percentage_hwm"] = Greatest(F("percentage_hwm"), doc["percentage"])
+        if "eta_seconds" in fields:
+            run.eta_seconds, run.eta_at = fields["eta_seconds"], fields["eta_at"]
         AutomationRun.objects.filter(pk=run.pk).update(**fields)
 
 

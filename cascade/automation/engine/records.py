@@ -38,5 +38,5 @@ def event(
 def announce(run: AutomationRun) -> None:
     """The last step of every change to a run, inside its transaction: keep what readers must
     never see go back (`totals.keep_marks`), then tell listeners once it commits."""
-    totals.keep_marks(run.pk)
+    totals.keep_marks(run)
     signals.announce(run)
