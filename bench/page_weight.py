@@ -12,19 +12,6 @@ from common import ROOT, make_site, serve, setup_django
 sys.path.insert(0, str(ROOT))
 from tests.browser import launch  # noqa: E402  (the browser tests' own launcher)
 
-COUNT_STREAM = """(() => {
-  window.__sse = {events: 0, bytes: 0};
-  const Real = window.EventSource;
-  window.EventSource = function (url, opts) {
-    const source = new Real(url, opts);
-    for (const name of ["update", "delta", "ping"]) source.addEventListener(name, (e) => {
-      window.__sse.events += 1; window.__sse.bytes += e.data.length; });
-    return source;
-  };
-  window.EventSource.prototype = Real.prototype;
-  window.EventSource.CLOSED = Real.CLOSED;
-})();"""
-
 
 def _name(url: str) -> str:
     """The page or file a URL names, e.g. "automation/" or "cascade/cascade.css"."""
@@ -65,7 +52,6 @@ def main() -> None:
                 [{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{port}"}]
             )
             page = context.new_page()
-            page.add_init_script(COUNT_STREAM)
             log: list[tuple[str, int]] = []
 
             def done(response):
@@ -77,7 +63,9 @@ def main() -> None:
 
             page.on("response", done)
             # What the stream costs on the wire (compressed), from the browser's own network log.
-            wire = {"stream": None, "bytes": 0}
+            wire = {"stream": None, "bytes": 0, "events": 0, "decoded": 0}
+            by_event: dict[str, int] = {}  # decoded bytes by event name while measuring
+            measuring = False
             cdp = context.new_cdp_session(page)
             cdp.send("Network.enable")
 
@@ -89,6 +77,15 @@ def main() -> None:
                 if event["requestId"] == wire["stream"]:
                     wire["bytes"] += event["encodedDataLength"]
 
+            def message(event):  # each event of the stream, as the browser decoded it
+                if event["requestId"] == wire["stream"]:
+                    wire["events"] += 1
+                    wire["decoded"] += len(event["data"].encode())
+                    if measuring:
+                        name = event["eventName"]
+                        by_event[name] = by_event.get(name, 0) + len(event["data"].encode())
+
+            cdp.on("Network.eventSourceMessageReceived", message)
             cdp.on("Network.requestWillBeSent", sent)
             cdp.on("Network.dataReceived", received)
             page.goto(url, wait_until="load")
@@ -102,9 +99,11 @@ def main() -> None:
             page.get_by_test_id("run-now").click()
             page.wait_for_timeout(2000)
             log.clear()
-            before, wire_before = page.evaluate("window.__sse"), wire["bytes"]
+            before = dict(wire)
+            measuring = True
             page.wait_for_timeout(seconds * 1000)
-            after, wire_after = page.evaluate("window.__sse"), wire["bytes"]
+            measuring = False
+            after = dict(wire)
             live = list(log)
             browser.close()
         per_minute = 60 / seconds
@@ -123,8 +122,13 @@ def main() -> None:
                     "warm_bytes": sum(s for _, s in warm),
                     "live_requests_per_minute": len(live) * per_minute,
                     "live_events_per_minute": (after["events"] - before["events"]) * per_minute,
-                    "live_stream_bytes_per_minute": (after["bytes"] - before["bytes"]) * per_minute,
-                    "live_stream_wire_bytes_per_minute": (wire_after - wire_before) * per_minute,
+                    "live_stream_bytes_per_minute": (after["decoded"] - before["decoded"])
+                    * per_minute,
+                    "live_stream_wire_bytes_per_minute": (after["bytes"] - before["bytes"])
+                    * per_minute,
+                    "live_bytes_per_minute_by_event": {
+                        name: round(size * per_minute) for name, size in sorted(by_event.items())
+                    },
                     "old_page_requests_per_minute": 17 * 12,
                     "measured_seconds": seconds,
                 }

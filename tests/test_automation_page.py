@@ -89,8 +89,8 @@ def test_run_now_shows_the_run_live_from_zero_to_the_summary(
     elapsed = page.evaluate("""async () => {
         const t0 = performance.now();
         document.querySelector('[data-testid=run-now]').click();
-        const g = document.querySelector('[data-testid=global-progress]');
-        const ok = g && g.dataset.percentage === '0' && document.querySelector('[data-testid=run-now]').disabled
+        const g = [...document.querySelectorAll('[data-testid$=global-progress]')].find(e => e.checkVisibility());
+        const ok = g && g.dataset.percentage === '0' && document.querySelector('[data-testid=run-now]').classList.contains('htmx-request')
                    && g.textContent.includes('Starting…') && g.querySelector('.seg-active') !== null;
         return ok ? performance.now() - t0 : -1;
     }""")
@@ -268,7 +268,7 @@ def test_a_dropped_stream_says_reconnecting_then_goes_live_again(
     wait_live(page)
     page.get_by_test_id("run-now").click()
     page.wait_for_function(
-        "+document.querySelector('[data-testid=global-progress]').dataset.completed > 0",
+        "+document.querySelector('[data-testid=global-progress]')?.dataset.completed > 0",
         timeout=30_000,
     )
 
@@ -281,7 +281,8 @@ def test_the_page_reflows_on_a_phone(playwright_browser, login, server, site):
     # From the click on the whole-run bar never leaves the page, whatever arrives late (an
     # update from before the run, on a slow machine).
     page.evaluate("""() => { window.__gone = 0; new MutationObserver(() => {
-        if (!document.querySelector('[data-testid=global-progress]')) window.__gone += 1;
+        const shown = [...document.querySelectorAll('[data-testid$=global-progress]')].filter(g => g.checkVisibility());
+        if (!shown.length) window.__gone += 1;
     }).observe(document.body, {subtree: true, childList: true}); }""")
     page.wait_for_function(
         "+document.querySelector('[data-testid=global-progress]')?.dataset.completed > 20",

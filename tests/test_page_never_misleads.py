@@ -87,12 +87,13 @@ def test_run_now_shows_the_new_run_at_once(playwright_browser, login, server, si
     assert "Completed" in page.get_by_test_id("completion-summary").inner_text()
     first = page.evaluate("""() => {
         document.querySelector('[data-testid=run-now]').click();
-        const g = document.querySelector('[data-testid=global-progress]');
+        const shown = (css) => [...document.querySelectorAll(css)].filter(e => e.checkVisibility());
+        const g = shown('[data-testid$=global-progress]')[0];
         const dds = [...g.querySelectorAll('.facts dd')].map(d => d.getBoundingClientRect().toJSON());
-        const cards = [...document.querySelectorAll('[data-testid^=stage-card-]')];
+        const cards = shown('[data-testid*=stage-card-]');
         return {status: g.dataset.runStatus, text: g.textContent, dds,
-                cards: cards.map(c => [c.dataset.status, c.querySelector('[data-testid=card-total]').textContent.trim()]),
-                summary: !!document.querySelector('[data-testid=completion-summary]:not([hidden])')};
+                cards: cards.map(c => [c.dataset.status, c.querySelector('[data-testid$=card-total]').textContent.trim()]),
+                summary: shown('[data-testid=completion-summary]').length > 0};
     }""")
     assert first["status"] == "queued" and "Starting…" in first["text"] and not first["summary"]
     assert first["cards"][0][0] == "active"
@@ -121,6 +122,7 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
         .startswith("≈")
     )
     page.get_by_test_id("run-now").click()
+    page.wait_for_selector("[data-testid=global-progress]")
     seen_estimate, seen_exact, checks = False, False, 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

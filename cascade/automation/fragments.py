@@ -1,62 +1,51 @@
-"""The live region as fragments, so an update can carry only the parts that changed.
-
-The template marks each part that changes while a run goes on with `{% fragment %}` around one
-element with an id (the global bar, each stage card, the controls…); the marks are written only
-into the event stream's renderings (`live_fragments` in the context). `split` takes a
-rendered region apart once per update; `patch` says what turns one rendering into another: the
-changed fragments, each marked for htmx to morph in out of band, or None when the region's
-shape changed (a fragment came or went, or markup outside the fragments differs) and only the
-whole region will do."""
+"""The Automation page's live region as fragments: each is one partial of
+`automation/live.html`, fills one slot of the page (`sse-swap="<name>"`) and travels as the
+stream's event of the same name, sent to a viewer only when its rendering changed since the
+viewer's previous event (htmx's SSE extension swaps it in; nothing else runs in the browser)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-START, END = "<!--f-->", "<!--/f-->"
-_FRAGMENT = re.compile(f"{START}(.*?){END}", re.S)
-_ROOT_ID = re.compile(r'\A<([a-z][a-z0-9]*)\b[^>]*?\sid="([^"]+)"')
+from django.template.loader import render_to_string
+
+from cascade.automation.templatetags.cascade_tags import LEADING_SPACE
+
+TEMPLATE = "automation/live.html"
+# The fragments in the order a state's events are sent (each stage card's, "stage-N", after
+# estimate): the run's own parts first and the controls last, because a morph of the controls
+# ends the click's request state that shows Run Now's starting state until the run is there.
+BEFORE_CARDS = ("state", "bar", "current", "processing", "estimate")
+AFTER_CARDS = ("events", "failures", "history", "cancel", "credits", "notices", "controls")
 
 
 @dataclass(frozen=True, eq=False)
-class Region:
-    html: str  # the whole region, markers removed
-    shape: tuple[str, ...]  # the markup between fragments, and the fragments' ids in order
-    parts: dict[str, str]  # fragment id -> its markup
-    shown: tuple[str, int] | None  # the (run id, version) it shows; None before any run
+class Fragments:
+    parts: dict[str, str]  # event name -> the slot's markup
+    shown: tuple[str, int] | None  # the (run id, version) they show; None before any run
 
 
-def split(marked: str, shown: tuple[str, int] | None = None) -> Region:
-    pieces = _FRAGMENT.split(marked)  # [outside, fragment, outside, fragment, …, outside]
-    parts: dict[str, str] = {}
-    shape: list[str] = []
-    for i, piece in enumerate(pieces):
-        if i % 2 == 0:
-            shape.append(piece)
-            continue
-        markup = piece.strip()
-        root = _ROOT_ID.match(markup)
-        if root is None or root[2] in parts:
-            raise ValueError(
-                f"A live fragment needs one root element with its own id: {markup[:80]!r}"
-            )
-        parts[root[2]] = markup
-        shape.append(f"#{root[2]}")
-    return Region("".join(pieces), tuple(shape), parts, shown)
+def render(context: dict[str, Any]) -> Fragments:
+    """Every fragment of the live region for this context (`page.live_context`)."""
+
+    def one(partial: str, extra: dict[str, Any] | None = None) -> str:
+        html = render_to_string(f"{TEMPLATE}#{partial}", context | (extra or {}))
+        return LEADING_SPACE.sub("\n", html).strip()
+
+    parts = {name: one(name) for name in BEFORE_CARDS}
+    for card in context["stage_cards"]:
+        parts[f"stage-{card['number']}"] = one("stage", {"s": card})
+    parts.update((name, one(name)) for name in AFTER_CARDS)
+    snapshot = context["snapshot"]
+    shown = (snapshot["run"]["run_id"], snapshot["version"]) if snapshot else None
+    return Fragments(parts, shown)
 
 
-def patch(old: Region, new: Region) -> str | None:
-    """The fragments of `new` that differ from `old`, each with `hx-swap-oob="morph"` on its
-    root element; None when the two regions differ in shape."""
-    if old.shape != new.shape:
-        return None
-    return "".join(
-        _out_of_band(markup) for key, markup in new.parts.items() if old.parts[key] != markup
-    )
-
-
-def _out_of_band(markup: str) -> str:
-    root = _ROOT_ID.match(markup)
-    assert root is not None  # split checked it
-    at = root.end(1)
-    return f'{markup[:at]} hx-swap-oob="morph"{markup[at:]}'
+def changed(new: Fragments, old: Fragments | None) -> Iterable[tuple[str, str]]:
+    """The (event, markup) pairs that bring a viewer who has `old` (None: nothing yet, a new
+    or reconnecting viewer) to `new`."""
+    for name, markup in new.parts.items():
+        if old is None or old.parts.get(name) != markup:
+            yield name, markup

@@ -10,8 +10,6 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from django.template.loader import render_to_string
-
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
@@ -196,17 +194,20 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     else:  # between runs an overview is always made
         cards = planned(prepared)["stages"] if prepared else []
     waiting = {o["number"]: o["pending"] for o in (overview or {}).get("stages", [])}
+    starting = (
+        _starting(prepared, overview, snapshot) if can_operate and prepared and overview else None
+    )
+    changes = {c["number"]: c for c in starting["changed_cards"]} if starting else {}
     for card in cards:
         card["waiting"] = waiting.get(card["number"], 0)
+        card["starting"] = changes.get(card["number"])  # what Run Now turns it into
     return {
         "history": history(site),
         "stage_cards": cards,
         "stage_count": len(registry()),
         "site": site,
         "snapshot": snapshot,
-        "starting": _starting(prepared, overview, snapshot)
-        if can_operate and overview and prepared
-        else None,
+        "starting": starting,
         "overview": overview,
         # Between runs only, like the overview: when the next run starts by itself.
         "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,
@@ -219,17 +220,12 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         "provider_help": PROVIDER_HELP[provider_offline],
         "can_operate": can_operate,
         "dismissed": list(dismissed),
-        "state_key": state_key(snapshot),
     }
 
 
-def state_key(snapshot: dict | None) -> str:
-    """ "run id:version", what the browser compares to drop an update older than its own."""
-    return f"{snapshot['run']['run_id']}:{snapshot['version']}" if snapshot else "none:0"
-
-
 def history(site: Site) -> list[dict]:
-    rows = run_summaries(site.pk)
+    """The site's finished runs (the active one is the page's live part, not history)."""
+    rows = [row for row in run_summaries(site.pk) if row["status"] not in ACTIVE]
     for row in rows:
         row["duration"] = human_duration(row["duration_seconds"])
         row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()
@@ -237,10 +233,6 @@ def history(site: Site) -> list[dict]:
     return rows
 
 
-def live_region(site: Site, can_operate: bool) -> fragments.Region:
-    """The live region as the event stream sends it: rendered with its fragments marked, and
-    the run state it shows."""
-    context = live_context(site, can_operate) | {"live_fragments": True}
-    snapshot = context["snapshot"]
-    shown = (snapshot["run"]["run_id"], snapshot["version"]) if snapshot else None
-    return fragments.split(render_to_string("automation/live.html", context), shown)
+def live_fragments(site: Site, can_operate: bool) -> fragments.Fragments:
+    """The live region as the event stream sends it: one rendering per fragment."""
+    return fragments.render(live_context(site, can_operate))

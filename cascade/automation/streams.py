@@ -1,5 +1,5 @@
-"""The pipeline's event streams: the Automation page's (re-rendered live region) and the API's
-(JSON snapshots).
+"""The pipeline's event streams: the Automation page's (its live fragments, each its own named
+event) and the API's (JSON snapshots).
 
 Both are fed by `live`'s watchers, which render each new state once per variant for every
 viewer of it."""
@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 
@@ -29,9 +30,9 @@ def _renderers(state: tuple) -> dict:
     run_id, site_id = state[0], state[2]
 
     def page_for(can_operate: bool):
-        def render() -> fragments.Region:
+        def render() -> fragments.Fragments:
             site = Site.objects.select_related("account").get(pk=site_id)
-            return page.live_region(site, can_operate)
+            return page.live_fragments(site, can_operate)
 
         return render
 
@@ -43,9 +44,9 @@ def _renderers(state: tuple) -> dict:
 
 
 async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
-    """The page's event stream: an `update` event carrying the re-rendered live region, each with
-    the id "run id:version" so the page can drop one older than what it shows, then `delta`
-    events with only the fragments that changed since the viewer's previous event."""
+    """The page's event stream: one event per live fragment, named as the slot it fills
+    (`fragments.py`), each sent when its rendering changed since the viewer's previous event
+    and every one of them to a new or reconnecting viewer; states in version order."""
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("Log in first.", status=401)
@@ -57,10 +58,10 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
         (site.pk, None),
         _renderers,
         variant,
-        "update",
-        encode=lambda region: region.html,
-        version_of=lambda region: region.shown,
-        patch=fragments.patch,
+        fragments.changed,
+        version_of=lambda shown: shown.shown,
+        same_version=True,
+        pace=settings.CASCADE_PAGE_PACE_SECONDS,
     )
     return await sse.event_stream(request, body, user)
 
@@ -109,8 +110,7 @@ async def api_stream(request: Any) -> HttpResponseBase:
             (site.pk, run_id),
             _renderers,
             "json",
-            "progress",
-            encode=json.dumps,
+            lambda doc, _: [("progress", json.dumps(doc))],
             version_of=lambda doc: (doc["run"]["run_id"], doc["version"]) if doc else None,
         ),
         user,

@@ -7,7 +7,6 @@ from cascade.automation import run_detail, streams, views
 # Under /sites/<site_id>/automation/.
 automation = [
     path("", views.automation_page, name="automation"),
-    path("live/", views.automation_live, name="automation-live"),
     path("stream/", streams.automation_stream, name="automation-stream"),
     path("actions/<slug:action>/", views.automation_action, name="automation-action"),
 ]

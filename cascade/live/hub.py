@@ -162,11 +162,47 @@ class Hub:
 
     def unsubscribe(self, watcher: Watcher, queue: asyncio.Queue) -> None:
         watcher.queues.discard(queue)
+        watcher.delivered.pop(queue, None)
         watcher.dirty.set()  # its task sees no viewer left and ends
 
     def forget(self, watcher: Watcher) -> None:
         if self.watchers.get(watcher.key) is watcher and not watcher.queues:
             del self.watchers[watcher.key]
+
+    def hurry(self, site_id: int, seconds: float = 2.0) -> None:
+        """For a moment, the site's viewers get each state as it comes (an action was just
+        made: its effect should not wait for a viewer's pace)."""
+        for watcher in list(self.watchers.values()):
+            if watcher.state_of is None and watcher.key[0] == site_id:
+                watcher.hurry_until = time.monotonic() + seconds
+
+    async def sent_to_viewers(
+        self, site_id: int, run_id: str, version: int, timeout: float = 2.0
+    ) -> bool:
+        """Wait (at most `timeout` seconds) until every viewer of the site in this process has
+        been sent `version` of the run `run_id` or a later one: an action's answer then comes
+        after its effect, so a page never shows the state from before its own click once the
+        click is done. True when they all were (or none watches here)."""
+        if self.loop is not asyncio.get_running_loop():
+            return True  # the streams of this process run on another loop (tests' clients)
+        ends_at = time.monotonic() + timeout
+        while True:
+            behind = [
+                queue
+                for watcher in list(self.watchers.values())
+                if watcher.state_of is None
+                and watcher.key[0] == site_id
+                and watcher.key[1] in (None, run_id)
+                for queue in list(watcher.queues)
+                if (seen := watcher.delivered.get(queue)) is None
+                or seen[0] != run_id
+                or seen[1] < version
+            ]
+            if not behind:
+                return True
+            if time.monotonic() >= ends_at:
+                return False
+            await asyncio.sleep(0.01)
 
     def shut_down(self) -> None:
         """The server is stopping: every open stream ends now (from any thread), so the

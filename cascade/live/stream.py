@@ -1,13 +1,13 @@
-"""The body of one viewer's event stream: one event per new state of what it watches (or a
-delta from the one it has), pings in between, and a clean end after
-CASCADE_STREAM_MAX_SECONDS. The watchers that prepare the states are `live.hub`'s."""
+"""The body of one viewer's event stream: the events that bring the viewer to each new state of
+what it watches, pings in between, and a clean end after CASCADE_STREAM_MAX_SECONDS. The
+watchers that prepare the states are `live.hub`'s."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -16,11 +16,14 @@ from django.conf import settings
 from cascade.live.hub import hub
 from cascade.live.watchers import PING_SECONDS, Update
 
+# What a stream sends for a body: the (event, data) pairs that bring a viewer who has the
+# previous body (None for a new or reconnecting viewer) to this one.
+Events = Callable[[Any, Any | None], Iterable[tuple[str, str]]]
 
-def sse(event: str, data: str, event_id: str = "") -> str:
+
+def sse(event: str, data: str) -> str:
     lines = "\n".join(f"data: {line}" for line in data.splitlines() or [""])
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\n{lines}\n\n"
+    return f"event: {event}\n{lines}\n\n"
 
 
 def _position(state: tuple, of_a_site: bool) -> dict[str, Any]:
@@ -35,25 +38,27 @@ async def stream(
     key: tuple,
     make_renderers,
     variant: str,
-    event: str,
-    encode: Callable[[Any], str] = str,
+    events: Events,
     sites: frozenset[int] | None = None,
     state_of: Callable[[], tuple] | None = None,
     version_of: Callable[[Any], tuple[str, int] | None] | None = None,
-    patch: Callable[[Any, Any], str | None] | None = None,
+    same_version: bool = False,
+    pace: float = 0.0,
 ) -> AsyncGenerator[str]:
-    """The body of an event stream: one event per new state, pings in between, and a clean end
-    after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection. With
-    `version_of`, a body is sent only when its own version is newer than the last one sent (a
-    render may already show a later version than the news that asked for it). With `patch`,
-    a viewer who has the previous body gets a `delta` event (what `patch` makes of the two, its
-    id "new from base") instead of the whole body; the first event of a connection, and any
-    whose shape `patch` cannot bridge, carry the whole body."""
+    """The body of an event stream: for each new state, the events `events` makes of its body
+    and the viewer's previous one (all of one state in one write), pings in between, and a
+    clean end after CASCADE_STREAM_MAX_SECONDS so proxies and clients renew the connection.
+    With `version_of`, states go to a viewer in version order: a body older than the last one
+    sent is skipped (a render may already show a later version than the news that asked for
+    it), and one of the same version only with `same_version` (e.g. the credits beside a
+    run changed). With `pace`, a viewer gets at most one state per `pace` seconds (the newest
+    when its turn comes), except just after an action (`Hub.hurry`)."""
     watched = sites if sites is not None else frozenset({key[0]})
     watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     sent: tuple[str | None, int] = (None, -1)  # (run id, version) of the last body sent
-    last: tuple[Any, str] | None = None  # the last body this viewer received, and its id
+    last: Any = None  # the last body this viewer received
+    sent_at = 0.0  # when it was sent (monotonic)
     try:
         yield "retry: 1000\n\n"
         while time.monotonic() < ends_at and not hub.closing:
@@ -65,22 +70,26 @@ async def stream(
                 continue
             if update is None:  # the server is stopping
                 break
+            wait = sent_at + pace - time.monotonic()
+            if wait > 0 and time.monotonic() >= watcher.hurry_until:
+                await asyncio.sleep(wait)  # changes meanwhile replace this one in the queue
+                if not queue.empty():
+                    update = queue.get_nowait()
+                    if update is None:
+                        break
             body = await sync_to_async(update.get, thread_sensitive=False)(variant)
-            at = _position(update.state, state_of is None)
+            shown = update.state[:2]
             if version_of is not None and (seen := version_of(body)) is not None:
-                if seen[0] == sent[0] and (seen[1] < sent[1] or seen[1] == sent[1] and not patch):
+                if seen[0] == sent[0] and (
+                    seen[1] < sent[1] or seen[1] == sent[1] and not same_version
+                ):
                     continue  # a later render already went out
-                sent, at = seen, {"run_id": seen[0], "version": seen[1]}
-            event_id = f"{at['run_id'] or 'none'}:{at['version']}"
-            if (
-                patch is not None
-                and last is not None
-                and (change := update.patch_from(variant, last[0], patch)) is not None
-            ):
-                if change:  # (a refresh that changed nothing sends nothing)
-                    yield sse("delta", change, f"{event_id} from {last[1]}")
-            else:
-                yield sse(event, encode(body), event_id)
-            last = (body, event_id)
+                sent = shown = seen
+            written = "".join(sse(name, data) for name, data in events(body, last))
+            last = body
+            if written:  # (a refresh that changed nothing sends nothing)
+                yield written
+                sent_at = time.monotonic()
+            watcher.delivered[queue] = shown
     finally:
         hub.unsubscribe(watcher, queue)

@@ -31,7 +31,6 @@ class Update:
     made_at: float
     renderers: dict[str, Callable[[], Any]]
     _cache: dict[str, Any] = field(default_factory=dict)
-    _patches: dict[tuple, tuple] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, variant: str) -> Any:
@@ -43,14 +42,6 @@ class Update:
                 finally:
                     close_old_connections()
             return self._cache[variant]
-
-    def patch_from(self, variant: str, base: Any, patch: Callable[[Any, Any], str | None]) -> Any:
-        """What turns `base` (an earlier body of `variant`) into this one; computed once for
-        every viewer that last received the same base."""
-        key = (variant, id(base))
-        if key not in self._patches:
-            self._patches[key] = (base, patch(base, self.get(variant)))  # keeps base alive
-        return self._patches[key][1]
 
 
 class Watcher:
@@ -69,6 +60,8 @@ class Watcher:
         self.hub, self.key, self.make_renderers = hub, key, make_renderers
         self.sites, self.state_of = sites, state_of
         self.queues: set[asyncio.Queue] = set()
+        self.delivered: dict[asyncio.Queue, tuple] = {}  # viewer -> (run id, version) it was sent
+        self.hurry_until = 0.0  # until then (monotonic) viewers get each state without pacing
         self.dirty = asyncio.Event()
         self.dirty.set()  # the first state is read at once
         self.hint: tuple | None = None  # (run id, version) a message told of

@@ -14,8 +14,8 @@ from cascade.web import overview
 
 
 async def sites_stream(request: Any) -> HttpResponseBase:
-    """The Sites overview's one stream: `update` events with its re-rendered rows whenever a run
-    of any of the user's sites moves or articles wait for review."""
+    """The Sites overview's one stream: `update` events with its re-rendered rows whenever they
+    change: a run of any of the user's sites moves or articles wait for review."""
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("Log in first.", status=401)
@@ -30,7 +30,7 @@ async def sites_stream(request: Any) -> HttpResponseBase:
         ("sites", user.pk, sort),
         renderers,
         "html",
-        "update",
+        lambda rows, last: [] if rows == last else [("update", rows)],
         sites=sites,
         state_of=lambda: overview.state(user.pk),
     )

@@ -4,8 +4,6 @@ import re
 
 from django import template
 
-from cascade.automation import fragments
-
 register = template.Library()
 
 
@@ -47,29 +45,8 @@ class DedentNode(template.Node):
 @register.tag
 def dedent(parser: template.base.Parser, token: template.base.Token) -> DedentNode:
     """{% dedent %}…{% enddedent %}: the markup without the indentation of its lines and without
-    blank lines (which the live region would otherwise send again on every update). Not for
+    blank lines (which the live fragments would otherwise carry on every update). Not for
     <pre> or <textarea>."""
     nodelist = parser.parse(("enddedent",))
     parser.delete_first_token()
     return DedentNode(nodelist)
-
-
-class FragmentNode(template.Node):
-    def __init__(self, nodelist: template.NodeList) -> None:
-        self.nodelist = nodelist
-
-    def render(self, context: template.Context) -> str:
-        markup = self.nodelist.render(context).strip()  # the same markup, marked or not
-        if not context.get("live_fragments"):
-            return markup
-        return f"{fragments.START}{markup}{fragments.END}"
-
-
-@register.tag
-def fragment(parser: template.base.Parser, token: template.base.Token) -> FragmentNode:
-    """{% fragment %}<tag id="…">…</tag>{% endfragment %}: a part of the live region that an
-    update may send alone (`cascade/automation/fragments.py`); marked only in the renderings made
-    for the event stream."""
-    nodelist = parser.parse(("endfragment",))
-    parser.delete_first_token()
-    return FragmentNode(nodelist)

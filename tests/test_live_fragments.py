@@ -1,0 +1,269 @@
+"""The Automation page's live layer is htmx's own: each live fragment is a partial that fills one
+slot of the page (`sse-swap="<name>"`) and travels as the stream's event of that name, sent only
+when its rendering changed since the viewer's previous event, states in version order, every
+fragment to a new or reconnecting viewer. An action's answer comes once the stream has sent its
+effect."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from cascade.automation import engine, fragments, page
+from cascade.automation.models import AutomationRun
+from tests.browser import shot
+from tests.conftest import CELERY, start_workers
+from tests.servers import Server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOT = re.compile(r'<(div|span) [^>]*sse-swap="([a-z0-9-]+)"[^>]*>')
+
+
+def slots_of(html: str) -> dict[str, str]:
+    """Each slot of a page (its `sse-swap` name) and the markup it holds, read by matching the
+    slot's own closing tag (slots hold no element of their own kind unbalanced)."""
+    found = {}
+    for match in SLOT.finditer(html):
+        tag, name = match[1], match[2]
+        depth, at = 1, match.end()
+        for inner in re.finditer(rf"<(/?){tag}\b[^>]*>", html[at:]):
+            depth += -1 if inner[1] else 1
+            if depth == 0:
+                found[name] = html[at : at + inner.start()].strip()
+                break
+    return found
+
+
+def test_the_page_renders_every_fragment_in_its_slot(site, alice):
+    """Over a whole run, each fragment the stream would send is exactly what the page has in the
+    slot of that name, and the page has a slot for every fragment and no other."""
+    client = Client()
+    client.force_login(alice)
+    engine.start_run(site)
+    moments = 0
+    while True:
+        sent = page.live_fragments(site, True)
+        html = client.get(f"/sites/{site.pk}/automation/").content.decode()
+        slots = slots_of(html)
+        assert set(slots) == set(sent.parts) | {"ping"}, set(slots) ^ set(sent.parts)
+        for name, markup in sent.parts.items():
+            assert slots[name] == markup, name
+        moments += 1
+        if not engine.work_once():
+            break
+    assert moments > 5 and AutomationRun.objects.get().outcome == "succeeded"
+    assert {f"stage-{n}" for n in range(1, 8)} <= set(sent.parts)
+
+
+def test_only_the_fragments_that_changed_are_sent(site):
+    """From one state to the next, a viewer gets the fragments whose rendering changed, and
+    they bring it exactly to the new state; a new viewer gets every fragment once."""
+    engine.start_run(site)
+    states = [page.live_fragments(site, True)]
+    while engine.work_once():
+        states.append(page.live_fragments(site, True))
+    assert dict(fragments.changed(states[0], None)) == states[0].parts
+    viewer, sent, whole = dict(states[0].parts), 0, 0
+    for before, after in zip(states, states[1:], strict=False):
+        changes = dict(fragments.changed(after, before))
+        assert all(before.parts.get(n) != m for n, m in changes.items())
+        viewer.update(changes)
+        assert viewer == after.parts
+        sent += sum(map(len, changes.values()))
+        whole += sum(map(len, after.parts.values()))
+    assert sent < whole / 2, (sent, whole)
+
+
+def _events(response):
+    """(event, data, compressed bytes so far) from a gzip-compressed event stream."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    buffer, wire = "", 0
+    while True:
+        chunk = response.read1(65536)
+        if not chunk:
+            return
+        wire += len(chunk)
+        buffer += inflate.decompress(chunk).decode()
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            fields: dict[str, list[str]] = {}
+            for line in block.split("\n"):
+                name, _, value = line.partition(": ")
+                fields.setdefault(name, []).append(value)
+            if "event" in fields:
+                assert "id" not in fields, "events carry no ids"
+                yield fields["event"][0], "\n".join(fields["data"]), wire
+
+
+def _connect(server, site, client):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request(
+        "GET",
+        f"/sites/{site.pk}/automation/stream/",
+        headers={
+            "Cookie": f"sessionid={client.cookies['sessionid'].value}",
+            "Accept-Encoding": "gzip, deflate, br",
+        },
+    )
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Encoding") == "gzip"
+    return response
+
+
+VERSION = re.compile(r'data-run-id="([^"]*)" data-version="(\d+)"')
+
+
+@pytest.mark.engine(latency={1: 0.02, 2: 0.1, 4: 0.15, 5: 0.05, 6: 0.05})
+def test_the_page_stream_sends_named_fragments_in_version_order(site, alice, tmp_path):
+    client = Client()
+    client.force_login(alice)
+    server = Server(log=tmp_path / "serve.log").start()
+    workers = start_workers(tmp_path) if CELERY else None
+    try:
+        response = _connect(server, site, client)
+        expected = set(page.live_fragments(site, True).parts)
+        viewer: dict[str, str] = {}
+        first: list[str] = []
+        names: list[str] = []
+        versions: list[tuple[str, int]] = []
+        plain, wire = 0, 0
+        deadline = time.monotonic() + 120
+        for name, data, received in _events(response):
+            assert time.monotonic() < deadline, "the run did not finish in time"
+            wire = received
+            if name == "ping":
+                continue
+            plain += len(data.encode())
+            viewer[name] = data
+            if set(first) < expected:  # the connection's first state: every fragment once
+                first.append(name)
+                if set(first) == expected:
+                    engine.start_run(site)
+                continue
+            names.append(name)
+            if name == "state":
+                run_id, version = VERSION.search(data).groups()
+                versions.append((run_id, int(version)))
+            if 'data-run-status="completed"' in viewer["state"]:
+                final = page.live_fragments(site, True)
+                if final.parts == viewer:  # the viewer has what the server renders now
+                    break
+        response.close()
+        run = AutomationRun.objects.get()
+    finally:
+        server.stop()
+        if workers:
+            workers.stop()
+    assert sorted(first) == sorted(final.parts) and len(first) == len(set(first)), first
+    assert {r for r, _ in versions} == {str(run.run_id)}
+    run_versions = [v for _, v in versions]
+    assert run_versions == sorted(run_versions) and run_versions[-1] == run.version
+    assert len(run_versions) >= 5, run_versions
+    # Each update carried only what changed: far fewer events than fragments times updates.
+    assert len(names) < len(final.parts) * len(run_versions) / 2, (len(names), len(run_versions))
+    assert names.count("stage-7") < names.count("state")
+    assert wire < plain / 3, (wire, plain)
+
+
+def test_a_reconnecting_viewer_gets_every_fragment_once(site, alice, tmp_path):
+    engine.start_run(site)
+    engine.work_once()
+    client = Client()
+    client.force_login(alice)
+    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY="1:0.5") as server:
+        for _ in range(2):
+            response = _connect(server, site, client)
+            got: list[str] = []
+            expected = set(page.live_fragments(site, True).parts)
+            for name, _data, _wire in _events(response):
+                if name != "ping":
+                    got.append(name)
+                if set(got) >= expected:
+                    break
+            response.close()
+            assert sorted(got) == sorted(expected), got
+
+
+@pytest.fixture
+def server(tmp_path, site):
+    with Server(
+        log=tmp_path / "serve.log", CASCADE_AI_LATENCY="2:0.3,4:0.3,5:0.05,6:0.05"
+    ) as server:
+        yield server
+
+
+@pytest.mark.browser
+def test_a_click_is_answered_after_the_page_shows_its_effect(
+    playwright_browser, login, site, server
+):
+    """Run Now shows the run starting while the server starts it, and pause and resume are
+    answered only once the stream has brought the page their effect: when the click's request
+    ends, the page already says so. At the end the page equals a fresh load of it."""
+    browser_page = login(playwright_browser)
+    browser_page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    browser_page.wait_for_function(
+        "document.getElementById('connection').dataset.state === 'live'", timeout=10_000
+    )
+    status = "() => document.querySelector('[data-testid=run-status]:not(#starting-global-bar *)')"
+    with browser_page.expect_response(lambda r: "/actions/run-now/" in r.url):
+        browser_page.get_by_test_id("run-now").click()
+    assert browser_page.evaluate(f"({status})() !== null")
+    browser_page.wait_for_function(
+        "+document.getElementById('live-state').dataset.version >= 3", timeout=60_000
+    )
+    with browser_page.expect_response(lambda r: "/actions/pause/" in r.url) as answer:
+        browser_page.get_by_test_id("pause").click()
+    assert answer.value.status == 200
+    text = browser_page.evaluate(f"({status})().textContent")
+    assert text.startswith(("Pausing", "Paused")), text
+    browser_page.wait_for_function(f"({status})().textContent.startsWith('Paused')", timeout=30_000)
+    with browser_page.expect_response(lambda r: "/actions/resume/" in r.url):
+        browser_page.get_by_test_id("resume").click()
+    text = browser_page.evaluate(f"({status})().textContent")
+    assert not text.startswith("Paused"), text
+    browser_page.get_by_test_id("pause").click()
+    browser_page.wait_for_function(f"({status})().textContent.startsWith('Paused')", timeout=30_000)
+    browser_page.wait_for_timeout(1000)
+    shot(browser_page, "13-paused-live-fragments")
+    same = browser_page.evaluate(SAME_AS_FRESH_LOAD, f"/sites/{site.pk}/automation/")
+    assert same["live"] == same["fresh"], same
+    assert not browser_page.errors, browser_page.errors
+
+
+# The text and the numbers (data-*) of the page's live region, and of a fresh load of the page:
+# the same when every fragment landed in its slot (white space between blocks aside: a morph
+# keeps no whitespace-only text between elements).
+SAME_AS_FRESH_LOAD = """async (url) => {
+  const read = (root) => ({
+    text: root.querySelector('#live').textContent.replace(/\\s+/g, ''),
+    data: [...root.querySelectorAll('#live [data-testid]')].map(e => JSON.stringify(e.dataset)),
+  });
+  const html = await (await fetch(url)).text();
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  const ticking = (root) => root.querySelectorAll('[data-ticking=true]').forEach(e => e.textContent = '');
+  ticking(document); ticking(doc);
+  return {live: read(document), fresh: read(doc)};
+}"""
+
+
+def test_the_live_layer_is_htmx_s_own():
+    """No comment markers, regular-expression diffs, delta ids, version header or EventSource
+    factory override; the page's script keeps only clocks and notifications."""
+    script = (ROOT / "cascade/automation/static/cascade/automation.js").read_text()
+    assert len(script.splitlines()) <= 80
+    for gone in ("createEventSource", "lastEventId", "X-Cascade-State", "delta", "htmx.ajax"):
+        assert gone not in script, gone
+    code = "".join(p.read_text() for p in (ROOT / "cascade").rglob("*.py"))
+    templates = "".join(p.read_text() for p in (ROOT / "cascade").rglob("*.html"))
+    for gone in ("X-Cascade-State", "<!--f-->", 'hx-swap-oob="morph"', "patch_from"):
+        assert gone not in code + templates, gone
+    assert "{% fragment" not in templates
