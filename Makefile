@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 demo: $(STAMP)
-	$(BIN)/cascade demo
+	$(BIN)/cascade demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	scripts/test-services

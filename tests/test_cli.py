@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,7 +12,7 @@ from cascade.accounts.models import Account, Membership, Site
 from cascade.automation.models import AutomationRun
 from tests.conftest import DEMO
 from tests.invariants import check_full_run, ledger_matches_balance
-from tests.servers import cascade
+from tests.servers import ROOT, cascade, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -131,6 +133,30 @@ def test_steering_commands_act_on_the_active_run(site):
     )
     none = cascade("automation", "pause", "--site", str(site.pk), check=False)
     assert "no active run" in none.stderr
+
+
+def test_the_demo_serves_on_any_port_and_prints_commands_that_work():
+    plan = subprocess.run(
+        ["make", "-n", "demo", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "cascade demo --host 127.0.0.1 --port 8123" in plan.stdout
+    env = server_env()
+    env["PATH"] = "/usr/bin:/bin"  # this project's cascade is not on the PATH
+    banner = subprocess.run(
+        [".venv/bin/cascade", "demo", "--no-serve", "--port", "8123"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "Log in at http://127.0.0.1:8123/login/" in banner
+    command = next(line for line in banner.splitlines() if "CLI:" in line).split("CLI: ", 1)[1]
+    assert command.startswith(".venv/bin/cascade automation run --site "), command
+    status = shlex.split(command.replace(" run ", " status ").replace(" --wait", ""))
+    works = subprocess.run(status, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert works.returncode == 0 and "No runs yet for this site." in works.stdout, works
 
 
 def test_demo_is_idempotent():

@@ -126,7 +126,8 @@ VERSION = re.compile(r'data-run-id="([^"]*)" data-version="(\d+)"')
 def test_the_page_stream_sends_named_fragments_in_version_order(site, alice, tmp_path):
     client = Client()
     client.force_login(alice)
-    server = Server(log=tmp_path / "serve.log").start()
+    # (no byte budget here: every state of the run reaches the viewer)
+    server = Server(log=tmp_path / "serve.log", CASCADE_PAGE_KIB_PER_MINUTE="100000").start()
     workers = start_workers(tmp_path) if CELERY else None
     try:
         response = _connect(server, site, client)
@@ -267,3 +268,50 @@ def test_the_live_layer_is_htmx_s_own():
     for gone in ("X-Cascade-State", "<!--f-->", 'hx-swap-oob="morph"', "patch_from"):
         assert gone not in code + templates, gone
     assert "{% fragment" not in templates
+
+
+@pytest.mark.engine(latency={1: 0.05, 2: 0.3, 4: 0.5, 5: 0.1, 6: 0.1})
+def test_a_page_viewer_gets_no_more_than_its_byte_budget(site, alice, tmp_path):
+    """After its first state, a viewer of a busy run gets on average no more markup than
+    CASCADE_PAGE_KIB_PER_MINUTE allows (here 120 KiB): each state waits for the one before it
+    to be paid for. (A slower machine only sends less.)"""
+    client = Client()
+    client.force_login(alice)
+    budget = 120 * 1024 / 60  # bytes a second
+    with Server(
+        log=tmp_path / "serve.log",
+        CASCADE_PAGE_KIB_PER_MINUTE="120",
+        CASCADE_AI_LATENCY="1:0.05,2:0.3,4:0.5,5:0.1,6:0.1",
+    ) as server:
+        workers = start_workers(tmp_path) if CELERY else None
+        try:
+            response = _connect(server, site, client)
+            expected = set(page.live_fragments(site, True).parts)
+            seen: set[str] = set()
+            states: list[tuple[float, int]] = []  # (received at, bytes) of each later state
+            for name, data, _wire in _events(response):
+                if name == "ping":
+                    continue
+                if seen != expected:
+                    seen.add(name)
+                    if seen == expected:
+                        engine.start_run(site)
+                    continue
+                size = len(f"event: {name}\n") + sum(
+                    len(f"data: {line}\n".encode()) for line in data.splitlines()
+                )
+                now = time.monotonic()
+                if states and now - states[-1][0] < 0.05:  # the same state's next event
+                    states[-1] = (states[-1][0], states[-1][1] + size + 1)
+                else:
+                    states.append((now, size + 1))
+                if len(states) >= 4 or 'data-run-status="completed"' in data:
+                    break
+            response.close()
+        finally:
+            if workers:
+                workers.stop()
+    assert len(states) >= 3, states
+    for i in range(1, len(states)):
+        paid = sum(size for _, size in states[:i]) / budget
+        assert states[i][0] - states[0][0] >= paid - 0.5, (i, states)

@@ -82,6 +82,10 @@ def test_the_overview_sorts_by_each_column(client, alice, many_sites):
     assert first("last") == str(site.pk)
     assert first("name") == str(Site.objects.order_by("name").first().pk)
     assert client.get("/sites/?sort=nonsense").status_code == 200
+    # The sorted column's header says so, in the words ARIA allows.
+    for sort, direction in (("name", "ascending"), ("review", "descending")):
+        html = client.get(f"/sites/?sort={sort}").content.decode()
+        assert re.findall(r'aria-sort="([^"]+)"', html) == [direction], sort
 
 
 def test_last_months_credits_are_not_this_months(client, alice, site):

@@ -129,8 +129,8 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
         doc = page.evaluate("""() => {
             const g = document.querySelector('[data-testid=global-progress]');
             if (!g) return null;
-            const segs = [...g.querySelectorAll('.seg')].map(s => ({share: +s.dataset.share,
-                fill: parseFloat(s.querySelector('.seg-fill').style.width)}));
+            const segs = [...g.querySelectorAll('.seg')].map(s => ({share: parseFloat(s.style.flexGrow),
+                fill: parseFloat(s.style.getPropertyValue('--fill'))}));
             return {pct: +g.dataset.percentage, status: g.dataset.runStatus, segs,
                     unit: g.querySelector('[data-testid=unit]').textContent.replace(/\\s+/g, ' ').trim(),
                     items: g.querySelector('[data-testid=global-items]').textContent,

@@ -62,6 +62,7 @@ async def automation_stream(request: Any, site_id: int) -> HttpResponseBase:
         version_of=lambda shown: shown.shown,
         same_version=True,
         pace=settings.CASCADE_PAGE_PACE_SECONDS,
+        bytes_per_second=settings.CASCADE_PAGE_KIB_PER_MINUTE * 1024 / 60,
     )
     return await sse.event_stream(request, body, user)
 

@@ -24,7 +24,6 @@ from django.db import close_old_connections
 from cascade.live.watchers import POLL_SECONDS, STATS, Watcher, _offer
 
 log = logging.getLogger("cascade.live")
-FRESH_SECONDS = 1.0  # a render this young is given to a new viewer as it is
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,10 @@ class Hub:
             self.watchers[key] = watcher
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)
         watcher.queues.add(queue)
-        if watcher.latest is not None and time.monotonic() - watcher.latest.made_at < FRESH_SECONDS:
-            _offer(queue, watcher.latest)
-        elif watcher.latest is not None:
+        if watcher.latest is not None:
+            # A new viewer gets a render made after it came (its page may be newer than the
+            # last render: a top-up in another process tells this one nothing); viewers who
+            # come together share it.
             watcher.refresh = True
             watcher.tell(None, None)
         if watcher.task is None or watcher.task.done():
@@ -175,6 +175,7 @@ class Hub:
         for watcher in list(self.watchers.values()):
             if watcher.state_of is None and watcher.key[0] == site_id:
                 watcher.hurry_until = time.monotonic() + seconds
+                watcher.hurry.set()
 
     async def sent_to_viewers(
         self, site_id: int, run_id: str, version: int, timeout: float = 2.0

@@ -44,6 +44,7 @@ async def stream(
     version_of: Callable[[Any], tuple[str, int] | None] | None = None,
     same_version: bool = False,
     pace: float = 0.0,
+    bytes_per_second: float = 0.0,
 ) -> AsyncGenerator[str]:
     """The body of an event stream: for each new state, the events `events` makes of its body
     and the viewer's previous one (all of one state in one write), pings in between, and a
@@ -52,13 +53,15 @@ async def stream(
     sent is skipped (a render may already show a later version than the news that asked for
     it), and one of the same version only with `same_version` (e.g. the credits beside a
     run changed). With `pace`, a viewer gets at most one state per `pace` seconds (the newest
-    when its turn comes), except just after an action (`Hub.hurry`)."""
+    when its turn comes), and with `bytes_per_second` no more than that on average after its
+    first state: a state of n bytes waits n / bytes_per_second seconds for the next. Neither
+    holds just after an action (`Hub.hurry`), whose effect goes at once."""
     watched = sites if sites is not None else frozenset({key[0]})
     watcher, queue = await hub.subscribe(key, make_renderers, watched, state_of)
     ends_at = time.monotonic() + settings.CASCADE_STREAM_MAX_SECONDS
     sent: tuple[str | None, int] = (None, -1)  # (run id, version) of the last body sent
     last: Any = None  # the last body this viewer received
-    sent_at = 0.0  # when it was sent (monotonic)
+    next_at = 0.0  # when this viewer may get its next state (monotonic)
     try:
         yield "retry: 1000\n\n"
         while time.monotonic() < ends_at and not hub.closing:
@@ -70,9 +73,12 @@ async def stream(
                 continue
             if update is None:  # the server is stopping
                 break
-            wait = sent_at + pace - time.monotonic()
-            if wait > 0 and time.monotonic() >= watcher.hurry_until:
-                await asyncio.sleep(wait)  # changes meanwhile replace this one in the queue
+            wait = next_at - time.monotonic()
+            if wait > 0 and not watcher.hurried():
+                try:  # changes meanwhile replace this one in the queue; an action ends the wait
+                    await asyncio.wait_for(watcher.hurry.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
                 if not queue.empty():
                     update = queue.get_nowait()
                     if update is None:
@@ -86,10 +92,11 @@ async def stream(
                     continue  # a later render already went out
                 sent = shown = seen
             written = "".join(sse(name, data) for name, data in events(body, last))
-            last = body
+            first, last = last is None, body
             if written:  # (a refresh that changed nothing sends nothing)
                 yield written
-                sent_at = time.monotonic()
+                spent = 0.0 if first or not bytes_per_second else len(written) / bytes_per_second
+                next_at = time.monotonic() + max(pace, spent)
             watcher.delivered[queue] = shown
     finally:
         hub.unsubscribe(watcher, queue)

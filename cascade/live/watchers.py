@@ -61,7 +61,8 @@ class Watcher:
         self.sites, self.state_of = sites, state_of
         self.queues: set[asyncio.Queue] = set()
         self.delivered: dict[asyncio.Queue, tuple] = {}  # viewer -> (run id, version) it was sent
-        self.hurry_until = 0.0  # until then (monotonic) viewers get each state without pacing
+        self.hurry = asyncio.Event()  # set while viewers get each state without pacing
+        self.hurry_until = 0.0  # (monotonic) when that ends
         self.dirty = asyncio.Event()
         self.dirty.set()  # the first state is read at once
         self.hint: tuple | None = None  # (run id, version) a message told of
@@ -70,6 +71,12 @@ class Watcher:
         # What the page shows beside the run (credits, what waits) changes without a version:
         # a new viewer, or a top-up, gets a fresh render rather than a recent one.
         self.refresh = False
+
+    def hurried(self) -> bool:
+        """Whether viewers get each state as it comes now (just after an action)."""
+        if self.hurry.is_set() and time.monotonic() >= self.hurry_until:
+            self.hurry.clear()
+        return self.hurry.is_set()
 
     def tell(self, run_id: str | None, version: int | None) -> None:
         """A site this watcher shows changed (to `version` of `run_id`, when known)."""

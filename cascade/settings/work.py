@@ -27,9 +27,11 @@ CASCADE_SCHEDULE_GRACE_SECONDS = env_float("CASCADE_SCHEDULE_GRACE_SECONDS", 300
 CASCADE_BATCH_SIZES = parse_stage_map("CASCADE_BATCH_SIZES", env_str("CASCADE_BATCH_SIZES", ""))
 # Seconds after which an event stream ends cleanly and the client reconnects.
 CASCADE_STREAM_MAX_SECONDS = env_float("CASCADE_STREAM_MAX_SECONDS", 300.0)
-# The Automation page's pace: at most one new state a second to a viewer (the newest one;
-# an action's effect is sent at once). The API's stream sends every state (~10 a second).
-CASCADE_PAGE_PACE_SECONDS = env_float("CASCADE_PAGE_PACE_SECONDS", 1.0)
+# The Automation page's pace: a viewer gets at most one new state (the newest) this often, and
+# on average no more than this much markup a minute after its first state; an action's effect
+# is sent at once. The API's stream sends every state (up to ~10 a second).
+CASCADE_PAGE_PACE_SECONDS = env_float("CASCADE_PAGE_PACE_SECONDS", 0.5)
+CASCADE_PAGE_KIB_PER_MINUTE = env_float("CASCADE_PAGE_KIB_PER_MINUTE", 140.0)
 # Live event streams one user may hold open at once in one server process (then 429).
 CASCADE_STREAMS_PER_USER = env_int("CASCADE_STREAMS_PER_USER", 10)
 

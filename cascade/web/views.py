@@ -96,6 +96,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
         "sites": [row["site"] for row in rows],
         "can_create": can_create,
         "sort": sort,
+        "descending": overview.SORTS[sort][1],
         "columns": overview.COLUMNS,
     }
     return render(request, "web/sites.html", context)

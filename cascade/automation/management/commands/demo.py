@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +24,18 @@ DEMO_CREDITS = 1_000_000
 DEMO_LATENCY = "1:0.04,2:0.4,4:1.4,5:0.2,6:0.28"
 
 
+def this_command() -> str:
+    """How to run this very `cascade` again from here, as it was started: `cascade` when that
+    is the one on the PATH, else its path (e.g. `.venv/bin/cascade`), or `python -m cascade`."""
+    program = Path(sys.argv[0])
+    if program.name == "cascade":
+        found = shutil.which("cascade")
+        if found and Path(found).resolve() == program.resolve():
+            return "cascade"
+        return shlex.quote(os.path.relpath(program))
+    return f"{shlex.quote(os.path.relpath(sys.executable))} -m cascade"
+
+
 class Command(BaseCommand):
     help = "Prepare the demo account, user and site (idempotent) and serve them."
 
@@ -37,7 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f'\nDemo ready: site {site.pk} "{site.name}" with {site.keywords.count()} keywords.\n'
             f"  Log in at http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
-            f"  CLI: cascade automation run --site {site.pk} --wait\n"
+            f"  CLI: {this_command()} automation run --site {site.pk} --wait\n"
         )
         if not no_serve:
             call_command("serve", host=host, port=port, no_migrate=True)

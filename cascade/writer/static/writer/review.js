@@ -41,6 +41,8 @@
       ],
     },
   });
+  // Quill's heading picker is a button without a name: give it one.
+  for (const label of holder.parentElement.querySelectorAll(".ql-picker-label")) label.setAttribute("aria-label", "Paragraph style");
   quill.clipboard.dangerouslyPasteHTML(source.value);
   source.hidden = true;
   source.closest("form").addEventListener("submit", () => {
