@@ -108,6 +108,9 @@ def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpRes
     if run is None:
         raise Http404("No such run.")
     snapshot = page.decorate(progress.build_snapshot(run))
+    listed = items_page(request, run)
+    for item in listed["items"]:  # a failed item of an ended run can be tried again alone
+        item.can_retry = item.state == ItemState.FAILED and snapshot["is_finished"]
     context = {
         "site": site,
         "run": run,
@@ -115,6 +118,6 @@ def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpRes
         "timeline": timeline(snapshot),
         "estimate": estimate_held(run, snapshot),
         "events": run.events.order_by("-id")[:200],
-        **items_page(request, run),
+        **listed,
     }
     return render(request, "automation/run_detail.html", context)

@@ -21,11 +21,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cascade.accounts.models import Site
-from cascade.automation import timing, totals
+from cascade.automation import progress
 from cascade.automation.latest import latest_run_fields
 from cascade.automation.models import AutomationRun, RunStage, Schedule
-from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, run_flags
-from cascade.automation.wording import status_text
+from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome
 from cascade.writer.models import Content, ContentStatus
 
 # The columns the table sorts by: (key for rows, descending first).
@@ -79,28 +78,22 @@ def _sites(user: Any) -> Any:
 
 
 def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
-    """The snapshot's own `global_progress` and status words for each active run: the runs and
-    their stages in two queries, nothing written."""
+    """Each active run's bar: the snapshot's own `global_progress` and run state (built by its
+    own code from the run and its stages, two queries for all of them, nothing written)."""
     if not run_ids:
         return {}
     runs = {r.pk: r for r in AutomationRun.objects.filter(pk__in=run_ids, status__in=ACTIVE)}
     stages: dict[Any, list[RunStage]] = {}
     for row in RunStage.objects.filter(run_id__in=list(runs)).order_by("run_id", "number"):
         stages.setdefault(row.run_id, []).append(row)
-    now = timezone.now()
     bars: dict[str, dict[str, Any]] = {}
     for pk, run in runs.items():
-        rows = stages.get(pk, [])
-        if not rows:
+        if not stages.get(pk):
             continue
-        per_item = timing.seconds_per_item(run, totals.active_stage(run, rows))
-        doc, _, _ = totals.progress_of(run, rows, per_item, now)
+        snapshot = progress.compose(run, stages[pk])
         bars[str(pk)] = {
-            **doc,
-            "status": run.status,
-            **run_flags(run.status, doc["failed_items"]),
-            "status_text": status_text(run, rows),
-            "run_id": str(pk),
+            **snapshot.global_progress.model_dump(mode="json"),
+            **snapshot.run.model_dump(mode="json"),
         }
     return bars
 
