@@ -72,6 +72,32 @@ def test_csv_imports_judge_duplicates_case_and_space_insensitively(api, site):
     }
 
 
+def test_the_page_lists_each_duplicate_and_what_it_repeats(client, alice, site):
+    """The import report names the duplicate rows (in the file, or already on the site) and
+    shows untrusted text isolated, so a right-to-left override cannot reverse the page."""
+    client.force_login(alice)
+    existing = Keyword.objects.filter(site=site).first().keyword
+    data = (
+        "keyword\nSoil pH testing\nsoil  ph   TESTING\n"
+        + existing.upper()
+        + "\n\u202egnitset\u202c,x\n"
+    ).encode()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("k.csv", data, content_type="text/csv")
+    html = client.post(f"/sites/{site.pk}/keywords/import/", {"file": upload}).content.decode()
+    assert 'data-testid="import-duplicates">2<' in html
+    assert (
+        '<td>3</td><td class="wrap"><bdi>soil ph TESTING</bdi></td><td class="wrap">the same keyword as row 2</td>'
+        in html
+    )
+    assert (
+        f'<td>4</td><td class="wrap"><bdi>{existing.upper()}</bdi></td><td class="wrap">already on this site</td>'
+        in html
+    )
+    assert "<bdi>\u202egnitset\u202c</bdi>" in html  # the rejected row (volume "x"), isolated
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

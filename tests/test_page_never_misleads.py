@@ -231,12 +231,17 @@ def test_a_run_paused_for_credits_says_what_it_needs(playwright_browser, login, 
     )
     wait_for(lambda: AutomationRun.objects.get().status == "completed", 120)
     page.goto(f"{server.url}/account/")
-    assert page.get_by_test_id("usage").locator("tbody tr").count() == 1
-    newest = page.get_by_test_id("ledger").inner_text()
-    assert "Image Prompts → Images" in newest and "-3" in newest  # the latest charges first
-    while page.get_by_role("link", name="Older →").count():
-        page.get_by_role("link", name="Older →").click()
-    oldest = page.get_by_test_id("ledger").inner_text()
-    assert "+100,000" in oldest and "tests" in oldest and "Keywords → Clusters" in oldest
+    # Charges grouped by run and stage (one run here, a row per stage it charged), and the
+    # ledger lists the rest row by row: the top-up.
+    usage = page.get_by_test_id("usage").locator("tbody tr")
+    assert len(set(usage.evaluate_all("rows => rows.map(r => r.dataset.run)"))) == 1
+    assert usage.count() >= 4, usage.all_inner_texts()
+    rest = page.get_by_test_id("ledger").inner_text()
+    assert "+100,000" in rest and "tests" in rest and "→" not in rest
+    # A group's rows are one click away: the pictures' charges.
+    usage.last.get_by_test_id("charge-rows").click()
+    assert "stage 6" in page.get_by_test_id("ledger-group").inner_text()
+    group = page.get_by_test_id("ledger").inner_text()
+    assert "Image Prompts → Images" in group and "-3" in group and "+100,000" not in group
     assert "available" in page.get_by_test_id("balance").inner_text()
     shot(page, "10-8-account")

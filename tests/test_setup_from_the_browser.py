@@ -4,6 +4,8 @@ the page works on a phone. Chromium against `cascade serve`."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -69,15 +71,19 @@ def test_a_new_owner_sets_up_a_site_without_the_command_line(
     # the file input covers the whole drop zone, so a file dropped anywhere on it is taken
     outer, inner = zone.bounding_box(), picker.bounding_box()
     assert all(abs(outer[k] - inner[k]) <= 4 for k in ("x", "y", "width", "height")), (outer, inner)
-    picker.set_input_files(str(upload))
-    page.get_by_test_id("import-submit").click()
+    picker.set_input_files(str(upload))  # (what a drop does): it is imported at once
     report = page.get_by_test_id("import-report")
     report.wait_for()
+    assert re.fullmatch(
+        r"keywords\.csv · \d+ KiB", page.get_by_test_id("import-file-name").inner_text()
+    )
     assert page.get_by_test_id("import-created").inner_text() == "60"
     assert page.get_by_test_id("import-duplicates").inner_text() == "1"
     assert page.get_by_test_id("import-rejected").inner_text() == "2"
     rejections = page.get_by_test_id("rejections").inner_text()
     assert "keyword is empty" in rejections and "keyword is too long" in rejections
+    duplicates = page.get_by_test_id("duplicates").inner_text()
+    assert "HOW TO GROW TOMATOES IN POTS" in duplicates and "the same keyword as row" in duplicates
     page.wait_for_function(
         "document.querySelector('[data-testid=keyword-count]').textContent.startsWith('60 keywords')"
     )

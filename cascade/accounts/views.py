@@ -3,10 +3,13 @@ creating a site."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
+from django.db.models import Count, Max, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -76,6 +79,14 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _charge_group(request: HttpRequest) -> tuple[uuid.UUID, int] | None:
+    """The (run, stage) whose charges the ledger should list (`?run=…&stage=…`), if valid."""
+    try:
+        return uuid.UUID(request.GET.get("run", "")), int(request.GET.get("stage", ""))
+    except ValueError:
+        return None
+
+
 def _page(
     request: HttpRequest,
     membership: Membership | None,
@@ -94,16 +105,28 @@ def _page(
     }
     if membership is not None and membership.role == Role.OWNER:
         ledger = membership.account.ledger.select_related("run__site").order_by("-id")
+        group = _charge_group(request)
+        if group is not None:  # one run's charges in one stage: a group's rows
+            ledger = ledger.filter(kind=LedgerKind.CHARGE, run_id=group[0], stage=group[1])
+            context["group"] = {"run": group[0], "stage": group[1]}
+        else:  # a run's charges are grouped above; the rest row by row
+            ledger = ledger.exclude(kind=LedgerKind.CHARGE, run__isnull=False)
         context["ledger"] = page_of(request, ledger, LEDGER_PER_PAGE)
         stored = membership.account.ai_api_key_encrypted
         context["key_unreadable"] = bool(stored) and secrets.readable(stored) is None
         context["key_unused"] = UNUSED_KEY if keys_unused() else ""
-        context["usage"] = (
-            membership.account.ledger.filter(kind=LedgerKind.CHARGE, run__isnull=False)
-            .values("run_id", "run__site__name", "run__site_id", "run__created_at")
-            .annotate(spent=-Sum("delta"))
-            .order_by("-run__created_at")[:20]
-        )
+        usage: list[dict[str, Any]] = [
+            dict(charges)
+            for charges in membership.account.ledger.filter(
+                kind=LedgerKind.CHARGE, run__isnull=False
+            )
+            .values("run_id", "run__site__name", "run__site_id", "run__created_at", "stage")
+            .annotate(spent=-Sum("delta"), charges=Count("id"), note=Max("note"))
+            .order_by("-run__created_at", "stage")[:140]  # the latest 20 runs' seven stages
+        ]
+        for charges in usage:  # a charge's note starts with its stage's name ("Ideas → …: …")
+            charges["stage_name"] = charges["note"].split(":", 1)[0] if charges["note"] else ""
+        context["usage"] = usage
     return render(request, "accounts/account_settings.html", context, status=status)
 
 

@@ -27,6 +27,13 @@ class ImportResult:
     created: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # The duplicate rows (the first 1,000): row, value and what it repeats, for people.
+    duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def _duplicate(self, row: int, value: str, of: str) -> None:
+        self.duplicates += 1
+        if len(self.duplicate_rows) < 1000:
+            self.duplicate_rows.append({"row": row, "value": value, "of": of})
 
     def as_dict(self) -> dict[str, Any]:
         return {"created": self.created, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -147,6 +154,7 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
         )
     result = ImportResult()
     fresh: dict[str, Keyword] = {}
+    rows_of: dict[str, int] = {}  # normalized keyword -> the row it was first seen in
     for offset, raw in enumerate(rows):
         row_number = first_row + offset
         try:
@@ -158,9 +166,10 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
             continue
         key = normalize(keyword)
         if key in fresh:
-            result.duplicates += 1
+            result._duplicate(row_number, keyword, f"the same keyword as row {rows_of[key]}")
             continue
         fresh[key] = Keyword(site=site, keyword=keyword, normalized=key, **fields)
+        rows_of[key] = row_number
     existing: set[str] = set()
     keys = list(fresh)
     for start in range(0, len(keys), 500):
@@ -170,7 +179,9 @@ def import_rows(site: Site, rows: list[Any], *, first_row: int = 1) -> ImportRes
             )
         )
     new = [k for key, k in fresh.items() if key not in existing]
-    result.duplicates += len(fresh) - len(new)
+    for key in sorted(existing & fresh.keys(), key=rows_of.__getitem__):
+        result._duplicate(rows_of[key], fresh[key].keyword, "already on this site")
+    result.duplicate_rows.sort(key=lambda d: d["row"])
     # ignore_conflicts: a concurrent import of the same keyword is a duplicate, not an error.
     before = Keyword.objects.filter(site=site).count()
     Keyword.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
@@ -190,4 +201,5 @@ def import_file(site: Site, source: bytes | Iterable[bytes]) -> ImportResult:
         total.created += part.created
         total.duplicates += part.duplicates
         total.rejected += part.rejected[: 1000 - len(total.rejected)]
+        total.duplicate_rows += part.duplicate_rows[: 1000 - len(total.duplicate_rows)]
     return total

@@ -107,6 +107,7 @@ def import_keywords(request: HttpRequest, site_id: int) -> HttpResponse:
             report = import_rows(site, rows_from_csv(upload.chunks()), first_row=2)
             context["report"] = report.as_dict()
             context["shown"] = report.rejected[:SHOWN_REJECTIONS]
+            context["duplicates_shown"] = report.duplicate_rows[:SHOWN_REJECTIONS]
         except ImportRefused as exc:
             context["error"] = str(exc)
     status = 200 if "report" in context else 422
