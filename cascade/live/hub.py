@@ -169,20 +169,13 @@ class Hub:
         if self.watchers.get(watcher.key) is watcher and not watcher.queues:
             del self.watchers[watcher.key]
 
-    def _of_site(self, site_id: int, run_id: str | None = None) -> list[Watcher]:
-        """The watchers of one site's runs (the latest, or `run_id`), not other views' ones."""
-        return [
-            w
-            for w in list(self.watchers.values())
-            if w.state_of is None and w.key[0] == site_id and w.key[1] in (None, run_id)
-        ]
-
     def hurry(self, site_id: int, seconds: float = 2.0) -> None:
         """For a moment, the site's viewers get each state as it comes (an action was just
         made: its effect should not wait for a viewer's pace)."""
-        for watcher in self._of_site(site_id):
-            watcher.hurry_until = time.monotonic() + seconds
-            watcher.hurry.set()
+        for watcher in list(self.watchers.values()):
+            if watcher.state_of is None and watcher.key[0] == site_id:
+                watcher.hurry_until = time.monotonic() + seconds
+                watcher.hurry.set()
 
     async def sent_to_viewers(
         self, site_id: int, run_id: str, version: int, timeout: float = 2.0
@@ -197,7 +190,10 @@ class Hub:
         while True:
             behind = [
                 queue
-                for watcher in self._of_site(site_id, run_id)
+                for watcher in list(self.watchers.values())
+                if watcher.state_of is None
+                and watcher.key[0] == site_id
+                and watcher.key[1] in (None, run_id)
                 for queue in list(watcher.queues)
                 if (seen := watcher.delivered.get(queue)) is None
                 or seen[0] != run_id
