@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 LATENCY = "1:0.02,2:0.3,4:0.45,5:0.1,6:0.12"
 
 READ_PAGE = """() => {
-  const g = document.querySelector('[data-testid=global-progress]');
+  // The whole-run bar on screen: the run's own, or Run Now's starting state until the stream shows it.
+  const g = [...document.querySelectorAll('[data-testid$=global-progress]')].find(e => e.checkVisibility())
+            || document.querySelector('[data-testid=global-progress]');
   const c = document.querySelector('[data-testid=current-stage]');
   const cards = [...document.querySelectorAll('[data-testid^=stage-card-]')].map(e => ({
     n: +e.dataset.testid.split('-').pop(), status: e.dataset.status, total: +e.dataset.total,

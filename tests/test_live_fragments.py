@@ -240,6 +240,48 @@ def test_a_click_is_answered_after_the_page_shows_its_effect(
     assert not browser_page.errors, browser_page.errors
 
 
+@pytest.mark.browser
+def test_run_now_s_starting_state_stays_until_the_stream_shows_the_run(
+    playwright_browser, login, site, server
+):
+    """The click's answer can reach the browser before the stream's event that shows the new run
+    (two connections; or another server process serves the stream): the starting state stays on
+    the page until the run's own bar replaces it, so the whole-run bar never leaves the page."""
+    browser_page = login(playwright_browser)
+    browser_page.goto(f"{server.url}/sites/{site.pk}/automation/")
+    browser_page.wait_for_function(
+        "document.getElementById('connection').dataset.state === 'live'", timeout=10_000
+    )
+    # The stream's events are held back (dropped) from the click until well after its answer;
+    # from the click on, every moment the page has no visible whole-run bar is counted.
+    browser_page.evaluate("""() => {
+      window.__hold = window.__clicked = false; window.__gone = 0;
+      document.body.addEventListener('htmx:sseBeforeMessage', (e) => { if (window.__hold) e.preventDefault(); });
+      const check = () => {
+        if (!window.__clicked) return;
+        const shown = [...document.querySelectorAll('[data-testid$=global-progress]')].filter(g => g.checkVisibility());
+        if (!shown.length) window.__gone += 1;
+      };
+      new MutationObserver(check).observe(document.body, {subtree: true, childList: true, attributes: true});
+      document.querySelector('[data-testid=run-now]').addEventListener('click', () => { window.__hold = window.__clicked = true; }, {capture: true});
+    }""")
+    with browser_page.expect_response(lambda r: "/actions/run-now/" in r.url) as answer:
+        browser_page.get_by_test_id("run-now").click()
+    assert answer.value.status == 200
+    browser_page.wait_for_timeout(1000)
+    starting = browser_page.get_by_test_id("starting-global-progress")
+    assert starting.is_visible(), "the starting state went away before the stream showed the run"
+    assert browser_page.evaluate("window.__gone") == 0
+    browser_page.evaluate("window.__hold = false")
+    browser_page.wait_for_function(
+        "document.querySelector('[data-testid=global-progress]')?.checkVisibility()",
+        timeout=30_000,
+    )
+    assert not starting.is_visible()
+    assert browser_page.evaluate("window.__gone") == 0, "the whole-run bar left the page"
+    assert not browser_page.errors, browser_page.errors
+
+
 # The text and the numbers (data-*) of the page's live region, and of a fresh load of the page:
 # the same when every fragment landed in its slot (white space between blocks aside: a morph
 # keeps no whitespace-only text between elements).

@@ -38,9 +38,20 @@
       if (now.outcome && !before.outcome && before.runId === now.runId) notify(now.announce);
     }
     before = { ...now };
+    if (now.runId && now.runId !== startedFrom && root.querySelector(`#global-slot [data-run-id="${now.runId}"]`)) stopStarting();
     tick();
   }
 
+  // Run Now's starting state (CSS shows it under .starting) stays from the click until the stream
+  // has put the new run on the page: the click's answer can come before the stream's event.
+  let startedFrom = null, giveUp = null;
+  const stopStarting = () => { clearTimeout(giveUp); root.classList.remove("starting"); };
+  root.addEventListener("htmx:beforeRequest", (e) => {
+    if (e.target.matches("[data-optimistic]")) { stopStarting(); startedFrom = shown().runId; root.classList.add("starting"); }
+  });
+  root.addEventListener("htmx:afterRequest", (e) => {
+    if (e.target.matches("[data-optimistic]")) e.detail.successful ? (giveUp = setTimeout(stopStarting, 15000)) : stopStarting();
+  });
   root.addEventListener("htmx:sseOpen", () => { setConnection("live", "Live"); receivedAt = Date.now(); });
   root.addEventListener("htmx:sseError", () => { if (state !== "reconnecting") setConnection("reconnecting", "Reconnecting…"); });
   root.addEventListener("htmx:sseMessage", received);
