@@ -3,6 +3,7 @@ words for people, failures, credits in view) — in Chromium against `cascade se
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -111,6 +112,9 @@ def test_run_now_shows_the_new_run_at_once(playwright_browser, login, server, si
 
 
 def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
+    """The whole-run block states one fraction, its percentage, and says what it counts; the
+    bar draws it; the counts beside it (items done and failed, what the run makes) form no
+    fraction that could tell another story; "items" is explained there."""
     import_rows(site, keywords_of(DEMO)[40:120])
     page = open_automation(login, playwright_browser, server, site)
     idle = page.get_by_test_id("stage-card-1")
@@ -123,7 +127,7 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
     )
     page.get_by_test_id("run-now").click()
     page.wait_for_selector("[data-testid=global-progress]")
-    seen_estimate, seen_exact, checks = False, False, 0
+    seen_estimate, seen_exact, checks, shot_taken = False, False, 0, False
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         doc = page.evaluate("""() => {
@@ -131,11 +135,11 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
             if (!g) return null;
             const segs = [...g.querySelectorAll('.seg')].map(s => ({share: parseFloat(s.style.flexGrow),
                 fill: parseFloat(s.style.getPropertyValue('--fill'))}));
-            return {pct: +g.dataset.percentage, status: g.dataset.runStatus, segs,
-                    unit: g.querySelector('[data-testid=unit]').textContent.replace(/\\s+/g, ' ').trim(),
-                    items: g.querySelector('[data-testid=global-items]').textContent,
-                    legend: !!g.querySelector('[data-testid=estimate-legend]'),
-                    written: +document.querySelector('[data-testid=stage-card-4]').dataset.processed};
+            const text = (id) => g.querySelector(`[data-testid=${id}]`).textContent.replace(/\\s+/g, ' ').trim();
+            return {pct: +g.dataset.percentage, completed: +g.dataset.completed, status: g.dataset.runStatus, segs,
+                    headline: text('headline'), unit: text('unit'), items: text('global-items'),
+                    measure: text('measure-legend'), whole: g.textContent.replace(/\\s+/g, ' '),
+                    legend: !!g.querySelector('[data-testid=estimate-legend]')};
         }""")
         if doc is None or doc["status"] == "completed":
             break
@@ -146,24 +150,31 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
             # what the bar draws is the percentage it states (which never goes back, so it
             # may stay a point or two above a drawing that an estimate just enlarged)
             assert drawn - 1.5 <= doc["pct"] <= drawn + 6, (drawn, doc)
-        assert doc["unit"].endswith(f"articles · {doc['written']} written"), doc["unit"]
-        estimate = "≈" in doc["items"]
-        assert estimate == doc["legend"] == doc["unit"].startswith("≈") or not doc[
-            "unit"
-        ].startswith("≈")
-        seen_estimate |= estimate
-        if not estimate:
-            seen_exact = True
-            snapshot = progress.snapshot_for(site.pk)
-            assert not snapshot["global_progress"]["total_is_estimate"]
-        if not checks and doc["pct"] > 20:
+        assert doc["headline"] == f"{doc['pct']} %", doc
+        # No other fraction in the block: no "x / y", no "x of y" beside the percentage (but
+        # "stage 3 of 7", which says where the run is, not how much of it is done).
+        whole = re.sub(r"[Ss]tage \d+ of \d+", "", doc["whole"])
+        assert not re.search(r"\d\s*/\s*≈?\s*\d|\d of ≈?\s*\d", whole), doc["whole"]
+        assert re.fullmatch(r"[\d,]+ items? done( · [\d,]+ failed)?", doc["items"]), doc["items"]
+        assert int(doc["items"].split()[0].replace(",", "")) == doc["completed"], doc
+        assert re.fullmatch(r"Making (≈ )?[\d,]+ articles", doc["unit"]), doc["unit"]
+        assert "expected work" in doc["measure"] and "Items are the keywords" in doc["measure"]
+        # A "≈" is always explained; the explanation goes once every total is known.
+        assert doc["legend"] or not doc["unit"].startswith("Making ≈"), doc
+        seen_estimate |= doc["legend"]
+        seen_exact |= not doc["legend"]
+        if not shot_taken and doc["pct"] > 20:
             shot(page, "10-3-numbers-agree")
+            shot_taken = True
         checks += 1
         page.wait_for_timeout(150)
     assert checks >= 20 and seen_estimate and seen_exact, (checks, seen_estimate, seen_exact)
     run = AutomationRun.objects.get()
     stages = progress.build_snapshot(run)["stages"]
     assert stages[4]["status"] == "completed"  # the "≈" went away once totals were known
+    page.wait_for_selector("[data-testid=completion-summary]")
+    assert page.get_by_test_id("headline").inner_text() == "100 %"  # all of it succeeded
+    assert re.fullmatch(r"[\d,]+ articles written", page.get_by_test_id("unit").inner_text())
 
 
 # Articles that take a second each: a pause has items to finish long enough to be seen.

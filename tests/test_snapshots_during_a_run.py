@@ -75,3 +75,35 @@ def test_the_time_left_counts_down_steadily(site, worker):
         # never back up from "~1 min" to "~2 min": a reading is at most the last one (it may
         # fall faster than the clock when the work goes faster than expected)
         assert s1 <= s0 + 1, (text0, text1, shown)
+
+
+def test_the_time_left_rises_by_at_most_30_percent_and_not_in_a_burst():
+    """More work than thought raises the time left in steps of at most 30 % (under a minute
+    reads as a minute), at most one step in 15 s; a lower estimate is shown at once; a paused
+    run shows none. Each reading is what the engine then keeps as the countdown."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cascade.automation import timing
+    from cascade.automation.models import AutomationRun
+
+    start = timezone.now()
+    run = AutomationRun(status="running", eta_seconds=40.0, eta_at=start)
+    readings, now = [40.0], start  # the countdown shown before
+    for _ in range(120):  # a minute of readings, every half second, the estimate stuck at 5 min
+        now += timedelta(seconds=0.5)
+        shown, restart = timing.steady(run, 300.0, now)
+        if restart:
+            run.eta_seconds, run.eta_at = shown, now
+        readings.append(shown)
+    floor = [max(r, 60.0) for r in readings]
+    for earlier, later in zip(floor, floor[1:], strict=False):
+        assert later <= earlier * 1.3 + 1e-9, readings
+    lowest = [min(floor[: i + 1]) for i in range(len(floor))]
+    # over the minute: four steps at most, each at least 15 s after the one before
+    assert max(f / low for f, low in zip(floor, lowest, strict=True)) <= 1.3**4 + 1e-9
+    assert readings[-1] > 60 and readings[-1] < 300, readings
+    assert timing.steady(run, 10.0, now + timedelta(seconds=1)) == (10.0, True)
+    run.status = "paused"
+    assert timing.steady(run, 300.0, now) == (None, False)

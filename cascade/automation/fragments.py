@@ -15,8 +15,8 @@ from cascade.automation.templatetags.cascade_tags import LEADING_SPACE
 
 TEMPLATE = "automation/live.html"
 # The fragments in the order a state's events are sent (each stage card's, "stage-N", after
-# estimate): the run's own parts first and the controls last, because a morph of the controls
-# ends the click's request state that shows Run Now's starting state until the run is there.
+# estimate): the run's own parts first (the whole-run bar replaces Run Now's starting state),
+# and the controls last, so a button changes once the effect of its click is on the page.
 BEFORE_CARDS = ("state", "bar", "current", "processing", "estimate")
 AFTER_CARDS = ("events", "failures", "history", "cancel", "credits", "notices", "controls")
 

@@ -10,6 +10,8 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
+from django.utils.text import capfirst
+
 from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
@@ -25,9 +27,10 @@ from cascade.automation.statuses import (
     DisplayStatus,
     RunStatus,
     StageStatus,
+    Trigger,
     display_status,
 )
-from cascade.automation.wording import human_duration
+from cascade.automation.wording import headline, human_duration, items_done, what_items_are
 
 ICONS = {
     DisplayStatus.PENDING: "○",
@@ -59,7 +62,13 @@ def overview_for(site: Site) -> dict[str, Any]:
 
 def _label(stage: dict, shown: DisplayStatus, run_status: str) -> dict:
     spec = registry()[stage["number"]]
+    entered, done = stage["input_count"], stage["processed_count"]
+    # The stage bar's two parts: items done, and items failed (drawn red), together as wide as
+    # the stage's progress percentage.
+    done_fill = 100 * done // entered if entered else stage["progress_percentage"]
     return {
+        "done_fill": done_fill,
+        "failed_fill": stage["progress_percentage"] - done_fill,
         "display_status": shown.value,
         "badge": shown.label,
         "icon": ICONS[shown],
@@ -80,14 +89,22 @@ def decorate(shared: dict) -> dict:
     for stage in snapshot["stages"]:
         stage.update(_label(stage, display_status(stage, run["status"]), run["status"]))
     current = next((s for s in snapshot["stages"] if s["number"] == run["current_stage"]), None)
-    snapshot["current"] = current if run["status"] in ACTIVE else None
+    if run["status"] not in ACTIVE:
+        current = None
+    snapshot["current"] = current
     snapshot["stage_count"] = count
     g = snapshot["global_progress"]
-    stage_part = f"stage {current['number']} of {count}" if current else "finished"
+    snapshot["headline"] = headline(snapshot)
+    snapshot["items_text"] = items_done(g)
+    snapshot["items_explained"] = what_items_are()
     left = g["estimated_remaining_time"]
-    snapshot["aria_text"] = f"{g['percentage']} %, {stage_part}" + (
-        f", about {left.lstrip('~')} left" if left else ""
-    )
+    if run["is_finished"]:
+        snapshot["aria_text"] = f"{run['status_text']}: {snapshot['items_text']}"
+    else:
+        where = f"stage {current['number']} of {count}" if current else "starting"
+        snapshot["aria_text"] = f"{g['percentage']} %, {where}" + (
+            f", about {left.lstrip('~')} left" if left else ""
+        )
     if run["status"] in (RunStatus.PAUSED, RunStatus.PAUSING):
         snapshot["title"] = f"Paused · {g['percentage']} % · Cascade"
     elif run["status"] in ACTIVE:
@@ -230,6 +247,7 @@ def history(site: Site) -> list[dict]:
         row["duration"] = human_duration(row["duration_seconds"])
         row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()
         row["tone"] = row["outcome"] or row["status"]
+        row["trigger_text"] = capfirst(Trigger(row["trigger"]).label)
     return rows
 
 

@@ -13,9 +13,13 @@ from cascade.automation.models import AutomationRun, RunStage
 from cascade.automation.stages import registry
 from cascade.automation.statuses import FINISHED, RunStatus, StageStatus
 
-# The time left jumps up only when the new estimate is this much above the steady countdown
+# The time left goes up only when the new estimate is this much above the steady countdown
 # (more work than thought); smaller differences are absorbed so the clock does not flicker.
 JUMP_FACTOR, JUMP_SECONDS = 1.25, 30.0
+# And then by at most 30 % of the countdown (read as at least a minute: "< 1 min" covers all
+# below), at most once in RISE_EVERY seconds: a person never sees it leap from "< 1 min" to
+# "~3 min"; a larger correction is spread over several steps.
+RISE, RISE_FLOOR, RISE_EVERY = 1.3, 60.0, 15.0
 
 
 def elapsed(start: datetime | None, end: datetime | None, paused: float) -> float:
@@ -61,14 +65,18 @@ def stage_time_left(
 
 def steady(run: AutomationRun, raw: float | None, now: datetime) -> tuple[float | None, bool]:
     """The time left to show, and whether it starts a new countdown (to be remembered): the last
-    shown countdown goes on unless the estimate is lower, or clearly higher."""
+    shown countdown goes on unless the estimate is lower, or clearly higher (then it rises by
+    at most 30 %, at most every 15 s)."""
     if raw is None or run.status in FINISHED or run.status == RunStatus.PAUSED:
         return None, False
     if run.eta_seconds is None or run.eta_at is None:
         return raw, True
-    counting = max(0.0, run.eta_seconds - (now - run.eta_at).total_seconds())
-    if raw < counting or raw > counting * JUMP_FACTOR + JUMP_SECONDS:
+    since = (now - run.eta_at).total_seconds()
+    counting = max(0.0, run.eta_seconds - since)
+    if raw < counting:
         return raw, True
+    if raw > counting * JUMP_FACTOR + JUMP_SECONDS and since >= RISE_EVERY:
+        return min(raw, float(int(max(counting, RISE_FLOOR) * RISE))), True
     return round(counting), False
 
 

@@ -13,6 +13,31 @@ def items(count: int, one: str = "item", many: str = "items") -> str:
     return f"{count:,} {one if count == 1 else many}"
 
 
+def items_done(g: dict) -> str:
+    """The run's items in words, beside its percentage: done and failed, without a total (a
+    fraction of items would tell another story than the percentage, which weighs each stage by
+    its expected time)."""
+    text = f"{items(g['completed_items'])} done"
+    return text + (f" · {g['failed_items']:,} failed" if g["failed_items"] else "")
+
+
+def headline(doc: dict) -> str:
+    """The whole-run figure: the percentage while the run goes on and once all of it succeeded;
+    for a run that ended otherwise, what it did (never "100 %" for work that failed)."""
+    g, run = doc["global_progress"], doc["run"]
+    if not run["is_finished"] or run["outcome"] == RunOutcome.SUCCEEDED:
+        return f"{g['percentage']} %"
+    return f"{g['completed_items']:,} done"
+
+
+def what_items_are() -> str:
+    """What an "item" is: one of the things a stage takes in, counted once."""
+    nouns = list(dict.fromkeys(spec.noun.many for spec in registry()))
+    return (
+        f"Items are the {', '.join(nouns[:-1])} and {nouns[-1]} the run handles, each counted once."
+    )
+
+
 def human_duration(seconds: float | None) -> str | None:
     if seconds is None:
         return None

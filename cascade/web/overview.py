@@ -25,6 +25,7 @@ from cascade.automation import progress
 from cascade.automation.latest import latest_run_fields
 from cascade.automation.models import AutomationRun, RunStage, Schedule
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome
+from cascade.automation.wording import items_done
 from cascade.writer.models import Content, ContentStatus
 
 # The columns the table sorts by: (key for rows, descending first).
@@ -91,10 +92,8 @@ def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
         if not stages.get(pk):
             continue
         snapshot = progress.compose(run, stages[pk])
-        bars[str(pk)] = {
-            **snapshot.global_progress.model_dump(mode="json"),
-            **snapshot.run.model_dump(mode="json"),
-        }
+        g = snapshot.global_progress.model_dump(mode="json")
+        bars[str(pk)] = {**g, **snapshot.run.model_dump(mode="json"), "items_text": items_done(g)}
     return bars
 
 

@@ -16,7 +16,7 @@ from cascade.accounts.models import Site
 from cascade.automation import engine, progress, schedules
 from cascade.automation.models import AutomationRun, Schedule
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
-from cascade.automation.wording import human_duration
+from cascade.automation.wording import human_duration, items_done
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 
 log = logging.getLogger("cascade")
@@ -271,10 +271,7 @@ class RunProgress(Progress):
 def run_note(snapshot: dict, status: bool = True) -> str:
     """What the bars do not show: items, time left (while there is any), credits, the status."""
     g, run = snapshot["global_progress"], snapshot["run"]
-    approx = "≈" if g["total_is_estimate"] else ""
-    parts = [f"{g['completed_items']:,}/{approx}{g['total_items']:,} items"]
-    if g["failed_items"]:
-        parts.append(f"{g['failed_items']:,} failed")
+    parts = [items_done(g)]
     if not run["is_finished"]:
         parts.append(f"{g['estimated_remaining_time'] or 'estimating time'} left")
     parts.append(f"{snapshot['metrics']['credits_used']:,} credits")
