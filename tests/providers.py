@@ -134,3 +134,25 @@ class PickyProvider(LocalProvider):
         if self.refuses(brief.title):
             raise ProviderError("502 Bad Gateway from the AI provider")
         return super().write_article(brief)
+
+
+class LastArticleFailsProvider(LocalProvider):
+    """Fails every attempt at the article written when no other is waiting (the last one of its
+    stage), with the answer of a broken gateway: nothing succeeds after its first attempt, yet
+    the failure is that item's own."""
+
+    name = "last-fails"
+    victim: str | None = None
+
+    def write_article(self, brief, profile=None):
+        from cascade.automation.models import RunItem
+        from cascade.automation.statuses import ItemState
+
+        cls = LastArticleFailsProvider
+        if cls.victim is None and not RunItem.objects.filter(
+            stage=4, state=ItemState.QUEUED
+        ).exists():
+            cls.victim = brief.title
+        if brief.title == cls.victim:
+            raise ProviderError("502 Bad Gateway from the AI provider")
+        return super().write_article(brief)

@@ -129,7 +129,7 @@ def test_the_overview_updates_live_from_one_stream(
         page.wait_for_timeout(100)
     shot(page, "14-overview-running")
     assert any(0 < p < 100 for p in seen), seen
-    row.get_by_test_id("site-last").get_by_text("Succeeded").wait_for(timeout=120_000)
+    row.get_by_test_id("site-last").get_by_text("Completed").wait_for(timeout=120_000)
     assert "No active run" in cell.inner_text()
     assert int(row.get_by_test_id("site-review").inner_text()) > 0
     shot(page, "14-overview-done")

@@ -103,3 +103,22 @@ def test_items_that_always_fail_never_pause_the_run_as_an_outage(site, settings)
     written = RunItem.objects.filter(run=run, stage=4, state=ItemState.DONE)
     assert written.exists() and not any(PickyProvider.refuses(i.title) for i in written)
     check_snapshot(snapshot(run))
+
+
+def test_the_last_item_of_a_stage_failing_alone_never_pauses_the_run(site, settings):
+    """The last article of its stage fails at every attempt and nothing succeeds after its
+    first attempt: that is one item's failure, not a streak of different items, so it fails
+    after its attempts and the run goes on and completes (partly)."""
+    from tests.providers import LastArticleFailsProvider
+
+    settings.CASCADE_AI_PROVIDER = "tests.providers.LastArticleFailsProvider"
+    LastArticleFailsProvider.victim = None
+    run = engine.start_run(site)
+    engine.run_until_idle(timeout=120)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.outcome == "partial", run.status_message
+    assert not run.events.filter(kind=EventKind.PAUSED).exists()
+    (failed,) = RunItem.objects.filter(run=run, state=ItemState.FAILED)
+    assert failed.stage == 4 and failed.title == LastArticleFailsProvider.victim
+    assert failed.attempts == settings.CASCADE_MAX_ATTEMPTS
+    check_snapshot(snapshot(run))

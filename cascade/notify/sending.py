@@ -90,6 +90,20 @@ def _body(delivery: Delivery, now: datetime) -> bytes:
     return json.dumps(doc, default=str).encode()
 
 
+def unreachable(exc: Exception) -> str:
+    """Why a receiver gave no answer, in words for the Notifications page (an exception's class
+    name is for the log, not for people)."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        what = "The receiver cannot be reached"
+    elif isinstance(exc, httpx.TimeoutException):
+        what = "The receiver did not answer in time"
+    elif isinstance(exc, httpx.InvalidURL):
+        what = "The address cannot be called"
+    else:
+        what = "The receiver's answer broke off"
+    return f"{what}: {exc}"[:500] if str(exc) else f"{what}."
+
+
 def _post(delivery: Delivery) -> tuple[int | None, str]:
     hook = delivery.webhook
     host = urlsplit(hook.url).hostname or ""
@@ -117,7 +131,7 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         with client, client.stream("POST", hook.url, content=body, headers=headers) as response:
             code = response.status_code
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        return None, unreachable(exc)
     if 200 <= code < 300:
         return code, ""
     return code, f"The receiver answered {code}."
@@ -161,11 +175,11 @@ def send_email(email: Email) -> None:
             to=email.recipients,
         ).send()
     except Exception as exc:  # SMTP errors, refused connections, timeouts
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = f"The email could not be sent: {exc or 'the mail server did not take it'}"[:500]
         fields: dict[str, Any] = {"attempts": attempts, "last_error": error, "claimed_until": None}
         if attempts >= EMAIL_ATTEMPTS:
             fields["status"] = DeliveryStatus.FAILED
-            log.warning("email %s given up: %s", email.pk, error)
+            log.warning("email %s given up: %s (%s)", email.pk, error, type(exc).__name__)
         else:
             fields["next_attempt_at"] = timezone.now() + timedelta(seconds=backoff(attempts))
         Email.objects.filter(pk=email.pk).update(**fields)

@@ -51,6 +51,13 @@ def _neighbours(site: Site, content: Content, status: str) -> tuple[int | None, 
 
 
 LABELS = {"title": "title", "meta_title": "meta title", "meta_description": "meta description"}
+# What an action did to an article, in the flash message that follows it.
+DONE = {
+    "approve": "approved",
+    "reject": "rejected",
+    "rewrite": "sent back: the next run writes it again",
+    "publish": "queued for WordPress",
+}
 
 
 def links_of(content: Content) -> list[dict[str, Any]]:
@@ -145,7 +152,7 @@ def _act(
     except review.Refused as refusal:
         messages.error(request, refusal.reason)
         return redirect(here)
-    messages.success(request, f"“{content.title}”: {content.get_status_display().lower()}.")
+    messages.success(request, f"“{content.title}” {DONE[action]}.")
     _, following = _neighbours(site, content, tab)
     if action in ("approve", "reject") and following:  # on to the next in the review tab
         return redirect(f"{reverse('article', args=[site.pk, following])}?tab={tab}")

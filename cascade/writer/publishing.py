@@ -86,7 +86,8 @@ def work_once(worker: str = "") -> bool:
         _failed(content, exc)
     except Exception as exc:  # an article's failure never stops the worker
         log.exception("publishing article %s failed", content.pk)
-        _failed(content, WordPressError(f"{type(exc).__name__}: {exc}", retry=True))
+        # Words for people on the article; its class and traceback are in the log above.
+        _failed(content, WordPressError(f"Unexpected error while publishing: {exc}", retry=True))
     return True
 
 

@@ -64,7 +64,8 @@ class Refused(Exception):
 
 
 def _reason(action: str, content: Content) -> str:
-    return f"A {content.get_status_display().lower()} article cannot be {action}."
+    state = content.get_status_display().lower()
+    return f"{'An' if state[0] in 'aeiou' else 'A'} {state} article cannot be {action}."
 
 
 def _move(content: Content, allowed: frozenset, action: str, **changes: Any) -> Content:

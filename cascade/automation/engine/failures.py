@@ -20,6 +20,10 @@ from cascade.automation.engine.records import announce, bump, event, locked, sav
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
 from cascade.automation.statuses import ItemState, PauseReason
 
+# Different items failing in a row, with no answer from the provider between them, from which
+# on the failures look like the provider's (an outage) rather than the items' own.
+OUTAGE_ITEMS = 3
+
 RETRY_FIELDS = [
     "state",
     "first_attempt_at",
@@ -63,15 +67,24 @@ def fail(
         def evidence(item: RunItem) -> bool:
             return bool(answered and item.first_attempt_at and answered > item.first_attempt_at)
 
-        if not final and not all(evidence(item) for item in mine):
+        # A streak is made of different items failing: a batch, or an item's first attempt;
+        # an item's further attempts count once several different items have failed in a row.
+        # One or two items failing again and again (the last of a stage, say) fail on their own.
+        outage = locked_run.consecutive_failures >= OUTAGE_ITEMS
+        different = len(mine) > 1 or mine[0].attempts <= 1
+        counted = not final and (different or outage) and not all(evidence(i) for i in mine)
+        if counted:
             locked_run.consecutive_failures += 1
         too_many = locked_run.consecutive_failures >= settings.CASCADE_PROVIDER_FAILURE_LIMIT
         failed = 0
         for item in mine:
-            # Only burn an item when the provider has answered others since its first attempt:
-            # if every call failed, the provider is the problem, not the item.
+            # Only burn an item when the provider has answered others since its first attempt
+            # (if every call failed, the provider is the problem, not the item), or when it
+            # is not part of a streak of different items.
             last = (
-                item.attempts >= settings.CASCADE_MAX_ATTEMPTS and evidence(item) and not too_many
+                item.attempts >= settings.CASCADE_MAX_ATTEMPTS
+                and (evidence(item) or locked_run.consecutive_failures < OUTAGE_ITEMS)
+                and not too_many
             )
             if final or last:
                 item.state, item.finished_at = ItemState.FAILED, now
