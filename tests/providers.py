@@ -149,9 +149,10 @@ class LastArticleFailsProvider(LocalProvider):
         from cascade.automation.statuses import ItemState
 
         cls = LastArticleFailsProvider
-        if cls.victim is None and not RunItem.objects.filter(
-            stage=4, state=ItemState.QUEUED
-        ).exists():
+        if (
+            cls.victim is None
+            and not RunItem.objects.filter(stage=4, state=ItemState.QUEUED).exists()
+        ):
             cls.victim = brief.title
         if brief.title == cls.victim:
             raise ProviderError("502 Bad Gateway from the AI provider")

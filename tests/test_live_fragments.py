@@ -141,8 +141,12 @@ def test_the_page_stream_sends_named_fragments_in_version_order(site, alice, tmp
         final = None
         for name, data, received in _events(response):
             if time.monotonic() > deadline:
-                differ = [k for k, v in (final.parts if final else {}).items() if viewer.get(k) != v]
-                pytest.fail(f"the viewer never matched the server's rendering: {differ or 'no end'}")
+                differ = [
+                    k for k, v in (final.parts if final else {}).items() if viewer.get(k) != v
+                ]
+                pytest.fail(
+                    f"the viewer never matched the server's rendering: {differ or 'no end'}"
+                )
             wire = received
             if name == "ping":
                 if "state" in viewer and 'data-run-status="completed"' in viewer["state"]:
