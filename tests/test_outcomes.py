@@ -71,6 +71,12 @@ def test_a_run_whose_every_item_failed_is_called_failed(site, refusing):
     cards = shown["stages"]
     assert cards[1]["skip_reason"] == "stage 1 made no clusters and none were waiting"
     assert cards[2]["skip_reason"] == "stage 2 made no ideas and none were waiting"
+    # and so does the activity, in the same words
+    skipped = list(run.events.filter(kind="stage_skipped").order_by("stage"))
+    assert [e.message for e in skipped[:2]] == [
+        "Stage 2 skipped: stage 1 made no clusters and none were waiting.",
+        "Stage 3 skipped: stage 2 made no ideas and none were waiting.",
+    ]
 
 
 def test_a_run_with_some_failures_completes_with_failures(site, refusing):

@@ -60,6 +60,13 @@ def test_a_run_whose_items_all_failed_looks_failed(playwright_browser, login, se
     border = summary.evaluate("e => getComputedStyle(e).borderLeftColor")
     assert border == "rgb(192, 57, 43)", border  # the colour of failure, not of success
     assert page.title() == "Failed: 0 of 40 keywords clustered · Cascade"
+    # What was done, not "100 %"; stage 1's bar is all failed items, drawn red, none done.
+    assert page.get_by_test_id("headline").inner_text() == "0 done"
+    one = page.get_by_test_id("stage-card-1")
+    assert one.locator(".fill:not(.failed-fill)").evaluate("e => e.style.width") == "0%"
+    failed_fill = one.locator(".failed-fill")
+    assert failed_fill.evaluate("e => e.style.width") == "100%"
+    assert failed_fill.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(192, 57, 43)"
     for n in range(2, 8):
         card = page.get_by_test_id(f"stage-card-{n}")
         assert card.get_attribute("data-status") == "skipped"

@@ -30,7 +30,13 @@ from cascade.automation.statuses import (
     Trigger,
     display_status,
 )
-from cascade.automation.wording import headline, human_duration, items_done, what_items_are
+from cascade.automation.wording import (
+    headline,
+    human_duration,
+    items_done,
+    skip_reason,
+    what_items_are,
+)
 
 ICONS = {
     DisplayStatus.PENDING: "○",
@@ -175,16 +181,14 @@ def _starting(
 
 
 def _skip_reason(stage: dict, by_number: dict[int, dict]) -> str:
-    """Why a stage of a run did not run, in words: turned off, or fed nothing by the stage
-    before it (which made none of what it takes), or nothing of its kind was waiting."""
-    if stage["disabled"]:
-        return "disabled in this run's configuration"
     spec = registry()[stage["number"]]
     source = by_number.get(spec.inflow.source) if spec.inflow else None
-    if source is not None and source["status"] in STAGE_DONE:
-        if not source["output_count"]:
-            return f"stage {source['number']} made no {spec.noun.many} and none were waiting"
-    return f"no {spec.noun.many} were waiting"
+    fed = (
+        (source["number"], source["status"] in STAGE_DONE, source["output_count"])
+        if source
+        else None
+    )
+    return skip_reason(stage["number"], stage["disabled"], fed)
 
 
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:

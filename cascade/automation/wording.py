@@ -38,6 +38,18 @@ def what_items_are() -> str:
     )
 
 
+def skip_reason(number: int, disabled: bool, source: tuple[int, bool, int] | None) -> str:
+    """Why stage `number` of a run did not run, in words: turned off, or fed nothing by the
+    stage before it (`source`: its number, whether it is done, what it made), or nothing of its
+    kind was waiting."""
+    spec = registry()[number]
+    if disabled:
+        return "disabled in this run's configuration"
+    if source is not None and source[1] and not source[2]:
+        return f"stage {source[0]} made no {spec.noun.many} and none were waiting"
+    return f"no {spec.noun.many} were waiting"
+
+
 def human_duration(seconds: float | None) -> str | None:
     if seconds is None:
         return None

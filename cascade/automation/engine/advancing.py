@@ -15,8 +15,8 @@ from cascade.automation.engine.records import announce, bump, event, locked, sav
 from cascade.automation.estimates import default_seconds, stage_seconds
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage, StageTiming
 from cascade.automation.stages import registry
-from cascade.automation.statuses import RunStatus, StageStatus, outcome_of
-from cascade.automation.wording import outcome_text
+from cascade.automation.statuses import STAGE_DONE, RunStatus, StageStatus, outcome_of
+from cascade.automation.wording import outcome_text, skip_reason
 
 
 def begin_run(run_id: Any) -> bool:
@@ -49,7 +49,7 @@ def activate_from(run: AutomationRun, first: int) -> None:
     """Make the next stage with work active, skipping empty or disabled ones; complete the run
     when none is left. Called inside the run's transaction."""
     now = timezone.now()
-    rows = {s.number: s for s in RunStage.objects.filter(run=run, number__gte=first)}
+    rows = {s.number: s for s in RunStage.objects.filter(run=run)}
     for stage in registry().from_stage(first):
         n, row = stage.number, rows[stage.number]
         enabled = run.config["stages_enabled"][n - 1]
@@ -57,7 +57,13 @@ def activate_from(run: AutomationRun, first: int) -> None:
         if added == 0:
             row.status, row.started_at, row.finished_at = StageStatus.SKIPPED, now, now
             row.save(update_fields=["status", "started_at", "finished_at"])
-            why = "disabled in this run's configuration" if not enabled else "nothing to do"
+            source = rows.get(stage.inflow.source) if stage.inflow else None
+            fed = (
+                (source.number, source.status in STAGE_DONE, source.output_count)
+                if source
+                else None
+            )
+            why = skip_reason(n, not enabled, fed)
             event(run.pk, EventKind.STAGE_SKIPPED, f"Stage {n} skipped: {why}.", stage=n)
             continue
         row.status, row.started_at, row.last_completion_at = StageStatus.ACTIVE, now, now
