@@ -7,13 +7,17 @@ from typing import Any
 from cascade.automation import timing
 from cascade.automation.models import AutomationRun
 from cascade.automation.stages import registry
+from cascade.automation.statuses import FINISHED
 from cascade.automation.wording import outcome_text
 
 
-def run_summaries(site_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The site's latest runs with their totals from stored counters (history lists)."""
+def run_summaries(
+    site_id: int, limit: int = 20, finished_only: bool = False
+) -> list[dict[str, Any]]:
+    """The site's latest runs (or finished runs) with their totals from stored counters."""
     runs = (
         AutomationRun.objects.filter(site_id=site_id)
+        .filter(**({"status__in": FINISHED} if finished_only else {}))
         .order_by("-created_at")
         .prefetch_related("stages")[:limit]
     )

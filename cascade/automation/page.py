@@ -246,7 +246,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
 
 def history(site: Site) -> list[dict]:
     """The site's finished runs (the active one is the page's live part, not history)."""
-    rows = [row for row in run_summaries(site.pk) if row["status"] not in ACTIVE]
+    rows = run_summaries(site.pk, finished_only=True)
     for row in rows:
         row["duration"] = human_duration(row["duration_seconds"])
         row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()

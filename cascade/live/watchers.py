@@ -28,7 +28,6 @@ STATS = {"checks": 0, "reads": 0}  # polls of the database, and reads of one wat
 class Update:
     key: tuple
     state: tuple  # (run id, version, site id) the update describes, or another watcher's
-    made_at: float
     renderers: dict[str, Callable[[], Any]]
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,9 +118,7 @@ class Watcher:
                 shown = self.latest.state if self.latest else None
                 if state != shown or self.refresh:
                     self.refresh = False
-                    self.latest = Update(
-                        self.key, state, time.monotonic(), self.make_renderers(state)
-                    )
+                    self.latest = Update(self.key, state, self.make_renderers(state))
                     for queue in list(self.queues):
                         _offer(queue, self.latest)
                     await asyncio.sleep(MIN_GAP_SECONDS)  # changes meanwhile wait, then coalesce
