@@ -15,7 +15,7 @@ import time
 
 from common import ROOT, keywords, setup_django
 
-LATENCY = "1:0.02,2:0.2,4:0.6,5:0.1,6:0.2"  # long enough runs for minutes to show
+LATENCY = "1:0.05,2:0.5,4:1.5,5:0.25,6:0.5"  # runs of minutes, so minutes show
 FLOOR = 60.0  # seconds: everything below reads "< 1 min"
 
 
