@@ -252,8 +252,13 @@ def test_export_of_approved_articles_as_markdown_and_html(written, api):
     for picture in pictures:  # the Markdown points at the pictures beside it
         assert f"({picture.removeprefix(folder + '/')}" in text
         assert archive.read(picture).startswith(b"\x89PNG")
+    chosen[0].title = 'Über Tomaten – "Ratgeber" & <mehr>'
+    chosen[0].save(update_fields=["title"])
     html = unzip(api.get(f"/api/v1/sites/{written.pk}/content/export/?format=html"))
     assert sum(n.endswith("index.html") for n in html.namelist()) == 3
+    page = "".join(html.read(n).decode() for n in html.namelist() if n.endswith("index.html"))
+    # the title as people read it, escaped for HTML only (not as JSON)
+    assert "<h1>Über Tomaten – &quot;Ratgeber&quot; &amp; &lt;mehr&gt;</h1>" in page
     bad = api.get(f"/api/v1/sites/{written.pk}/content/export/?status=nonsense")
     assert bad.status_code == 422 and "status" in bad.json()["detail"]
 

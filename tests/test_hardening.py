@@ -60,8 +60,12 @@ def test_what_cascade_keeps_on_disk_is_for_its_user_alone(tmp_path):
         "CASCADE_DB_PATH": str(database),
         "DATABASE_URL": "",
         "SECRET_KEY": "",
-        "CASCADE_MEDIA_ROOT": str(data / "media"),
+        "CASCADE_MEDIA_ROOT": str(tmp_path / "media"),  # outside it, as nginx setups have it
     }
+    media = tmp_path / "media"  # a copy made under a looser umask: open to everyone
+    (media / "sites" / "1").mkdir(parents=True)
+    media.chmod(0o755)
+    (media / "sites" / "1" / "a.png").write_bytes(b"png")
     cascade("migrate", "--verbosity", "0", **env)
     code = (
         "from django.db import connection; connection.ensure_connection(); "
@@ -80,6 +84,7 @@ def test_what_cascade_keeps_on_disk_is_for_its_user_alone(tmp_path):
         mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
         assert mode(data) == 0o700
         assert mode(database) == 0o600 and mode(data / "secret_key") == 0o600
+        assert mode(media) == 0o700  # no other user reaches a picture through it
         wal = data / "cascade.sqlite3-wal"
         assert wal.exists() and mode(wal) == 0o600  # kept while a connection is open
     finally:

@@ -69,6 +69,7 @@ def test_the_account_page_lists_makes_and_revokes_tokens(alice, bob, token_for):
 
 
 def test_picture_addresses_in_the_api_work_without_a_session_and_expire(written, api, settings):
+    settings.CASCADE_MEDIA_LINK_SECONDS = 120
     article = Content.objects.filter(site=written).first()
     body = api.get(f"/api/v1/sites/{written.pk}/content/{article.pk}/").json()
     urls = [i["url"] for i in body["images"] if i["url"]]
@@ -77,6 +78,10 @@ def test_picture_addresses_in_the_api_work_without_a_session_and_expire(written,
     for url in urls:
         answer = anonymous.get(url)
         assert answer.status_code == 200 and answer["Content-Type"] == "image/png", url
+        # kept by the browser no longer than the address lasts
+        left = int(parse_qs(urlsplit(url).query)["expires"][0]) - time.time()
+        age = int(answer["Cache-Control"].removeprefix("private, max-age="))
+        assert 0 <= age <= min(3600, left + 1), answer["Cache-Control"]
     plain = urlsplit(urls[0]).path
     assert anonymous.get(plain).status_code == 404  # no session, no signature
     query = parse_qs(urlsplit(urls[0]).query)

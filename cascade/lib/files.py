@@ -40,6 +40,21 @@ def _tighten(path: Path, mode: int) -> None:
         pass  # not ours to change (a read-only mount): the operator's choice
 
 
+def close_media(media_root: Path, shared_with_proxy: bool) -> None:
+    """Close the pictures' folder to other users at start: an older installation, or a copy
+    made under a looser umask, may have left it and its pictures open, and nobody else can
+    reach a picture through a closed folder whatever the picture's own mode (nginx's user, in
+    Cascade's group, still can when it sends them)."""
+    mode = GROUP_DIR if shared_with_proxy else PRIVATE_DIR
+    try:
+        if media_root.exists() and media_root.stat().st_uid == os.getuid():
+            current = media_root.stat().st_mode & 0o777
+            if current & ~mode:
+                media_root.chmod(current & mode)
+    except OSError:
+        pass  # not ours to change (a read-only mount): the operator's choice
+
+
 def media_modes(shared_with_proxy: bool) -> tuple[int, int]:
     """The modes of a picture file and of its folders."""
     return (GROUP_FILE, GROUP_DIR) if shared_with_proxy else (PRIVATE_FILE, PRIVATE_DIR)

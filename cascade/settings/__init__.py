@@ -160,6 +160,7 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("CASCADE_MEDIA_ROOT") or (DATA_DIR / "media")).resolve()
+files.close_media(MEDIA_ROOT, shared_with_proxy=bool(env_str("CASCADE_MEDIA_ACCEL_REDIRECT")))
 WHITENOISE_USE_FINDERS = True
 
 # Request bodies: keyword imports up to CASCADE_IMPORT_MAX_BYTES, anything else up to

@@ -9,6 +9,7 @@ import gc
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,10 +64,10 @@ def front_matter(content: Content) -> str:
 def _document(content: Content, fmt: str, local: dict[int, str]) -> str:
     body = SRC_RE.sub(lambda m: m[1] + local.get(int(m[2]), m[3]) + m[4], content.html)
     if fmt == "html":
-        title = json.dumps(content.title)[1:-1].replace("<", "&lt;")
+        title = escape(content.title)
         return (
             f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title>\n'
-            f'<meta name="description" content="{content.meta_description.replace(chr(34), "&quot;")}">'
+            f'<meta name="description" content="{escape(content.meta_description)}">'
             f"</head><body>\n<h1>{title}</h1>\n{body}\n</body></html>\n"
         )
     return front_matter(content) + to_markdown(body) + "\n"

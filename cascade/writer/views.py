@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
@@ -79,7 +80,9 @@ def media(request: HttpRequest, path: str) -> HttpResponseBase:
     if not file.is_file():
         raise Http404("No such file.")
     response = FileResponse(file.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
+    # kept by the browser no longer than a signed address lasts (at most an hour)
+    left = int(link[0]) - int(time.time()) if all(link) else 3600
+    response["Cache-Control"] = f"private, max-age={max(0, min(3600, left))}"
     return response
 
 
