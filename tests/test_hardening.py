@@ -246,6 +246,20 @@ def test_passwords_go_through_the_validators(db):
     assert "too weak" in weak.stderr and "too common" in weak.stderr
 
 
+def test_the_operator_s_user_and_account_names_carry_no_invisible_characters(db):
+    for name, account in (("ev\u202eil", "Fine Co"), ("erin3", "Zero\u200bWidth Co")):
+        made = cascade(
+            "create_user",
+            name,
+            "--password",
+            "a-long-good-passphrase",
+            "--account",
+            account,
+            check=False,
+        )
+        assert made.returncode != 0 and "invisible formatting character" in made.stderr
+
+
 # --- 3 and 4. Bounded bodies, ids and numbers -----------------------------------------------
 
 

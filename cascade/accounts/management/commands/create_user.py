@@ -8,6 +8,7 @@ from django.db import transaction
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role
+from cascade.lib.limits import text_problem
 
 
 class Command(BaseCommand):
@@ -29,6 +30,9 @@ class Command(BaseCommand):
             raise CommandError("--credits must be 0 or more")
         if not name.strip():
             raise CommandError("the user name may not be empty")
+        for what, text in (("user name", name), ("account name", account), ("email", email)):
+            if problem := text_problem(text):
+                raise CommandError(f"the {what} {problem}: type it again without it")
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(username=name, defaults={"email": email})
         # Setting the same password again would change its hash and log the user out everywhere.
