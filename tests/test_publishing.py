@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from cascade.accounts.models import Site
 from cascade.notify import sending
 from cascade.writer import publishing, review
 from cascade.writer.models import Content, ContentStatus, Image
-from cascade.writer.wordpress import marker
+from cascade.writer.wordpress import WordPressError, marker
 from tests.conftest import KillableWorker, run_to_end, wait_for
 from tests.receivers import WebhookReceiver
 from tests.wordpress import HoldingProxy
@@ -333,6 +334,8 @@ def test_a_new_address_or_user_name_never_gets_the_stored_password(site, api, se
         assert not checked["ok"] and "enter it" in checked["message"]
         leaked = base64.b64encode(f"owner:{secret}".encode()).decode()
         assert not [h for h in heard if leaked in h], "the password never went to the new host"
+        with pytest.raises(WordPressError, match="No WordPress application password is stored"):
+            publishing.client_for(Site.objects.get(pk=site.pk))  # publishing says why, too
         # The same for a new user name at the same address; a new password in the save is kept.
         connect(api, site, "http://127.0.0.1:9", "owner", secret)
         renamed = api.put(

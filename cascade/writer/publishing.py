@@ -38,6 +38,12 @@ FIGURE_SRC_RE = re.compile(r'(<figure data-image="(\d+)"><img src=")([^"]*)(")')
 
 def client_for(site: Any) -> Client:
     wp = site.wordpress
+    if not wp.password_encrypted:  # (cleared when the address or the user name changed)
+        raise WordPressError(
+            "No WordPress application password is stored for this address and user: enter it "
+            "in the site's settings.",
+            retry=False,
+        )
     password = secrets.readable(wp.password_encrypted)
     if not password:
         raise WordPressError(
