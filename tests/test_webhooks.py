@@ -13,7 +13,7 @@ from django.test import Client
 
 from cascade.automation import engine
 from cascade.notify import sending, webhooks
-from cascade.notify.models import Delivery, Email, EmailOptIn
+from cascade.notify.models import Attempt, Delivery, Email, EmailOptIn
 from cascade.planner.importing import import_rows
 from tests.browser import shot
 from tests.conftest import DEMO, keywords_of, run_to_end, serving, wait_for
@@ -215,6 +215,26 @@ def test_a_removed_webhook_gets_nothing(hooks, site, api, receiver):
     engine.pause_run(engine.start_run(site).pk)
     send_all()
     assert receiver.received == [] and not Delivery.objects.exists()
+
+
+def test_a_webhook_removed_while_its_call_is_out_leaves_nothing_behind(
+    hooks, site, api, receiver, monkeypatch
+):
+    """The call goes out, the webhook is removed meanwhile (and its deliveries with it): the
+    sender records nothing and goes on, instead of failing on the missing delivery."""
+    wid = add(api, site, receiver.url, ["run.paused"]).json()["id"]
+    engine.pause_run(engine.start_run(site).pk)
+    post = sending._post
+
+    def removed_meanwhile(delivery):
+        answer = post(delivery)
+        assert api.delete(f"/api/v1/sites/{site.pk}/webhooks/{wid}/").status_code == 204
+        return answer
+
+    monkeypatch.setattr(sending, "_post", removed_meanwhile)
+    send_all()
+    assert len(receiver.received) == 1
+    assert not Delivery.objects.exists() and not Attempt.objects.exists()
 
 
 def test_the_command_line_adds_lists_and_removes_webhooks(site, receiver):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -141,12 +142,19 @@ def deliver(delivery: Delivery) -> None:
     started = time.monotonic()
     code, error = _post(delivery)
     now = timezone.now()
-    Attempt.objects.create(
-        delivery=delivery,
-        status_code=code,
-        error=error,
-        milliseconds=int(1000 * (time.monotonic() - started)),
-    )
+    with transaction.atomic():
+        if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
+            return  # its webhook was removed while the call was out: nothing left to record
+        Attempt.objects.create(
+            delivery=delivery,
+            status_code=code,
+            error=error,
+            milliseconds=int(1000 * (time.monotonic() - started)),
+        )
+        _record(delivery, code, error, now)
+
+
+def _record(delivery: Delivery, code: int | None, error: str, now: Any) -> None:
     attempts = delivery.attempts + 1
     fields: dict[str, Any] = {
         "attempts": attempts,
