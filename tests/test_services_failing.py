@@ -76,7 +76,7 @@ def finished_whole(run, account, balance: int) -> None:
 
 
 # Down for twice the claim timeout: claims made before the outage have certainly expired when
-# the database is back, so the items in flight are taken back (and the journal says so),
+# the database is back, so whatever items were in flight are taken back,
 # whichever of the worker and the housekeeping reaches the database first.
 @pytest.mark.parametrize("outage", ["restart", "down for 6 s"])
 # Articles take seconds, so the outage falls while the run is writing them.
