@@ -249,8 +249,10 @@ def history(site: Site) -> list[dict]:
     rows = run_summaries(site.pk, finished_only=True)
     for row in rows:
         row["duration"] = human_duration(row["duration_seconds"])
-        row["label"] = row["outcome_text"] or row["status"].replace("_", " ").capitalize()
-        row["tone"] = row["outcome"] or row["status"]
+        row["label"], row["tone"] = (
+            row["outcome_text"],
+            row["outcome"],
+        )  # (every finished run has one)
         row["trigger_text"] = capfirst(Trigger(row["trigger"]).label)
     return rows
 
