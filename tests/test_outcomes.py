@@ -65,12 +65,12 @@ def test_a_run_whose_every_item_failed_is_called_failed(site, refusing):
     ]
     # The page shows what was done, not the contract's 100 %, and draws the failed items red.
     shown = page.live_context(site, can_operate=True)["snapshot"]
-    assert shown["headline"] == "0 done" and shown["items_text"] == "0 items done · 40 failed"
-    assert (shown["stages"][0]["done_fill"], shown["stages"][0]["failed_fill"]) == (0, 100)
+    assert shown.headline == "0 done" and shown.items_text == "0 items done · 40 failed"
+    assert (shown.cards[0].done_fill, shown.cards[0].failed_fill) == (0, 100)
     # The stages after it say why they did not run.
-    cards = shown["stages"]
-    assert cards[1]["skip_reason"] == "stage 1 made no clusters and none were waiting"
-    assert cards[2]["skip_reason"] == "stage 2 made no ideas and none were waiting"
+    cards = shown.cards
+    assert cards[1].skip_reason == "stage 1 made no clusters and none were waiting"
+    assert cards[2].skip_reason == "stage 2 made no ideas and none were waiting"
     # and so does the activity, in the same words
     skipped = list(run.events.filter(kind="stage_skipped").order_by("stage"))
     assert [e.message for e in skipped[:2]] == [
@@ -91,9 +91,9 @@ def test_a_run_with_some_failures_completes_with_failures(site, refusing):
     assert group["stage"] == 4 and group["count"] == failed == doc["stages"][3]["failed_count"]
     shown = page.live_context(site, can_operate=True)["snapshot"]
     done = doc["global_progress"]["completed_items"]
-    assert shown["headline"] == f"{done:,} done" and "100 %" not in shown["headline"]
-    four = shown["stages"][3]
-    assert four["done_fill"] + four["failed_fill"] == 100 and 0 < four["failed_fill"] < 100
+    assert shown.headline == f"{done:,} done" and "100 %" not in shown.headline
+    four = shown.cards[3]
+    assert four.done_fill + four.failed_fill == 100 and 0 < four.failed_fill < 100
     bar = page.live_fragments(site, can_operate=True).parts["bar"]
     assert f">{done:,} done<" in bar and "100 %" not in bar
 

@@ -62,9 +62,9 @@ def test_a_hundred_sites_render_in_a_fixed_few_queries(client, alice, many_sites
     bar = rows[busy.pk]["bar"]
     # The same numbers the run's own snapshot gives.
     doc = snapshot(running)
-    assert bar["percentage"] == doc["global_progress"]["percentage"]
-    assert bar["total_items"] == doc["global_progress"]["total_items"]
-    assert bar["status_text"] == doc["run"]["status_text"] == "Starting…"
+    assert bar.global_progress.percentage == doc["global_progress"]["percentage"]
+    assert bar.global_progress.total_items == doc["global_progress"]["total_items"]
+    assert bar.run.status_text == doc["run"]["status_text"] == "Starting…"
 
 
 def test_the_overview_sorts_by_each_column(client, alice, many_sites):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from cascade.automation import page
+from cascade.automation import board
+from cascade.automation.snapshot import StageProgress
 from cascade.automation.statuses import DisplayStatus, StageStatus, display_status
 from cascade.automation.wording import human_duration, items
 
 
-def stage(**counts) -> dict:
+def stage(**counts) -> StageProgress:
     base = {"status": "active", "input_count": 300, "processed_count": 0, "failed_count": 0}
     base |= {"in_progress_count": 0, "remaining_count": 300}
-    return base | counts
+    return StageProgress.model_construct(**(base | counts))  # (only the counts the badge reads)
 
 
 def test_a_stage_is_active_while_it_works_and_finishing_only_in_its_last_items():
@@ -41,7 +42,7 @@ def test_counts_are_written_with_plurals_and_separators():
 
 
 def test_every_badge_has_words_and_an_icon():
-    assert set(page.ICONS) == set(DisplayStatus)
+    assert set(board.ICONS) == set(DisplayStatus)
     assert {s.value for s in StageStatus} <= {s.value for s in DisplayStatus}
     assert all(s.label and s.label != s.value for s in DisplayStatus)
-    assert all(page.ICONS.values())
+    assert all(board.ICONS.values())

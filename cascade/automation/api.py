@@ -126,7 +126,7 @@ def run_progress(request: HttpRequest, q: Query[OptionalRunQuery]):
 def current_run(request: HttpRequest, q: Query[SiteQuery]):
     site = site_for(request, q.site_id)
     run = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
-    return progress.build_snapshot(run) if run else None
+    return progress.read(run) if run else None
 
 
 @router.get("current_processing/", response={200: CurrentProcessing | None, **READ_ERRORS})
@@ -135,11 +135,11 @@ def current_processing(request: HttpRequest, q: Query[SiteQuery]):
     run = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
     if run is None:
         return None
-    snapshot = progress.build_snapshot(run)
-    stage = next((s for s in snapshot["stages"] if s["number"] == run.current_stage), None)
+    snapshot = progress.read(run)
+    stage = next((s for s in snapshot.stages if s.number == run.current_stage), None)
     if stage is None:
         return None
-    return {"run_id": run.run_id, "version": snapshot["version"], "stage": stage}
+    return {"run_id": run.run_id, "version": snapshot.version, "stage": stage}
 
 
 @router.get("history/", response={200: History, **READ_ERRORS})

@@ -5,8 +5,12 @@ the server decides, the browser only shows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cascade.automation.statuses import ACTIVE, RunAction, RunStatus
+
+if TYPE_CHECKING:
+    from cascade.automation.snapshot import Snapshot
 
 LABELS = {
     "run-now": "Run Now",
@@ -47,7 +51,7 @@ def _disabled_reason(action: str, status: str | None, failed: int) -> str:
 
 
 def controls(
-    run: dict | None, overview: dict | None, available: int, can_operate: bool
+    run: Snapshot | None, overview: dict | None, available: int, can_operate: bool
 ) -> list[Control]:
     """The run controls, each enabled or disabled with its reason: the server decides, the
     browser only shows."""
@@ -55,9 +59,9 @@ def controls(
     if not can_operate:
         reason = "Viewers can watch runs but not steer them"
         return [Control(n, LABELS[n], False, reason) for n in names]
-    status = run["run"]["status"] if run else None
-    failed = run["global_progress"]["failed_items"] if run else 0
-    allowed = set(run["run"]["actions"]) if run else set()
+    status = run.run.status if run else None
+    failed = run.global_progress.failed_items if run else 0
+    allowed = {str(a) for a in run.run.actions} if run else set()
     need = overview["first_batch_credits"] if overview else 0
     if status in ACTIVE or overview is None:
         run_now = Control("run-now", LABELS["run-now"], False, "A run is already active")

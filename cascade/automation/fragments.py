@@ -36,10 +36,10 @@ def render(context: dict[str, Any]) -> Fragments:
 
     parts = {name: one(name) for name in BEFORE_CARDS}
     for card in context["stage_cards"]:
-        parts[f"stage-{card['number']}"] = one("stage", {"s": card})
+        parts[f"stage-{card.number}"] = one("stage", {"s": card})
     parts.update((name, one(name)) for name in AFTER_CARDS)
-    snapshot = context["snapshot"]
-    shown = (snapshot["run"]["run_id"], snapshot["version"]) if snapshot else None
+    board = context["snapshot"]
+    shown = (board.run.run_id, board.version) if board else None
     return Fragments(parts, shown)
 
 

@@ -11,9 +11,19 @@ from django.conf import settings
 
 from cascade.automation import progress
 from cascade.automation.models import AutomationRun
+from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import FINISHED, RunOutcome, RunStatus
 from cascade.notify import webhooks
 from cascade.notify.models import Event
+
+# What a webhook carries of the snapshot: the run, its numbers, and each stage's outcome.
+STAGE_FIELDS = {"number", "name", "status", "processed_count", "failed_count"}
+PAYLOAD: Any = {
+    "run": True,
+    "global_progress": True,
+    "metrics": True,
+    "stages": {"__all__": STAGE_FIELDS},
+}
 
 
 def _event(status: str) -> str | None:
@@ -31,32 +41,24 @@ def tell(run: AutomationRun) -> None:
     if event is None or told == run.status:
         return
     run._told = run.status  # type: ignore[attr-defined]  # one notice per change
-    doc = progress.fresh_snapshot(run.pk)
-    payload = {
-        "run": doc["run"],
-        "global_progress": doc["global_progress"],
-        "metrics": doc["metrics"],
-        "stages": [
-            {k: s[k] for k in ("number", "name", "status", "processed_count", "failed_count")}
-            for s in doc["stages"]
-        ],
-    }
-    webhooks.emit(run.site_id, event, payload, email=_email(run, doc))
+    snapshot = progress.fresh_snapshot(run.pk)
+    payload = snapshot.model_dump(mode="json", include=PAYLOAD)
+    webhooks.emit(run.site_id, event, payload, email=_email(run, snapshot))
 
 
-def _email(run: AutomationRun, doc: dict[str, Any]) -> tuple[str, str] | None:
+def _email(run: AutomationRun, snapshot: Snapshot) -> tuple[str, str] | None:
     """(subject, body) for the owners, or None when the change is not worth an email."""
     if run.status in FINISHED and run.outcome == RunOutcome.SUCCEEDED:
         return None
     name = run.site.name
-    done = doc["global_progress"]["completed_items"]
-    failed = doc["global_progress"]["failed_items"]
-    subject = f"{name}: {doc['run']['status_text']}"
+    done = snapshot.global_progress.completed_items
+    failed = snapshot.global_progress.failed_items
+    subject = f"{name}: {snapshot.run.status_text}"
     link = f"{settings.CASCADE_PUBLIC_URL.rstrip('/')}/sites/{run.site_id}/automation/"
     lines = [
         f"Site: {name}",
         f"Run: {run.run_id}",
-        f"Status: {doc['run']['status_text']}",
+        f"Status: {snapshot.run.status_text}",
         f"Items done: {done:,}; failed: {failed:,}",
     ]
     if run.status_message:

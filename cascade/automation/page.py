@@ -1,8 +1,8 @@
 """What the Automation page shows, assembled from the snapshot and the pipeline overview.
 
-This module decides wording and which controls make sense (from the run status rules of
-`automation.models`); it never counts. Every number comes from `progress.build_snapshot` or
-the registry's overview and its estimate."""
+This module gathers what the page shows (the run as `board.Board`, the next run's plan and
+estimate, the controls, the activity); it never counts. Every number comes from the snapshot
+(`progress.read`) or the registry's overview and its estimate."""
 
 from __future__ import annotations
 
@@ -16,40 +16,15 @@ from cascade.accounts.models import Account, Site
 from cascade.ai import get_provider
 from cascade.ai.base import ProviderUnavailable
 from cascade.automation import estimates, fragments, progress
+from cascade.automation.board import Board, board
 from cascade.automation.controls import controls
 from cascade.automation.engine import lifecycle
 from cascade.automation.history import run_summaries
 from cascade.automation.models import AutomationRun, RunEvent, RunStage, Schedule
 from cascade.automation.stages import registry
-from cascade.automation.statuses import (
-    ACTIVE,
-    STAGE_DONE,
-    DisplayStatus,
-    RunStatus,
-    StageStatus,
-    Trigger,
-    display_status,
-)
-from cascade.automation.wording import (
-    headline,
-    human_duration,
-    items_done,
-    skip_reason,
-    what_items_are,
-)
+from cascade.automation.statuses import StageStatus, Trigger
+from cascade.automation.wording import human_duration
 
-ICONS = {
-    DisplayStatus.PENDING: "○",
-    DisplayStatus.ACTIVE: "▶",
-    DisplayStatus.FINISHING: "▶",
-    DisplayStatus.PAUSING: "❚❚",
-    DisplayStatus.PAUSED: "❚❚",
-    DisplayStatus.COMPLETED: "✓",
-    DisplayStatus.PARTIAL: "!",
-    DisplayStatus.SKIPPED: "↷",
-    DisplayStatus.CANCELLED: "✕",
-    DisplayStatus.FAILED: "!",
-}
 PROVIDER_HELP = {
     True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
     "pictures itself, so the whole pipeline can be tried. An operator connects a real model "
@@ -64,67 +39,6 @@ def overview_for(site: Site) -> dict[str, Any]:
     seconds = overview["estimate"]["seconds"]
     overview["estimate_time"] = human_duration(seconds) if seconds else "< 1 min"
     return overview
-
-
-def _label(stage: dict, shown: DisplayStatus, run_status: str) -> dict:
-    spec = registry()[stage["number"]]
-    entered, done = stage["input_count"], stage["processed_count"]
-    # The stage bar's two parts: items done, and items failed (drawn red), together as wide as
-    # the stage's progress percentage.
-    done_fill = 100 * done // entered if entered else stage["progress_percentage"]
-    return {
-        "done_fill": done_fill,
-        "failed_fill": stage["progress_percentage"] - done_fill,
-        "display_status": shown.value,
-        "badge": shown.label,
-        "icon": ICONS[shown],
-        "is_pending": stage["status"] == StageStatus.PENDING,
-        "is_skipped": shown == DisplayStatus.SKIPPED,
-        "noun": spec.noun.many,
-        "verb": spec.verb,
-        "ticking": stage["status"] == "active"
-        and run_status in (RunStatus.RUNNING, RunStatus.CANCELLING, RunStatus.PAUSING),
-    }
-
-
-def decorate(shared: dict) -> dict:
-    """Labels for the template on a copy of the snapshot; the numbers stay the snapshot's."""
-    snapshot = copy.deepcopy(shared)
-    run = snapshot["run"]
-    count = len(snapshot["stages"])
-    for stage in snapshot["stages"]:
-        stage.update(_label(stage, display_status(stage, run["status"]), run["status"]))
-    current = next((s for s in snapshot["stages"] if s["number"] == run["current_stage"]), None)
-    if run["status"] not in ACTIVE:
-        current = None
-    snapshot["current"] = current
-    snapshot["stage_count"] = count
-    g = snapshot["global_progress"]
-    snapshot["headline"] = headline(snapshot)
-    snapshot["items_text"] = items_done(g)
-    snapshot["items_explained"] = what_items_are()
-    left = g["estimated_remaining_time"]
-    if run["is_finished"]:
-        snapshot["aria_text"] = f"{run['status_text']}: {snapshot['items_text']}"
-    else:
-        where = f"stage {current['number']} of {count}" if current else "starting"
-        snapshot["aria_text"] = f"{g['percentage']} %, {where}" + (
-            f", about {left.lstrip('~')} left" if left else ""
-        )
-    if run["status"] in (RunStatus.PAUSED, RunStatus.PAUSING):
-        snapshot["title"] = f"Paused · {g['percentage']} % · Cascade"
-    elif run["status"] in ACTIVE:
-        where = f" · Stage {current['number']}/{count}" if current else ""
-        snapshot["title"] = f"{g['percentage']} %{where} · Cascade"
-    else:
-        snapshot["title"] = f"{run['status_text']} · Cascade"
-    snapshot["is_active"] = run["is_active"]
-    snapshot["is_finished"] = run["is_finished"]
-    snapshot["review_ready"] = snapshot["stages"][-1]["output_count"]
-    failed_by_stage = {s["number"]: s for s in snapshot["stages"]}
-    for group in snapshot["metrics"]["error_groups"]:
-        group["of"] = failed_by_stage[group["stage"]]
-    return snapshot
 
 
 def _provider(site: Site) -> tuple[str, bool]:
@@ -146,8 +60,8 @@ def plan_of(site: Site, overview: dict) -> tuple[AutomationRun, dict[int, int]]:
     return run, initial
 
 
-def planned(prepared: tuple[AutomationRun, dict[int, int]], starting: bool = False) -> dict:
-    """The snapshot of the run Run Now would store, built by the snapshot's own code from
+def planned(prepared: tuple[AutomationRun, dict[int, int]], starting: bool = False) -> Board:
+    """The run Run Now would store, as the page shows it, built by the snapshot's own code from
     unsaved rows: before it starts (every stage pending with what it is expected to get), or
     (`starting`, what the click shows before the server answers) as it begins: its first stage
     with work active, the empty ones before it skipped, 0 % done."""
@@ -161,47 +75,16 @@ def planned(prepared: tuple[AutomationRun, dict[int, int]], starting: bool = Fal
                 row.status = StageStatus.SKIPPED
             elif row.number == first:
                 row.status, row.input_count = StageStatus.ACTIVE, initial[first]
-    doc = decorate(progress.compose(run, rows).model_dump(mode="json"))
-    doc["run"]["run_id"] = ""  # no run yet: the first update from the server replaces it all
-    return doc
-
-
-def _starting(
-    prepared: tuple[AutomationRun, dict[int, int]], overview: dict, snapshot: dict | None
-) -> dict[str, Any] | None:
-    """The starting state Run Now shows, with only the stage cards it changes: between runs the
-    page already shows the planned cards, and only the first stage's turns active."""
-    if not overview["items"]:
-        return None
-    doc = planned(prepared, starting=True)
-    doc["changed_cards"] = (
-        doc["stages"] if snapshot else [c for c in doc["stages"] if c["status"] != "pending"]
-    )
-    return doc
-
-
-def _skip_reason(stage: dict, by_number: dict[int, dict]) -> str:
-    spec = registry()[stage["number"]]
-    source = by_number.get(spec.inflow.source) if spec.inflow else None
-    fed = (
-        (source["number"], source["status"] in STAGE_DONE, source["output_count"])
-        if source
-        else None
-    )
-    return skip_reason(stage["number"], stage["disabled"], fed)
+    snapshot = progress.compose(run, rows)
+    # No run yet: the first update from the server replaces it all.
+    unsaved = snapshot.model_copy(update={"run": snapshot.run.model_copy(update={"run_id": ""})})
+    return board(unsaved)
 
 
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
     run = progress.latest_run(site.pk)
-    snapshot = decorate(progress.build_snapshot(run)) if run else None
-    if run and snapshot:
-        enabled = run.config.get("stages_enabled") or []
-        by_number = {stage["number"]: stage for stage in snapshot["stages"]}
-        for stage in snapshot["stages"]:  # why a skipped stage was skipped
-            n = stage["number"]
-            stage["disabled"] = n <= len(enabled) and not enabled[n - 1]
-            stage["skip_reason"] = _skip_reason(stage, by_number)
-    idle = not (snapshot and snapshot["is_active"])
+    shown = board(progress.read(run), run.config.get("stages_enabled") or []) if run else None
+    idle = not (shown and shown.is_active)
     # What waits and the next run's estimate matter only between runs: every live update of a
     # running run is rendered without them.
     overview = overview_for(site) if idle else None
@@ -210,31 +93,35 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []
     provider_label, provider_offline = _provider(site)
     prepared = plan_of(site, overview) if overview else None
-    if snapshot is not None:
-        cards = snapshot["stages"]
-    else:  # between runs an overview is always made
-        cards = planned(prepared)["stages"] if prepared else []
+    # Between runs an overview is always made, and the cards show the next run's plan.
+    cards = shown.cards if shown else (planned(prepared).cards if prepared else [])
     waiting = {o["number"]: o["pending"] for o in (overview or {}).get("stages", [])}
-    starting = (
-        _starting(prepared, overview, snapshot) if can_operate and prepared and overview else None
-    )
-    changes = {c["number"]: c for c in starting["changed_cards"]} if starting else {}
-    for card in cards:
-        card["waiting"] = waiting.get(card["number"], 0)
-        card["starting"] = changes.get(card["number"])  # what Run Now turns it into
+    # What Run Now shows while the server starts the run, and the cards it changes (between
+    # runs the page already shows the planned cards, and only the first stage's turns active).
+    offered = can_operate and overview and overview["items"]
+    starting = planned(prepared, starting=True) if offered and prepared else None
+    changes = {
+        c.number: c for c in (starting.cards if starting else []) if shown or not c.is_pending
+    }
+    cards = [
+        c.model_copy(
+            update={"waiting": waiting.get(c.number, 0), "starting": changes.get(c.number)}
+        )
+        for c in cards
+    ]
     return {
         "history": history(site),
         "stage_cards": cards,
         "stage_count": len(registry()),
         "site": site,
-        "snapshot": snapshot,
+        "snapshot": shown,
         "starting": starting,
         "overview": overview,
         # Between runs only, like the overview: when the next run starts by itself.
         "schedule": Schedule.objects.filter(site=site, enabled=True).first() if idle else None,
         "balance": available,
         "reserved": account["reserved"],
-        "controls": controls(snapshot, overview, available, can_operate),
+        "controls": controls(shown.snapshot if shown else None, overview, available, can_operate),
         "events": events,
         "provider_label": provider_label,
         "provider_offline": provider_offline,

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min
 from django.utils import timezone
 
 from cascade.automation import timing
-from cascade.automation.models import AutomationRun, RunItem, RunStage
+from cascade.automation.models import AutomationRun, RunStage
 from cascade.automation.snapshot import Snapshot
+from cascade.automation.snapshot_items import error_groups, first_items, iso, latest_errors
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     FINISHED,
@@ -28,21 +28,21 @@ from cascade.automation.statuses import (
 from cascade.automation.totals import active_stage, progress_of
 from cascade.automation.wording import human_duration, status_text
 
-SHOWN_ITEMS = 5  # currently_processing and up_next
-SHOWN_ERRORS = 50
-SHOWN_ERROR_GROUPS = 10
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
 
 @dataclass
 class Built:
     version: int
     at: float  # time.monotonic() of the build
-    doc: dict[str, Any]
+    snapshot: Snapshot
+    _doc: dict[str, Any] | None = None
     _json: bytes | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The snapshot as the JSON document the API answers, dumped once per build."""
+        if self._doc is None:
+            self._doc = self.snapshot.model_dump(mode="json")
+        return self._doc
 
     @property
     def json(self) -> bytes:
@@ -63,10 +63,10 @@ def _build(run: AutomationRun | Any, version: int | None = None) -> Built:
     hit = _recent.get(run_id)
     if hit is not None and hit.version == version and time.monotonic() - hit.at < REUSE_SECONDS:
         return hit
-    doc = _build_snapshot(run_id)
+    snapshot = _build_snapshot(run_id)
     if len(_recent) > 1000:
         _recent.clear()
-    built = _recent[run_id] = Built(doc["version"], time.monotonic(), doc)
+    built = _recent[run_id] = Built(snapshot.version, time.monotonic(), snapshot)
     return built
 
 
@@ -75,19 +75,24 @@ def forget() -> None:
     _recent.clear()
 
 
+def read(run: AutomationRun | Any, version: int | None = None) -> Snapshot:
+    """The snapshot of a run. Many readers of one version (pages, API clients, streams, the
+    CLI) share one build for up to a second: a read then costs one query for the version. It is
+    frozen: readers put their words beside it (`board.Board`), never into it."""
+    return _build(run, version).snapshot
+
+
 def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict[str, Any]:
-    """The snapshot of a run. Many readers of one version (pages, API clients, streams) share
-    one build for up to a second: a read then costs one query for the version. The document is
-    shared: callers that change it work on a copy (`page.decorate` does)."""
+    """The snapshot of a run as the API's JSON document (shared: never change it)."""
     return _build(run, version).doc
 
 
-def fresh_snapshot(run_id: Any) -> dict[str, Any]:
+def fresh_snapshot(run_id: Any) -> Snapshot:
     """The snapshot read now, inside the caller's transaction (never a shared earlier build)."""
     return _build_snapshot(run_id)
 
 
-def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
+def _build_snapshot(run: AutomationRun | Any) -> Snapshot:
     """The one JSON document about a run's progress.
 
     The run and its stage rows come from one statement, so the counters and the run's status and
@@ -104,22 +109,21 @@ def _build_snapshot(run: AutomationRun | Any) -> dict[str, Any]:
     processing: list[dict[str, Any]] = []
     up_next: list[dict[str, Any]] = []
     if active is not None and run.status not in FINISHED:
-        processing = _first_items(run, active.number, ItemState.PROCESSING)
+        processing = first_items(run, active.number, ItemState.PROCESSING)
         busy = {item["id"] for item in processing}
         # Read a moment later than `processing`: an item may have moved meanwhile, so the two
         # lists are kept disjoint here rather than trusted to be.
-        queued = _first_items(run, active.number, ItemState.QUEUED)
+        queued = first_items(run, active.number, ItemState.QUEUED)
         up_next = [item for item in queued if item["id"] not in busy]
     failing = [s.number for s in stages if s.failed_count]
-    snapshot = compose(
+    return compose(
         run,
         stages,
         processing=processing,
         up_next=up_next,
-        errors=_errors(run),
-        error_groups=_error_groups(run, failing),
+        errors=latest_errors(run),
+        error_groups=error_groups(run, failing),
     )
-    return snapshot.model_dump(mode="json")
 
 
 def compose(
@@ -219,53 +223,6 @@ def _stage_doc(
     }
 
 
-def _first_items(run: AutomationRun, stage: int, state: str) -> list[dict[str, Any]]:
-    """The first items of a stage in a state, in processing order (one query)."""
-    rows = RunItem.objects.filter(run_id=run.pk, stage=stage, state=state)
-    rows = rows.order_by("attempts", "position")
-    return [
-        {"id": oid, "title": title}
-        for oid, title in rows.values_list("object_id", "title")[:SHOWN_ITEMS]
-    ]
-
-
-def _errors(run: AutomationRun) -> list[dict[str, Any]]:
-    """The latest errors of items not done (failed, or waiting for another attempt)."""
-    rows = (
-        RunItem.objects.filter(run_id=run.pk, last_error_at__isnull=False)
-        .exclude(state=ItemState.DONE)
-        .order_by("-last_error_at")
-        .values_list("stage", "object_id", "title", "last_error", "last_error_at")
-    )
-    return [
-        {"stage": stage, "item_id": oid, "title": title, "message": message, "at": iso(at)}
-        for stage, oid, title, message, at in rows[:SHOWN_ERRORS]
-    ]
-
-
-def _error_groups(run: AutomationRun, failing: list[int]) -> list[dict[str, Any]]:
-    """Items that failed for good, grouped by stage and message, the largest groups first. Only
-    the stages whose counters have failures are read (by the claim index: run, stage, state),
-    so a run without failures costs no query and a large run's queued items are not scanned."""
-    if not failing:
-        return []
-    rows = (
-        RunItem.objects.filter(run_id=run.pk, stage__in=failing, state=ItemState.FAILED)
-        .values("stage", "last_error")
-        .annotate(count=Count("id"), item_id=Min("object_id"))
-        .order_by("-count", "stage")
-    )
-    return [
-        {
-            "stage": r["stage"],
-            "message": r["last_error"],
-            "count": r["count"],
-            "item_id": r["item_id"],
-        }
-        for r in rows[:SHOWN_ERROR_GROUPS]
-    ]
-
-
 def _latest(site_id: int, run_id: Any) -> tuple[Any, int] | None:
     runs = AutomationRun.objects.filter(site_id=site_id)
     found = runs.filter(pk=run_id) if run_id else runs.order_by("-created_at")
@@ -276,7 +233,14 @@ def latest_run(site_id: int) -> AutomationRun | None:
     return AutomationRun.objects.filter(site_id=site_id).order_by("-created_at").first()
 
 
+def latest(site_id: int, run_id: Any = None) -> Snapshot | None:
+    """The snapshot of the site's latest run (or of `run_id`), None when there is none."""
+    row = _latest(site_id, run_id)
+    return read(row[0], version=row[1]) if row else None
+
+
 def snapshot_for(site_id: int, run_id: Any = None) -> dict[str, Any] | None:
+    """`latest` as the API's JSON document."""
     row = _latest(site_id, run_id)
     return build_snapshot(row[0], version=row[1]) if row else None
 

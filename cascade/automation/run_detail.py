@@ -15,8 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cascade.accounts.access import page_site
-from cascade.automation import page, progress
+from cascade.automation import progress
+from cascade.automation.board import Board, board
 from cascade.automation.models import AutomationRun, RunItem
+from cascade.automation.snapshot import Snapshot
 from cascade.automation.stages import registry
 from cascade.automation.statuses import ItemState
 from cascade.lib.limits import digits
@@ -29,13 +31,13 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def timeline(snapshot: dict) -> dict[str, Any]:
+def timeline(shown: Board) -> dict[str, Any]:
     """An SVG-ready layout of when each stage ran and how fast (items per minute)."""
-    start, end = _parse(snapshot["run"]["started_at"]), _parse(snapshot["run"]["finished_at"])
+    start, end = _parse(shown.run.started_at), _parse(shown.run.finished_at)
     width, left, right, row_h = 900, 200, 110, 28
     if start is None:
         return {"rows": [], "width": width, "height": 40, "span": 0, "left": left}
-    stages = [(s, _parse(s["started_at"]), _parse(s["finished_at"])) for s in snapshot["stages"]]
+    stages = [(s, _parse(s.started_at), _parse(s.finished_at)) for s in shown.cards]
     last = max([end or timezone.now()] + [f for _, _, f in stages if f] + [start])
     span = max(1.0, (last - start).total_seconds())
     scale = (width - left - right) / span
@@ -46,27 +48,27 @@ def timeline(snapshot: dict) -> dict[str, Any]:
         rows.append(
             {
                 "y": 10 + i * row_h,
-                "label": f"{s['number']}. {s['name']}",
-                "status": s["display_status"],
+                "label": f"{s.number}. {s.name}",
+                "status": s.display_status,
                 "x": round(x0, 1) if x0 is not None else None,
                 "w": round(max(2.0, x1 - x0), 1) if x0 is not None and x1 is not None else 0,
-                "rate": s["rate_per_minute"],
-                "processed": s["processed_count"],
+                "rate": s.rate_per_minute,
+                "processed": s.processed_count,
             }
         )
     height = 20 + len(rows) * row_h
     return {"rows": rows, "width": width, "height": height, "span": span, "left": left}
 
 
-def estimate_held(run: AutomationRun, snapshot: dict) -> list[dict[str, Any]]:
+def estimate_held(run: AutomationRun, snapshot: Snapshot) -> list[dict[str, Any]]:
     """The plan the run started with against what happened (for finished runs)."""
     plan = run.plan or {}
-    if not plan or snapshot["run"]["status"] not in ("completed", "cancelled", "failed"):
+    if not plan or not snapshot.run.is_finished:
         return []
     actual = {
-        "items": snapshot["global_progress"]["total_items"],
-        "credits": snapshot["metrics"]["credits_used"],
-        "seconds": snapshot["metrics"]["duration_seconds"],
+        "items": snapshot.global_progress.total_items,
+        "credits": snapshot.metrics.credits_used,
+        "seconds": snapshot.metrics.duration_seconds,
     }
     rows = []
     for key, label in (("items", "Items"), ("credits", "Credits"), ("seconds", "Seconds")):
@@ -107,16 +109,16 @@ def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpRes
     run = AutomationRun.objects.filter(site=site, pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
-    snapshot = page.decorate(progress.build_snapshot(run))
+    shown = board(progress.read(run), run.config.get("stages_enabled") or [])
     listed = items_page(request, run)
     for item in listed["items"]:  # a failed item of an ended run can be tried again alone
-        item.can_retry = item.state == ItemState.FAILED and snapshot["is_finished"]
+        item.can_retry = item.state == ItemState.FAILED and shown.is_finished
     context = {
         "site": site,
         "run": run,
-        "snapshot": snapshot,
-        "timeline": timeline(snapshot),
-        "estimate": estimate_held(run, snapshot),
+        "snapshot": shown,
+        "timeline": timeline(shown),
+        "estimate": estimate_held(run, shown.snapshot),
         "events": run.events.order_by("-id")[:200],
         **listed,
     }

@@ -5,7 +5,12 @@ the page, the API and the CLI all take their rules from here."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from cascade.automation.snapshot import StageProgress
 
 
 class RunStatus(models.TextChoices):
@@ -150,18 +155,18 @@ class DisplayStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-def display_status(stage: dict, run_status: str) -> DisplayStatus:
-    """The badge of a stage (a snapshot's stage document) in a run in `run_status`: "Active"
-    while it works, "Finishing" in its last items."""
-    if stage["status"] == StageStatus.COMPLETED and stage["failed_count"]:
-        return DisplayStatus.FAILED if not stage["processed_count"] else DisplayStatus.PARTIAL
-    if stage["status"] != StageStatus.ACTIVE:
-        return DisplayStatus(stage["status"])
+def display_status(stage: StageProgress, run_status: str) -> DisplayStatus:
+    """The badge of a stage (a snapshot's stage) in a run in `run_status`: "Active" while it
+    works, "Finishing" in its last items."""
+    if stage.status == StageStatus.COMPLETED and stage.failed_count:
+        return DisplayStatus.FAILED if not stage.processed_count else DisplayStatus.PARTIAL
+    if stage.status != StageStatus.ACTIVE:
+        return DisplayStatus(stage.status)
     if run_status in (RunStatus.PAUSING, RunStatus.PAUSED):
         return DisplayStatus(run_status)
     # "Finishing" only in the stage's last items: nothing left to start, and what is in flight
     # is a small part of it (a stage whose items were all claimed at once is still at work).
-    nothing_queued = stage["remaining_count"] == stage["in_progress_count"]
-    last_items = stage["in_progress_count"] <= max(2, stage["input_count"] // 10)
-    finishing = stage["input_count"] and nothing_queued and last_items
+    nothing_queued = stage.remaining_count == stage.in_progress_count
+    last_items = stage.in_progress_count <= max(2, stage.input_count // 10)
+    finishing = stage.input_count and nothing_queued and last_items
     return DisplayStatus.FINISHING if finishing else DisplayStatus.ACTIVE

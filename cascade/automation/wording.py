@@ -3,31 +3,34 @@ snapshot's counters; this module only chooses the words."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cascade.automation.stages import registry
 from cascade.automation.statuses import PauseReason, RunOutcome, RunStatus
+
+if TYPE_CHECKING:
+    from cascade.automation.snapshot import GlobalProgress, Snapshot
 
 
 def items(count: int, one: str = "item", many: str = "items") -> str:
     return f"{count:,} {one if count == 1 else many}"
 
 
-def items_done(g: dict) -> str:
+def items_done(g: GlobalProgress) -> str:
     """The run's items in words, beside its percentage: done and failed, without a total (a
     fraction of items would tell another story than the percentage, which weighs each stage by
     its expected time)."""
-    text = f"{items(g['completed_items'])} done"
-    return text + (f" · {g['failed_items']:,} failed" if g["failed_items"] else "")
+    text = f"{items(g.completed_items)} done"
+    return text + (f" · {g.failed_items:,} failed" if g.failed_items else "")
 
 
-def headline(doc: dict) -> str:
+def headline(snapshot: Snapshot) -> str:
     """The whole-run figure: the percentage while the run goes on and once all of it succeeded;
     for a run that ended otherwise, what it did (never "100 %" for work that failed)."""
-    g, run = doc["global_progress"], doc["run"]
-    if not run["is_finished"] or run["outcome"] == RunOutcome.SUCCEEDED:
-        return f"{g['percentage']} %"
-    return f"{g['completed_items']:,} done"
+    g, run = snapshot.global_progress, snapshot.run
+    if not run.is_finished or run.outcome == RunOutcome.SUCCEEDED:
+        return f"{g.percentage} %"
+    return f"{g.completed_items:,} done"
 
 
 def what_items_are() -> str:

@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from cascade.accounts.models import Site
 from cascade.automation import progress
+from cascade.automation.board import Board, board
 from cascade.automation.latest import latest_run_fields
 from cascade.automation.models import AutomationRun, RunStage, Schedule
 from cascade.automation.statuses import ACTIVE, FINISHED
-from cascade.automation.wording import items_done, outcome_text
+from cascade.automation.wording import outcome_text
 from cascade.writer.models import Content, ContentStatus
 
 # The columns the table sorts by: (key for rows, descending first).
@@ -79,22 +80,20 @@ def _sites(user: Any) -> Any:
     )
 
 
-def _bars(run_ids: list[Any]) -> dict[str, dict[str, Any]]:
-    """Each active run's bar: the snapshot's own `global_progress` and run state (built by its
-    own code from the run and its stages, two queries for all of them, nothing written)."""
+def _bars(run_ids: list[Any]) -> dict[str, Board]:
+    """Each active run as the Automation page words it (its snapshot built by the snapshot's
+    own code from the run and its stages: two queries for all of them, nothing written)."""
     if not run_ids:
         return {}
     runs = {r.pk: r for r in AutomationRun.objects.filter(pk__in=run_ids, status__in=ACTIVE)}
     stages: dict[Any, list[RunStage]] = {}
     for row in RunStage.objects.filter(run_id__in=list(runs)).order_by("run_id", "number"):
         stages.setdefault(row.run_id, []).append(row)
-    bars: dict[str, dict[str, Any]] = {}
+    bars: dict[str, Board] = {}
     for pk, run in runs.items():
         if not stages.get(pk):
             continue
-        snapshot = progress.compose(run, stages[pk])
-        g = snapshot.global_progress.model_dump(mode="json")
-        bars[str(pk)] = {**g, **snapshot.run.model_dump(mode="json"), "items_text": items_done(g)}
+        bars[str(pk)] = board(progress.compose(run, stages[pk]))
     return bars
 
 
@@ -142,7 +141,7 @@ def rows(user: Any, sort: str = "name") -> list[dict[str, Any]]:
                 "review": review.get(site.pk, 0),
                 "credits_month": credits.get(site.pk, 0),
                 "sort_name": (site.name.lower(), site.pk),
-                "sort_progress": (bar is not None, bar["percentage"] if bar else -1),
+                "sort_progress": (bar is not None, bar.global_progress.percentage if bar else -1),
                 "sort_last": site.last_finished_at.timestamp() if site.last_finished_at else 0,
                 "sort_next": site.next_run_at.timestamp() if site.next_run_at else float("inf"),
             }

@@ -15,8 +15,9 @@ from rich.text import Text
 from cascade.accounts.models import Site
 from cascade.automation import engine, progress, schedules
 from cascade.automation.models import AutomationRun, Schedule
+from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
-from cascade.automation.wording import human_duration, items_done
+from cascade.automation.wording import headline, human_duration, items_done
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 
 log = logging.getLogger("cascade")
@@ -90,8 +91,7 @@ class Command(BaseCommand):
                 "resume": engine.resume_run,
                 "cancel": engine.cancel_run,
             }[action](run.pk)
-            snapshot = progress.build_snapshot(run)
-            self.stdout.write(f"Run {run.run_id}: {snapshot['run']['status_text']}")
+            self.stdout.write(f"Run {run.run_id}: {progress.read(run).run.status_text}")
         except engine.EngineRefusal as exc:
             raise CommandError(exc.detail) from None
 
@@ -161,29 +161,29 @@ class Command(BaseCommand):
         finally:
             if worker is not None:
                 worker.stop()
-        g, run_doc, metrics = final["global_progress"], final["run"], final["metrics"]
+        g, metrics = final.global_progress, final.metrics
         self.stdout.write(
-            f"{run_doc['status_text']}: {g['completed_items']:,} items done, "
-            f"{g['failed_items']:,} failed, {metrics['credits_used']:,} credits, "
-            f"{human_duration(metrics['duration_seconds']) or '0 s'}."
+            f"{final.run.status_text}: {g.completed_items:,} items done, "
+            f"{g.failed_items:,} failed, {metrics.credits_used:,} credits, "
+            f"{human_duration(metrics.duration_seconds) or '0 s'}."
         )
         # Only a run whose work all succeeded exits 0 (scripts and schedulers rely on it).
-        if run_doc["outcome"] != RunOutcome.SUCCEEDED:
+        if final.run.outcome != RunOutcome.SUCCEEDED:
             sys.exit(1)
 
     def _busy(self, site: Site) -> str:
         """Run Now refused because a run is active: which one, where it is, and what to do."""
-        snapshot = progress.snapshot_for(site.pk)
+        snapshot = progress.latest(site.pk)
         if snapshot is None:  # (it ended meanwhile)
             return "A run was active for this site a moment ago: try again."
-        run, g = snapshot["run"], snapshot["global_progress"]
+        run, g = snapshot.run, snapshot.global_progress
         return (
-            f"Run {run['run_id']} is already active for site {site.pk} ({run['status_text']}, "
-            f"{g['percentage']} %). Follow it with `cascade automation run --site {site.pk} "
+            f"Run {run.run_id} is already active for site {site.pk} ({run.status_text}, "
+            f"{g.percentage} %). Follow it with `cascade automation run --site {site.pk} "
             f"--attach`, or stop it with `cascade automation pause|cancel --site {site.pk}`."
         )
 
-    def watch(self, run: AutomationRun) -> dict:
+    def watch(self, run: AutomationRun) -> Snapshot:
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
         columns = (
             TextColumn("{task.description}", table_column=Column(width=22, no_wrap=True)),
@@ -197,62 +197,56 @@ class Command(BaseCommand):
             seen = -1
             while True:
                 run.refresh_from_db()
-                snapshot = progress.build_snapshot(run)
-                if snapshot["version"] != seen or run.status not in FINISHED:
-                    seen = snapshot["version"]
-                    bars.update(whole, completed=snapshot["global_progress"]["percentage"])
+                snapshot = progress.read(run)
+                if snapshot.version != seen or run.status not in FINISHED:
+                    seen = snapshot.version
+                    bars.update(whole, completed=snapshot.global_progress.percentage)
                     bars.note = run_note(snapshot)
-                    stage = next(
-                        (
-                            s
-                            for s in snapshot["stages"]
-                            if s["number"] == snapshot["run"]["current_stage"]
-                        ),
-                        None,
-                    )
+                    current = snapshot.run.current_stage
+                    stage = next((s for s in snapshot.stages if s.number == current), None)
                     if stage:
                         bars.update(
                             stage_bar,
-                            description=f"{stage['number']}/{len(snapshot['stages'])} "
-                            f"{stage['name']}",
-                            total=max(1, stage["input_count"]),
-                            completed=stage["processed_count"] + stage["failed_count"],
+                            description=f"{stage.number}/{len(snapshot.stages)} {stage.name}",
+                            total=max(1, stage.input_count),
+                            completed=stage.processed_count + stage.failed_count,
                         )
                 if run.status in FINISHED:
                     return snapshot
                 time.sleep(0.4)
 
     def status(self, site: Site, as_json: bool) -> None:
-        snapshot = progress.snapshot_for(site.pk)
+        snapshot = progress.latest(site.pk)
         if as_json:
-            self.stdout.write(json.dumps(snapshot, indent=2))
+            doc = snapshot.model_dump(mode="json") if snapshot else None
+            self.stdout.write(json.dumps(doc, indent=2))
             return
         if snapshot is None:
             self.stdout.write("No runs yet for this site.")
             return
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
-        run, g = snapshot["run"], snapshot["global_progress"]
-        console.print(Text(f"Run {run['run_id']}: {run['status_text']}"))
-        console.print(Text(f"{g['percentage']} % · {run_note(snapshot, status=False)}"))
+        run = snapshot.run
+        console.print(Text(f"Run {run.run_id}: {run.status_text}"))
+        console.print(Text(f"{headline(snapshot)} · {run_note(snapshot, status=False)}"))
         # Seven narrow columns fit 80 with the longest stage name and six-figure counts (each
         # stage's credits are in `--json`). A stage not reached yet shows what it is expected
         # to get (≈), as the page does.
         table = Table("Stage", "Status", box=None, pad_edge=False)
         for heading in ("Total", "Done", "Failed", "Left", "Made"):
             table.add_column(heading, justify="right")
-        for s in snapshot["stages"]:
-            shown = display_status(s, run["status"])
-            forecast = "≈" if s["total_is_estimate"] else ""
-            pending = s["status"] == StageStatus.PENDING
-            total = f"{forecast}{s['expected_total']:,}" if pending else f"{s['input_count']:,}"
+        for s in snapshot.stages:
+            shown = display_status(s, run.status)
+            forecast = "≈" if s.total_is_estimate else ""
+            pending = s.status == StageStatus.PENDING
+            total = f"{forecast}{s.expected_total:,}" if pending else f"{s.input_count:,}"
             table.add_row(
-                f"{s['number']} {s['name']}",
+                f"{s.number} {s.name}",
                 shown.label,
                 total,
-                f"{s['processed_count']:,}",
-                f"{s['failed_count']:,}",
-                total if pending else f"{s['remaining_count']:,}",
-                f"{s['output_count']:,}",
+                f"{s.processed_count:,}",
+                f"{s.failed_count:,}",
+                total if pending else f"{s.remaining_count:,}",
+                f"{s.output_count:,}",
             )
         console.print(table)
 
@@ -268,13 +262,13 @@ class RunProgress(Progress):
             yield Text(self.note, overflow="fold")
 
 
-def run_note(snapshot: dict, status: bool = True) -> str:
+def run_note(snapshot: Snapshot, status: bool = True) -> str:
     """What the bars do not show: items, time left (while there is any), credits, the status."""
-    g, run = snapshot["global_progress"], snapshot["run"]
+    g, run = snapshot.global_progress, snapshot.run
     parts = [items_done(g)]
-    if not run["is_finished"]:
-        parts.append(f"{g['estimated_remaining_time'] or 'estimating time'} left")
-    parts.append(f"{snapshot['metrics']['credits_used']:,} credits")
+    if not run.is_finished:
+        parts.append(f"{g.estimated_remaining_time or 'estimating time'} left")
+    parts.append(f"{snapshot.metrics.credits_used:,} credits")
     if status:
-        parts.append(run["status_text"])
+        parts.append(run.status_text)
     return " · ".join(parts)
