@@ -6,6 +6,7 @@ import os
 import statistics
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,24 @@ def make_site(name: str, count: int, credits: int = 10**12):
         batch_size=5000,
     )
     return site
+
+
+@contextmanager
+def funded_worker(name: str):
+    """An account with credits enough for any run, and an embedded worker of two threads that
+    works the runs started meanwhile (stopped on the way out)."""
+    from cascade.accounts import credits as ledger
+    from cascade.accounts.models import Account
+    from cascade.automation.worker import EmbeddedWorker
+
+    account = Account.objects.create(name=name)
+    ledger.add(account, 10**9, note="Benchmark credits")
+    worker = EmbeddedWorker(threads=2, idle_wait=0.05)
+    worker.start()
+    try:
+        yield account, worker
+    finally:
+        worker.stop()
 
 
 def pct(values: list[float], q: float) -> float:

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from common import ROOT, setup_django
+from common import ROOT, funded_worker, setup_django
 
 LATENCY = "1:0.004,2:0.05,4:0.12,5:0.02,6:0.04"
 SETS = {
@@ -47,17 +47,11 @@ def measure(site, worker) -> dict:
 
 def main() -> None:
     setup_django(CASCADE_AI_LATENCY=LATENCY, CASCADE_LOG_LEVEL="WARNING")
-    from cascade.accounts import credits as ledger
-    from cascade.accounts.models import Account, Site
-    from cascade.automation.worker import EmbeddedWorker
+    from cascade.accounts.models import Site
     from cascade.planner.importing import import_rows
 
-    account = Account.objects.create(name="estimates")
-    ledger.add(account, 10**9, note="Benchmark credits")
-    worker = EmbeddedWorker(threads=2, idle_wait=0.05)
-    worker.start()
     out: dict[str, dict] = {}
-    try:
+    with funded_worker("estimates") as (account, worker):
         for name, (path, first) in SETS.items():
             rows = list(csv.DictReader(path.open()))
             site = Site.objects.create(account=account, name=f"estimates {name}")
@@ -65,8 +59,6 @@ def main() -> None:
             out[f"{name} first run"] = measure(site, worker)
             import_rows(site, rows[first:])
             out[f"{name} second run"] = measure(site, worker)
-    finally:
-        worker.stop()
     print(json.dumps(out))
 
 

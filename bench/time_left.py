@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from common import ROOT, keywords, setup_django
+from common import ROOT, funded_worker, keywords, setup_django
 
 LATENCY = "1:0.05,2:0.5,4:1.5,5:0.25,6:0.5"  # runs of minutes, so minutes show
 FLOOR = 60.0  # seconds: everything below reads "< 1 min"
@@ -71,9 +71,7 @@ def figures(samples: list[tuple[float, float | None, str]]) -> dict:
 
 def main() -> None:
     setup_django(CASCADE_AI_LATENCY=LATENCY, CASCADE_LOG_LEVEL="WARNING")
-    from cascade.accounts import credits as ledger
-    from cascade.accounts.models import Account, Site
-    from cascade.automation.worker import EmbeddedWorker
+    from cascade.accounts.models import Site
     from cascade.planner.importing import import_rows
 
     demo = [
@@ -84,19 +82,13 @@ def main() -> None:
         "demo": (demo[:150], demo[150:]),
         "1,000 keywords": (keywords(1000), keywords(2000)[1000:]),
     }
-    account = Account.objects.create(name="time left")
-    ledger.add(account, 10**9, note="Benchmark credits")
-    worker = EmbeddedWorker(threads=2, idle_wait=0.05)
-    worker.start()
     out: dict[str, dict] = {}
-    try:
+    with funded_worker("time left") as (account, _):
         for name, (first, second) in sets.items():
             site = Site.objects.create(account=account, name=f"time left {name}")
             for label, words in (("first run", first), ("second run", second)):
                 import_rows(site, [{"keyword": k} for k in words])
                 out[f"{name}, {label}"] = figures(sample_run(site))
-    finally:
-        worker.stop()
     print(json.dumps(out))
 
 
