@@ -23,10 +23,10 @@ from django.utils import timezone
 from cascade.accounts.models import Site
 from cascade.automation import progress
 from cascade.automation.board import Board, board
+from cascade.automation.history import outcome_texts, runs_with_stages
 from cascade.automation.latest import latest_run_fields
-from cascade.automation.models import AutomationRun, RunStage, Schedule
+from cascade.automation.models import AutomationRun, Schedule
 from cascade.automation.statuses import ACTIVE, FINISHED
-from cascade.automation.wording import outcome_text
 from cascade.writer.models import Content, ContentStatus
 
 # The columns the table sorts by: (key for rows, descending first).
@@ -82,31 +82,9 @@ def _sites(user: Any) -> Any:
 
 def _bars(run_ids: list[Any]) -> dict[str, Board]:
     """Each active run as the Automation page words it (its snapshot built by the snapshot's
-    own code from the run and its stages: two queries for all of them, nothing written)."""
-    if not run_ids:
-        return {}
-    runs = {r.pk: r for r in AutomationRun.objects.filter(pk__in=run_ids, status__in=ACTIVE)}
-    stages: dict[Any, list[RunStage]] = {}
-    for row in RunStage.objects.filter(run_id__in=list(runs)).order_by("run_id", "number"):
-        stages.setdefault(row.run_id, []).append(row)
-    bars: dict[str, Board] = {}
-    for pk, run in runs.items():
-        if not stages.get(pk):
-            continue
-        bars[str(pk)] = board(progress.compose(run, stages[pk]))
-    return bars
-
-
-def _outcomes(run_ids: list[Any]) -> dict[str, str]:
-    """How each finished run went, in the words of the Automation page ("Completed with 3
-    failures"), from its stored counters: one query for all of them."""
-    if not run_ids:
-        return {}
-    stages: dict[Any, list[RunStage]] = {}
-    found = RunStage.objects.filter(run_id__in=run_ids).select_related("run")
-    for row in found.order_by("run_id", "number"):
-        stages.setdefault(row.run_id, []).append(row)
-    return {str(pk): outcome_text(its[0].run, its) for pk, its in stages.items()}
+    own code from the run and its stages: one query for all of them, nothing written)."""
+    found = runs_with_stages(run_ids, status__in=ACTIVE)
+    return {str(pk): board(progress.compose(run, stages)) for pk, (run, stages) in found.items()}
 
 
 def rows(user: Any, sort: str = "name") -> list[dict[str, Any]]:
@@ -126,7 +104,7 @@ def rows(user: Any, sort: str = "name") -> list[dict[str, Any]]:
         .values_list("site_id", "n")
     )
     bars = _bars([s.latest_run for s in sites if s.latest_run])
-    outcomes = _outcomes([s.last_run for s in sites if s.last_run])
+    outcomes = outcome_texts([s.last_run for s in sites if s.last_run])
     result = []
     for site in sites:
         bar = bars.get(str(site.latest_run)) if site.latest_run else None
