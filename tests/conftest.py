@@ -28,6 +28,8 @@ from cascade.planner.importing import import_rows
 
 DATA = Path(__file__).parent / "data"
 CELERY = settings.CASCADE_EXECUTOR == "celery"
+# Before any password is hashed (tests/hashers.py says why).
+settings.PASSWORD_HASHERS = ["tests.hashers.QuickPBKDF2PasswordHasher"]
 
 if CELERY:
     # Each xdist worker gets its own Redis database, so tasks of one never reach the other.
