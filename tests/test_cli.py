@@ -107,16 +107,16 @@ def test_a_file_longer_than_a_request_may_carry_is_imported_from_the_command_lin
 
 def test_bad_command_line_input_is_explained():
     missing = cascade("automation", "status", "--site", "4242", check=False)
-    assert missing.returncode != 0 and "Site 4242 does not exist." in missing.stderr
+    assert missing.returncode == 1 and missing.stderr == "Error: Site 4242 does not exist.\n"
     nobody = cascade("create_token", "nobody", check=False)
-    assert "No user named 'nobody'" in nobody.stderr
+    assert nobody.stderr.startswith("Error: No user named 'nobody'")  # (no class name)
 
 
 def test_steering_commands_act_on_the_active_run(site):
     cascade("automation", "run", "--site", str(site.pk))
     busy = cascade("automation", "run", "--site", str(site.pk), check=False)
     active = AutomationRun.objects.get(site=site)
-    assert busy.returncode != 0 and f"Run {active.run_id} is already active" in busy.stderr
+    assert busy.returncode != 0 and busy.stderr.startswith(f"Error: Run {active.run_id} is already")
     assert f"cascade automation run --site {site.pk} --attach" in busy.stderr
     # Before a stage is reached, the table shows what it is expected to get, as the page does.
     table = cascade("automation", "status", "--site", str(site.pk), COLUMNS="80").stdout

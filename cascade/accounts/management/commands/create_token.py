@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cascade.accounts import tokens
+from cascade.lib.commands import Command as CascadeCommand
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Print a new API token for a user, alone on one line. It is stored hashed and shown only once."
 
     def add_arguments(self, parser):

@@ -3,15 +3,16 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.lib.limits import text_problem
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Create (or update) a user and their membership of an account; creates the account if missing."
 
     def add_arguments(self, parser):

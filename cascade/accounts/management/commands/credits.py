@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.lib.limits import digits
 
 
@@ -17,7 +18,7 @@ def find_account(name_or_id: str) -> Account:
     return account
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Top up an account's credits (a ledger row); runs paused for credits resume."
 
     def add_arguments(self, parser):

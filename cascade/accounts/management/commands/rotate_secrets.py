@@ -4,10 +4,10 @@ CASCADE_ENCRYPTION_KEY changed (the former one listed in the *_FALLBACKS setting
 from __future__ import annotations
 
 from django.apps import apps
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cascade.accounts import secrets
+from cascade.lib.commands import Command as CascadeCommand
 
 # (app label, model, field holding the encrypted secret, what it is for people)
 STORED = [
@@ -17,7 +17,7 @@ STORED = [
 ]
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Re-encrypt stored secrets (AI keys, WordPress passwords, webhook secrets) with the current key."
 
     def handle(self, *args, **options):

@@ -6,7 +6,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Column, Table
@@ -19,11 +19,12 @@ from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
 from cascade.automation.wording import headline, human_duration, items_done
 from cascade.automation.worker import EmbeddedWorker, workers_alive
+from cascade.lib.commands import Command as CascadeCommand
 
 log = logging.getLogger("cascade")
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Run and steer the automation pipeline of a site."
 
     def add_arguments(self, parser):

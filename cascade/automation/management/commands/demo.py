@@ -9,11 +9,11 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cascade.accounts import credits
 from cascade.accounts.models import Account, Membership, Role, Site
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.lib.env import parse_stage_map
 from cascade.planner.importing import import_rows, rows_from_csv
 
@@ -36,7 +36,7 @@ def this_command() -> str:
     return f"{shlex.quote(os.path.relpath(sys.executable))} -m cascade"
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Prepare the demo account, user and site (idempotent) and serve them."
 
     def add_arguments(self, parser):

@@ -6,10 +6,10 @@ from types import FrameType
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 
 from cascade.automation.worker import EmbeddedWorker
 from cascade.lib import http_server
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.live.hub import hub
 
 log = logging.getLogger("cascade.serve")
@@ -24,7 +24,7 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Serve the web app and API (ASGI, live updates) with the embedded worker unless work goes to Celery."
 
     def add_arguments(self, parser):

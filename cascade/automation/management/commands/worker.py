@@ -4,10 +4,12 @@ import os
 import socket
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from cascade.lib.commands import Command as CascadeCommand
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Start a Celery worker for Cascade (CASCADE_EXECUTOR=celery); same as `celery -A cascade worker`."
 
     def add_arguments(self, parser):

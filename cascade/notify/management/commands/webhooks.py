@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cascade.accounts.models import Site
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.notify import webhooks
 from cascade.notify.models import Delivery, Webhook
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Add, list and remove a site's webhooks (signed POSTs when runs finish or pause)."
 
     def add_arguments(self, parser):

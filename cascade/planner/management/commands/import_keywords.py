@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cascade.accounts.models import Site
+from cascade.lib.commands import Command as CascadeCommand
 from cascade.planner.importing import ImportRefused, import_file
 
 
-class Command(BaseCommand):
+class Command(CascadeCommand):
     help = "Import keywords from a CSV file with a header row (keyword required; volume, difficulty, intent optional)."
 
     def add_arguments(self, parser):

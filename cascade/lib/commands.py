@@ -1,0 +1,26 @@
+"""The base of Cascade's commands: a refusal reads `Error: <why>` on the terminal (exit 1),
+not Django's `CommandError: <why>`, which names a class. Called from code (`call_command`),
+a command raises as usual."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+
+
+class Command(BaseCommand):
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except CommandError as refusal:
+            from_terminal = getattr(self, "_called_from_command_line", False)
+            if (
+                not from_terminal
+                or options.get("traceback")
+                or isinstance(refusal, SystemCheckError)
+            ):
+                raise
+            self.stderr.write(f"Error: {refusal}")
+            sys.exit(refusal.returncode)
