@@ -100,10 +100,7 @@ NOT_STAGE_COUNTS = {
         "cascade/automation/page.py",
         'events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []',
     ),
-    (
-        "cascade/automation/management/commands/automation.py",
-        "with RunProgress(*columns, console=console, refresh_per_second=8) as bars:",
-    ),
+    ("cascade/automation/management/terminal.py", "refresh_per_second=8,"),
     (
         "cascade/automation/engine/processing.py",
         'log.warning("claim %s expired before commit; another worker redoes its items", token[:8])',

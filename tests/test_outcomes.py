@@ -126,3 +126,8 @@ def test_run_wait_exits_non_zero_unless_the_work_succeeded(site, refusing):
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Failed: 0 of 40 keywords clustered" in result.stdout
+    # The whole-run bar tells what was done, as the page does, never "100 %" for failed work.
+    whole = next(line for line in result.stdout.splitlines() if line.startswith("Whole run"))
+    assert whole.rstrip().endswith(" 0 done") and "100" not in whole, whole
+    stage = next(line for line in result.stdout.splitlines() if line.startswith("1/7 "))
+    assert stage.rstrip().endswith("100 % · 40/40"), stage  # (every keyword settled: failed)

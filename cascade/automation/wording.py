@@ -27,10 +27,15 @@ def items_done(g: GlobalProgress) -> str:
 def headline(snapshot: Snapshot) -> str:
     """The whole-run figure: the percentage while the run goes on and once all of it succeeded;
     for a run that ended otherwise, what it did (never "100 %" for work that failed)."""
-    g, run = snapshot.global_progress, snapshot.run
-    if not run.is_finished or run.outcome == RunOutcome.SUCCEEDED:
-        return f"{g.percentage} %"
-    return f"{g.completed_items:,} done"
+    g = snapshot.global_progress
+    return f"{g.percentage} %" if shows_percentage(snapshot) else f"{g.completed_items:,} done"
+
+
+def shows_percentage(snapshot: Snapshot) -> bool:
+    """Whether a run's figure is its percentage: while it goes on, and once all of it
+    succeeded (a run that ended otherwise is told by what it did)."""
+    run = snapshot.run
+    return not run.is_finished or run.outcome == RunOutcome.SUCCEEDED
 
 
 def what_items_are() -> str:

@@ -8,16 +8,16 @@ import time
 from django.conf import settings
 from django.core.management.base import CommandError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Column, Table
+from rich.table import Table
 from rich.text import Text
 
 from cascade.accounts.models import Site
 from cascade.automation import engine, progress, schedules
+from cascade.automation.management.terminal import RunBars, run_note
 from cascade.automation.models import AutomationRun, Schedule
 from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
-from cascade.automation.wording import headline, human_duration, items_done
+from cascade.automation.wording import headline, human_duration, shows_percentage, what_items_are
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 from cascade.lib.commands import Command as CascadeCommand
 
@@ -186,32 +186,15 @@ class Command(CascadeCommand):
 
     def watch(self, run: AutomationRun) -> Snapshot:
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
-        columns = (
-            TextColumn("{task.description}", table_column=Column(width=22, no_wrap=True)),
-            BarColumn(bar_width=None, table_column=Column(min_width=10, ratio=1)),
-            TaskProgressColumn(table_column=Column(width=5, no_wrap=True)),
-            MofNCompleteColumn(table_column=Column(no_wrap=True)),
-        )
-        with RunProgress(*columns, console=console, refresh_per_second=8) as bars:
-            whole = bars.add_task("Whole run", total=100)
-            stage_bar = bars.add_task("Starting…", total=1)
+        console.print(Text(what_items_are(), style="dim"))
+        with RunBars(console) as bars:
             seen = -1
             while True:
                 run.refresh_from_db()
                 snapshot = progress.read(run)
                 if snapshot.version != seen or run.status not in FINISHED:
                     seen = snapshot.version
-                    bars.update(whole, completed=snapshot.global_progress.percentage)
-                    bars.note = run_note(snapshot)
-                    current = snapshot.run.current_stage
-                    stage = next((s for s in snapshot.stages if s.number == current), None)
-                    if stage:
-                        bars.update(
-                            stage_bar,
-                            description=f"{stage.number}/{len(snapshot.stages)} {stage.name}",
-                            total=max(1, stage.input_count),
-                            completed=stage.processed_count + stage.failed_count,
-                        )
+                    bars.show(snapshot)
                 if run.status in FINISHED:
                     return snapshot
                 time.sleep(0.4)
@@ -228,7 +211,8 @@ class Command(CascadeCommand):
         console = Console(file=getattr(self.stdout, "_out", sys.stdout))
         run = snapshot.run
         console.print(Text(f"Run {run.run_id}: {run.status_text}"))
-        console.print(Text(f"{headline(snapshot)} · {run_note(snapshot, status=False)}"))
+        lead = f"{headline(snapshot)} · " if shows_percentage(snapshot) else ""
+        console.print(Text(lead + run_note(snapshot, status=False)))
         # Seven narrow columns fit 80 with the longest stage name and six-figure counts (each
         # stage's credits are in `--json`). A stage not reached yet shows what it is expected
         # to get (≈), as the page does.
@@ -250,26 +234,4 @@ class Command(CascadeCommand):
                 f"{s.output_count:,}",
             )
         console.print(table)
-
-
-class RunProgress(Progress):
-    """The bars, then a line of words under them that wraps instead of squeezing the bars."""
-
-    note = ""
-
-    def get_renderables(self):
-        yield self.make_tasks_table(self.tasks)
-        if self.note:
-            yield Text(self.note, overflow="fold")
-
-
-def run_note(snapshot: Snapshot, status: bool = True) -> str:
-    """What the bars do not show: items, time left (while there is any), credits, the status."""
-    g, run = snapshot.global_progress, snapshot.run
-    parts = [items_done(g)]
-    if not run.is_finished:
-        parts.append(f"{g.estimated_remaining_time or 'estimating time'} left")
-    parts.append(f"{snapshot.metrics.credits_used:,} credits")
-    if status:
-        parts.append(run.status_text)
-    return " · ".join(parts)
+        console.print(Text(what_items_are(), style="dim"))
