@@ -3,7 +3,7 @@ servers (Ollama, vLLM, LM Studio).
 
 Every text stage asks for structured output (a JSON schema in `response_format`) and validates
 the answer with pydantic; an invalid answer is asked again with the validation error, never
-accepted. Calls are limited in concurrency and rate; the openai client retries transient failures
+accepted. Calls are limited in concurrency and rate (every request, retries included); the openai client retries transient failures
 (waiting for `Retry-After`, backing off with jitter), and the engine retries the item after that.
 Worst case per item: CASCADE_MAX_ATTEMPTS x (1 + REPAIRS) x (1 + CASCADE_AI_RETRIES) requests. The API key never leaves this module: it is not logged and no error
 message contains it."""
@@ -70,11 +70,15 @@ class OpenAIProvider(Clustering, Pictures):
         self.text_model = settings.CASCADE_TEXT_MODEL
         self.image_model = settings.CASCADE_IMAGE_MODEL
         self.label = f"OpenAI-compatible · {self.text_model}"
+        # Every request the client sends, its own retries included, takes a slot of the rate
+        # limit first (the hook runs in the sending thread, which says what it estimated).
+        self._sending = threading.local()
         self.client = openai.OpenAI(
             api_key=key,
             base_url=settings.OPENAI_BASE_URL or None,
             timeout=settings.CASCADE_AI_TIMEOUT,
             max_retries=settings.CASCADE_AI_RETRIES,  # transport retries: here and only here
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [self._take_slot]}),
         )
         self.embedding_model = settings.CASCADE_EMBEDDING_MODEL
         # Which vectors a cluster's stored centroid is made of (another model's are not used).
@@ -93,6 +97,9 @@ class OpenAIProvider(Clustering, Pictures):
 
     # --- transport ---------------------------------------------------------------------------------
 
+    def _take_slot(self, request: Any) -> None:
+        self.limiter.acquire(getattr(self._sending, "tokens", 0))
+
     def _call(self, send, estimated_tokens: int):
         """Send one request within the limits. The openai client itself retries what is worth
         retrying (429, 408, 409, 5xx, timeouts, lost connections) CASCADE_AI_RETRIES times,
@@ -100,7 +107,7 @@ class OpenAIProvider(Clustering, Pictures):
         its words: retry the item later, fail it, or pause the run."""
         openai = self._openai
         tries = settings.CASCADE_AI_RETRIES + 1
-        self.limiter.acquire(estimated_tokens)
+        self._sending.tokens = estimated_tokens  # (each try takes its slot: `_take_slot`)
         try:
             with self.gate:
                 return send()
