@@ -1,6 +1,7 @@
 """An item whose processing stops its worker (a crash in an AI library, running out of memory)
 is taken back and tried again, but not for ever: at the third stopped worker it fails with that
-reason, and the run goes on with the rest. With a provider that ends its process."""
+reason, and the run goes on with the rest. Items that were only beside it when it struck are
+tried again alone and done, never failed with it. With a provider that ends its process."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ def test_an_item_that_stops_its_worker_fails_at_the_third_stop_and_the_run_goes_
             CASCADE_AI_PROVIDER="tests.providers.CrashingProvider",
             CASCADE_TEST_CRASH_FILE=str(marker),
             CASCADE_EXECUTOR="embedded",
-            CASCADE_WORKER_THREADS="1",  # the doomed article alone in flight when it stops
+            # Two threads: another article is in flight beside the doomed one when it stops
+            # (and shares its stops until each has been tried alone).
+            CASCADE_WORKER_THREADS="2",
             CASCADE_CLAIM_TIMEOUT="30",
         )
         try:

@@ -55,16 +55,7 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         if run.status != RunStatus.RUNNING or not run.current_stage:
             return None
         stage = run.current_stage
-        candidates = (
-            RunItem.objects.filter(run=run, stage=stage, state=ItemState.QUEUED)
-            .exclude(not_before__gt=now)
-            # Items not tried yet go first: a retried item waits behind them, so a run keeps
-            # moving and an item is only failed once the provider has answered others.
-            .order_by("attempts", "position")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[: registry().batch_size(stage, run.config)]
-        )
-        ids = list(candidates)
+        ids = _next_ids(run, stage, now)
         if not ids:
             return None
         token = uuid.uuid4().hex
@@ -89,6 +80,30 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         announce(run)
     items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
     return Claim(run_id, stage, token, items)
+
+
+def _next_ids(run: AutomationRun, stage: int, now: datetime) -> list[int]:
+    """The items to claim next (the run row is locked). An item that was in flight when its
+    worker stopped is a suspect: it goes alone, after every other item of its stage, and
+    nothing else of the stage is claimed while it is in flight, so that if its worker stops
+    again the stop is its own. (Items merely beside a poison item when it struck are cleared
+    that way, and only the poison item reaches CASCADE_MAX_ATTEMPTS stops.)"""
+    in_stage = RunItem.objects.filter(run=run, stage=stage)
+    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
+        return []
+    queued = (
+        in_stage.filter(state=ItemState.QUEUED)
+        .exclude(not_before__gt=now)
+        # Items not tried yet go first: a retried item waits behind them, so a run keeps
+        # moving and an item is only failed once the provider has answered others.
+        .order_by("attempts", "position")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    ids = list(queued.filter(worker_stops=0)[: registry().batch_size(stage, run.config)])
+    if ids or in_stage.filter(state=ItemState.PROCESSING).exists():
+        return ids
+    return list(queued[:1])  # only suspects wait, and nothing is in flight: one, alone
 
 
 def claimable_batches(run_id: Any) -> int:
