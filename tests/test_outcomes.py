@@ -67,6 +67,8 @@ def test_a_run_whose_every_item_failed_is_called_failed(site, refusing):
     shown = page.live_context(site, can_operate=True)["snapshot"]
     assert shown.headline == "0 done" and shown.items_text == "0 items done · 40 failed"
     assert (shown.cards[0].done_fill, shown.cards[0].failed_fill) == (0, 100)
+    card = page.live_fragments(site, can_operate=True).parts["stage-1"]
+    assert ">0 % done<" in card and "100 %" not in card  # (its bar is all red)
     # The stages after it say why they did not run.
     cards = shown.cards
     assert cards[1].skip_reason == "stage 1 made no clusters and none were waiting"
@@ -131,3 +133,12 @@ def test_run_wait_exits_non_zero_unless_the_work_succeeded(site, refusing):
     assert whole.rstrip().endswith(" 0 done") and "100" not in whole, whole
     stage = next(line for line in result.stdout.splitlines() if line.startswith("1/7 "))
     assert stage.rstrip().endswith("100 % · 40/40"), stage  # (every keyword settled: failed)
+
+
+def test_a_site_whose_keywords_are_all_turned_off_says_so(site):
+    from cascade.planner.models import Keyword
+
+    Keyword.objects.filter(site=site).update(disabled=True)
+    parts = page.live_fragments(site, can_operate=True).parts
+    assert "Nothing is waiting: 40 keywords are turned off." in parts["estimate"]
+    assert "Turn them on or import more" in parts["estimate"]

@@ -51,6 +51,8 @@ def test_a_hundred_sites_render_in_a_fixed_few_queries(client, alice, many_sites
     assert len(queries) <= 10, [q["sql"][:120] for q in queries.captured_queries]
     html = page.content.decode()
     assert html.count('data-testid="site-row"') == 100
+    # What the bars' percentage and items mean is said beside them, as on the Automation page.
+    assert "percentage is of its expected work" in html and "Items are the keywords" in html
 
     rows = {r["site"].pk: r for r in overview.rows(alice)}
     done = rows[site.pk]

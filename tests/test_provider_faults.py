@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.test import Client
 
 from cascade.accounts.models import Site
 from cascade.automation import engine
@@ -46,6 +49,16 @@ def test_a_flaky_provider_is_retried_and_retry_failed_finishes_the_job(
         RunItem.objects.filter(run=run, state=ItemState.FAILED).exclude(last_error="").count()
         == failed
     )
+    # On the run's page, an error an item got over is told in grey, not listed as an error.
+    recovered = RunItem.objects.filter(run=run, state=ItemState.DONE).exclude(last_error="")
+    item = recovered.first()
+    assert item is not None
+    client = Client()
+    client.force_login(alice)
+    page = f"/sites/{site.pk}/automation/runs/{run.pk}/?state=done&stage={item.stage}"
+    html = client.get(f"{page}&q={item.object_id}").content.decode()
+    assert 'data-testid="recovered"' in html and "503 Service" in html
+    assert not re.search(r'error-cell">[^<]*503', html), "a recovered error listed as an error"
 
     flaky.configure(0.0)
     retry = engine.retry_failed(run.pk)

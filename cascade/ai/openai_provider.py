@@ -33,7 +33,6 @@ from cascade.ai.base import (
     ClusterIn,
     IdeaOut,
     ProviderError,
-    ProviderRefused,
     ProviderUnavailable,
     SiteProfile,
 )
@@ -41,6 +40,7 @@ from cascade.ai.limits import RateLimiter
 from cascade.ai.notes import length_goal
 from cascade.ai.openai_clustering import Clustering
 from cascade.ai.openai_pictures import Pictures
+from cascade.ai.openai_transport import Transport
 from cascade.ai.text import clip, count_words
 
 log = logging.getLogger("cascade.ai.openai")
@@ -49,11 +49,7 @@ PROMPTS = Path(__file__).parent / "prompts"
 REPAIRS = 1  # times an invalid answer is sent back with its validation error
 
 
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[key]") if secret else text
-
-
-class OpenAIProvider(Clustering, Pictures):
+class OpenAIProvider(Transport, Clustering, Pictures):
     name = "openai"
     is_offline = False
 
@@ -96,47 +92,6 @@ class OpenAIProvider(Clustering, Pictures):
         return f"<OpenAIProvider {self.text_model}>"
 
     # --- transport ---------------------------------------------------------------------------------
-
-    def _take_slot(self, request: Any) -> None:
-        self.limiter.acquire(getattr(self._sending, "tokens", 0))
-
-    def _call(self, send, estimated_tokens: int):
-        """Send one request within the limits. The openai client itself retries what is worth
-        retrying (429, 408, 409, 5xx, timeouts, lost connections) CASCADE_AI_RETRIES times,
-        honouring Retry-After with jittered backoff; what still fails is told to the engine in
-        its words: retry the item later, fail it, or pause the run."""
-        openai = self._openai
-        tries = settings.CASCADE_AI_RETRIES + 1
-        self._sending.tokens = estimated_tokens  # (each try takes its slot: `_take_slot`)
-        try:
-            with self.gate:
-                return send()
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise ProviderUnavailable(
-                f"The AI provider refused the API key ({exc.status_code}): check OPENAI_API_KEY or the "
-                "account's key on its settings page."
-            ) from None
-        except openai.BadRequestError as exc:
-            raise ProviderRefused(redact(_message(exc), self._key)) from None
-        except openai.RateLimitError:
-            raise ProviderError(
-                f"The AI provider rate-limited the request (429) {tries} times."
-            ) from None
-        except openai.APITimeoutError:
-            raise ProviderError(
-                f"The AI provider timed out after {settings.CASCADE_AI_TIMEOUT:g} s, {tries} times."
-            ) from None
-        except openai.APIConnectionError:
-            raise ProviderError(f"Could not connect to the AI provider ({tries} tries).") from None
-        except openai.APIStatusError as exc:
-            if exc.status_code < 500 and exc.status_code not in (408, 409):
-                raise ProviderRefused(
-                    f"{exc.status_code}: {redact(_message(exc), self._key)}"
-                ) from None
-            raise ProviderError(
-                f"The AI provider answered {exc.status_code} {tries} times: "
-                f"{redact(_message(exc), self._key)}"
-            ) from None
 
     def _structured(
         self,
@@ -286,15 +241,6 @@ class OpenAIProvider(Clustering, Pictures):
             meta_description=clip(answer.meta_description, 160),
             word_count=count_words(answer.html),
         )
-
-
-def _message(exc) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:500]
-    return str(getattr(exc, "message", "") or exc)[:500]
 
 
 def _short(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from cascade.automation.models import AutomationRun, RunEvent, RunStage, Schedul
 from cascade.automation.stages import registry
 from cascade.automation.statuses import StageStatus, Trigger
 from cascade.automation.wording import human_duration
+from cascade.planner.models import Keyword
 
 PROVIDER_HELP = {
     True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
@@ -109,7 +110,11 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
         )
         for c in cards
     ]
+    # With nothing waiting, whether keywords are there but turned off (one count, between runs).
+    nothing = overview is not None and not overview["items"]
+    turned_off = Keyword.objects.filter(site=site, disabled=True).count() if nothing else 0
     return {
+        "turned_off": turned_off,
         "history": history(site),
         "stage_cards": cards,
         "stage_count": len(registry()),

@@ -113,6 +113,8 @@ def run_detail(request: HttpRequest, site_id: int, run_id: uuid.UUID) -> HttpRes
     listed = items_page(request, run)
     for item in listed["items"]:  # a failed item of an ended run can be tried again alone
         item.can_retry = item.state == ItemState.FAILED and shown.is_finished
+        # An error an item got over is not an error of the run: it is told, not listed red.
+        item.recovered = item.state == ItemState.DONE and bool(item.last_error)
     context = {
         "site": site,
         "run": run,
