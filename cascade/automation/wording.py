@@ -54,7 +54,9 @@ def skip_reason(number: int, disabled: bool, source: tuple[int, bool, int] | Non
     if disabled:
         return "disabled in this run's configuration"
     if source is not None and source[1] and not source[2]:
-        return f"stage {source[0]} made no {spec.noun.many} and none were waiting"
+        # What the source stage passes on: what it made, or the items it finished.
+        passed = "finished" if spec.inflow and spec.inflow.counts == "processed" else "made"
+        return f"stage {source[0]} {passed} no {spec.noun.many} and none were waiting"
     return f"no {spec.noun.many} were waiting"
 
 

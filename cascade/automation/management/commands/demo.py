@@ -49,9 +49,11 @@ class Command(CascadeCommand):
         site = self.prepare()
         if not os.environ.get("CASCADE_AI_LATENCY"):
             settings.CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", DEMO_LATENCY)
+        serve = f"{this_command()} serve --host {host} --port {port}"
+        where = "Log in at" if not no_serve else f"Serve it with `{serve}`, then log in at"
         self.stdout.write(
             f'\nDemo ready: site {site.pk} "{site.name}" with {site.keywords.count()} keywords.\n'
-            f"  Log in at http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
+            f"  {where} http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
             f"  CLI: {this_command()} automation run --site {site.pk} --wait\n"
         )
         if not no_serve:

@@ -9,7 +9,7 @@
   document.addEventListener("change", (event) => {  // a chosen or dropped file: its name and size
     const out = event.target.matches("input[type=file][data-shows-in]") && document.getElementById(event.target.dataset.showsIn);
     const file = out && event.target.files[0];
-    if (out) out.textContent = file ? `${file.name} · ${file.size < 1048576 ? `${Math.max(1, Math.round(file.size / 1024))} KiB` : `${(file.size / 1048576).toFixed(1)} MiB`}` : "";
+    if (out) out.textContent = file ? `${file.name} · ${file.size < 1024 ? `${file.size} bytes` : file.size < 1048576 ? `${Math.round(file.size / 1024)} KiB` : `${(file.size / 1048576).toFixed(1)} MiB`}` : "";
   });
   document.addEventListener("change", (event) => {
     if (!event.target.matches("[data-select-all]")) return;
