@@ -3,10 +3,11 @@ servers (Ollama, vLLM, LM Studio).
 
 Every text stage asks for structured output (a JSON schema in `response_format`) and validates
 the answer with pydantic; an invalid answer is asked again with the validation error, never
-accepted. Calls are limited in concurrency and rate (every request, retries included); the openai client retries transient failures
-(waiting for `Retry-After`, backing off with jitter), and the engine retries the item after that.
-Worst case per item: CASCADE_MAX_ATTEMPTS x (1 + REPAIRS) x (1 + CASCADE_AI_RETRIES) requests. The API key never leaves this module: it is not logged and no error
-message contains it."""
+accepted. Requests are limited in concurrency and rate, retries included (`openai_transport`);
+the openai client retries transient failures (waiting for `Retry-After`, backing off with
+jitter), and the engine retries the item after that. Worst case per item:
+CASCADE_MAX_ATTEMPTS x (1 + REPAIRS) x (1 + CASCADE_AI_RETRIES) requests. The API key never
+leaves this module and its transport: it is not logged and no error message contains it."""
 
 from __future__ import annotations
 

@@ -66,6 +66,8 @@ class Transport:
                 f"The AI provider answered {exc.status_code} {tries} times: "
                 f"{redact(message_of(exc), self._key)}"
             ) from None
+        finally:
+            self._sending.tokens = 0
 
 
 def message_of(exc: Any) -> str:

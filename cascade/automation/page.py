@@ -21,10 +21,10 @@ from cascade.automation.controls import controls
 from cascade.automation.engine import lifecycle
 from cascade.automation.history import run_summaries
 from cascade.automation.models import AutomationRun, RunEvent, RunStage, Schedule
+from cascade.automation.queues import turned_off_keywords
 from cascade.automation.stages import registry
 from cascade.automation.statuses import StageStatus, Trigger
 from cascade.automation.wording import human_duration
-from cascade.planner.models import Keyword
 
 PROVIDER_HELP = {
     True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
@@ -79,7 +79,7 @@ def planned(prepared: tuple[AutomationRun, dict[int, int]], starting: bool = Fal
     snapshot = progress.compose(run, rows)
     # No run yet: the first update from the server replaces it all.
     unsaved = snapshot.model_copy(update={"run": snapshot.run.model_copy(update={"run_id": ""})})
-    return board(unsaved)
+    return board(unsaved, run.config.get("stages_enabled") or [])
 
 
 def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def live_context(site: Site, can_operate: bool, dismissed: Sequence[str] = ()) -
     ]
     # With nothing waiting, whether keywords are there but turned off (one count, between runs).
     nothing = overview is not None and not overview["items"]
-    turned_off = Keyword.objects.filter(site=site, disabled=True).count() if nothing else 0
+    turned_off = turned_off_keywords(site.pk).count() if nothing else 0
     return {
         "turned_off": turned_off,
         "history": history(site),

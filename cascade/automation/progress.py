@@ -93,7 +93,7 @@ def fresh_snapshot(run_id: Any) -> Snapshot:
 
 
 def _build_snapshot(run: AutomationRun | Any) -> Snapshot:
-    """The one JSON document about a run's progress.
+    """The snapshot of a run's progress, read now.
 
     The run and its stage rows come from one statement, so the counters and the run's status and
     version always belong together. Then the active stage's processing and next items (2

@@ -13,9 +13,15 @@ from cascade.writer import models as writer
 
 
 def keyword_queue(site_id: int, config: dict[str, Any] | None = None) -> QuerySet:
+    return turned_off_keywords(site_id, disabled=False).order_by("id")
+
+
+def turned_off_keywords(site_id: int, disabled: bool = True) -> QuerySet:
+    """Keywords stage 1 would take if they were not turned off (with `disabled=False`: its
+    queue)."""
     return planner.Keyword.objects.filter(
-        site_id=site_id, status=planner.KeywordStatus.NEW, cluster__isnull=True, disabled=False
-    ).order_by("id")
+        site_id=site_id, status=planner.KeywordStatus.NEW, cluster__isnull=True, disabled=disabled
+    )
 
 
 def cluster_queue(site_id: int, config: dict[str, Any] | None = None) -> QuerySet:

@@ -8,7 +8,6 @@ credits, so a killed worker loses nothing."""
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import threading
@@ -25,6 +24,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from cascade.accounts import credits
+from cascade.automation.engine import suspects
 from cascade.automation.engine.lifecycle import settle
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
@@ -49,13 +49,21 @@ class Claim:
 def claim_items(run_id: Any, worker: str) -> Claim | None:
     """Claim the next batch of the active stage. The run row is locked, so a pause or cancel
     either happens before (nothing is claimed) or after (the claim is in flight and finishes)."""
+    with suspects.turn:
+        if suspects.solo_in_flight():
+            return None  # this process tries a suspect alone (engine/suspects.py)
+        return _claim(run_id, worker)
+
+
+def _claim(run_id: Any, worker: str) -> Claim | None:
     now = timezone.now()
     with transaction.atomic():
         run = locked(run_id)
         if run.status != RunStatus.RUNNING or not run.current_stage:
             return None
         stage = run.current_stage
-        ids = _next_ids(run, stage, now)
+        batch = registry().batch_size(stage, run.config)
+        ids, suspect = suspects.next_ids(run, stage, now, batch)
         if not ids:
             return None
         token = uuid.uuid4().hex
@@ -78,32 +86,9 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
         bump(run)
         save_run(run)
         announce(run)
+        suspects.took(token, suspect)
     items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
     return Claim(run_id, stage, token, items)
-
-
-def _next_ids(run: AutomationRun, stage: int, now: datetime) -> list[int]:
-    """The items to claim next (the run row is locked). An item that was in flight when its
-    worker stopped is a suspect: it goes alone, after every other item of its stage, and
-    nothing else of the stage is claimed while it is in flight, so that if its worker stops
-    again the stop is its own. (Items merely beside a poison item when it struck are cleared
-    that way, and only the poison item reaches CASCADE_MAX_ATTEMPTS stops.)"""
-    in_stage = RunItem.objects.filter(run=run, stage=stage)
-    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
-        return []
-    queued = (
-        in_stage.filter(state=ItemState.QUEUED)
-        .exclude(not_before__gt=now)
-        # Items not tried yet go first: a retried item waits behind them, so a run keeps
-        # moving and an item is only failed once the provider has answered others.
-        .order_by("attempts", "position")
-        .select_for_update(skip_locked=True)
-        .values_list("pk", flat=True)
-    )
-    ids = list(queued.filter(worker_stops=0)[: registry().batch_size(stage, run.config)])
-    if ids or in_stage.filter(state=ItemState.PROCESSING).exists():
-        return ids
-    return list(queued[:1])  # only suspects wait, and nothing is in flight: one, alone
 
 
 def claimable_batches(run_id: Any) -> int:
@@ -114,12 +99,8 @@ def claimable_batches(run_id: Any) -> int:
     if not run or run["status"] != RunStatus.RUNNING or not run["current_stage"]:
         return 0
     stage = run["current_stage"]
-    waiting = (
-        RunItem.objects.filter(run_id=run_id, stage=stage, state=ItemState.QUEUED)
-        .exclude(not_before__gt=timezone.now())
-        .count()
-    )
-    return math.ceil(waiting / registry().batch_size(stage, run["config"]))
+    batch = registry().batch_size(stage, run["config"])
+    return suspects.claimable(run_id, stage, batch, timezone.now())
 
 
 def release(items: list[RunItem], token: str) -> None:
@@ -180,7 +161,9 @@ def reclaim_expired(force: bool = False) -> int:
         .values_list("claim_token", flat=True)
         .distinct()[:100]
     )
-    return sum(_reclaim_token(token, now) for token in list(stale))
+    tokens = list(stale)
+    lone = suspects.alone(tokens)
+    return sum(_reclaim_token(token, now, token in lone) for token in tokens)
 
 
 def release_orphans() -> int:
@@ -197,7 +180,8 @@ def release_orphans() -> int:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
             tokens.add(token)
-    return sum(_reclaim_token(token, None) for token in tokens)
+    lone = suspects.alone(tokens)
+    return sum(_reclaim_token(token, None, token in lone) for token in tokens)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -210,7 +194,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _reclaim_token(token: str, expired_before: datetime | None) -> int:
+def _reclaim_token(token: str, expired_before: datetime | None, alone: bool) -> int:
+    """Take back a stopped worker's claim: a stop counts against each of its items, and an
+    item fails as poison at its last stop if it was alone in its process (engine/suspects.py)."""
     with transaction.atomic():
         first = (
             RunItem.objects.filter(claim_token=token, state=ItemState.PROCESSING)
@@ -224,7 +210,8 @@ def _reclaim_token(token: str, expired_before: datetime | None) -> int:
         if expired_before is not None:
             mine = mine.filter(claim_expires_at__lt=expired_before)
         mine.update(worker_stops=F("worker_stops") + 1)
-        doomed = mine.filter(worker_stops__gte=settings.CASCADE_MAX_ATTEMPTS)
+        limit = settings.CASCADE_MAX_ATTEMPTS
+        doomed = mine.filter(worker_stops__gte=limit) if alone else mine.none()
         failed = fail_poison(run, doomed, first["stage"])
         taken = requeue(run, mine, first["stage"], "taken back from a worker that stopped.")
     if taken or failed:

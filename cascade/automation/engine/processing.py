@@ -14,6 +14,7 @@ from django.utils import timezone
 from cascade.accounts import credits
 from cascade.ai import get_provider, usage
 from cascade.ai.base import ProviderError, ProviderRefused, ProviderUnavailable, SiteProfile
+from cascade.automation.engine import suspects
 from cascade.automation.engine.billing import pause_for_credits, reserve
 from cascade.automation.engine.claims import Claim, release
 from cascade.automation.engine.errors import LostClaim
@@ -51,6 +52,13 @@ def _context(run: AutomationRun) -> StageContext:
 
 
 def process_claim(claim: Claim) -> None:
+    try:
+        _process_claim(claim)
+    finally:
+        suspects.let_go(claim.token)
+
+
+def _process_claim(claim: Claim) -> None:
     run = AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
     stage = registry()[claim.stage]
     try:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Column
 from rich.text import Text
 
+from cascade.automation.board import card
 from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import RunOutcome
 from cascade.automation.wording import headline, items_done
@@ -57,14 +58,19 @@ class RunBars(Progress):
         self.note = run_note(snapshot)
         current = next((s for s in snapshot.stages if s.number == run.current_stage), None)
         if current:
+            # As the page's stage card: with failures, the figure is what was done.
+            shown = card(current, run.status)
             settled = current.processed_count + current.failed_count
+            figure = f"{current.progress_percentage} %"
+            if current.failed_count:
+                figure = f"{shown.done_fill} % done, {current.failed_count:,} failed"
             self.update(
                 self.stage,
                 description=f"{current.number}/{len(snapshot.stages)} {current.name}",
                 total=max(1, current.input_count),
                 completed=settled,
-                figure=f"{current.progress_percentage} % · {settled:,}/{current.input_count:,}",
-                tone="red" if current.failed_count else None,
+                figure=f"{figure} · {settled:,}/{current.input_count:,}",
+                tone="red" if current.failed_count and not current.processed_count else None,
             )
 
 
