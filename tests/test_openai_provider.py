@@ -255,7 +255,7 @@ def test_the_rate_limit_holds_across_processes(fake):
     for sender in senders:
         assert sender.wait(120) == 0
     times = sorted(r["at"] for r in fake.requests if r["name"] == "embeddings")
-    assert len(times) == 18  # 12 sends, 6 of them tried twice
+    assert len(times) == 18  # 12 sends and 6 retries
     busiest = max(sum(t <= other < t + 0.9 * window for other in times) for t in times)
     assert busiest <= limit, f"{busiest} requests within {0.9 * window:g} s (limit {limit})"
     assert times[-1] - times[0] >= 4 * window * 0.9  # 18 requests at 4 a window: 5 windows

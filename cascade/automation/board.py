@@ -25,7 +25,7 @@ from cascade.automation.statuses import (
     StageStatus,
     display_status,
 )
-from cascade.automation.wording import headline, items_done, skip_reason, what_items_are
+from cascade.automation.wording import MEASURE, headline, items_done, skip_reason, what_items_are
 
 ICONS = {
     DisplayStatus.PENDING: "○",
@@ -51,7 +51,6 @@ class Card(StageProgress):
     badge: str
     icon: str
     noun: str  # what the stage takes in, plural ("keywords")
-    verb: str
     done_fill: int  # percent of the bar drawn as done...
     failed_fill: int  # ...and as failed (red): together, the stage's progress percentage
     ticking: bool  # its duration counts up in the browser (items in flight, run not halted)
@@ -108,6 +107,11 @@ class Board(Frozen):
         return self.snapshot.run.is_finished
 
     @property
+    def measure(self) -> str:
+        """What the percentage counts."""
+        return MEASURE
+
+    @property
     def needs_credits(self) -> bool:
         """Paused until the account has credits again (the run resumes by itself)."""
         run = self.snapshot.run
@@ -125,7 +129,6 @@ def card(stage: StageProgress, run_status: str, why_skipped: str = "") -> Card:
         badge=shown.label,
         icon=ICONS[shown],
         noun=spec.noun.many,
-        verb=spec.verb,
         done_fill=done_fill,
         failed_fill=stage.progress_percentage - done_fill,
         ticking=stage.status == StageStatus.ACTIVE and run_status in TICKING,

@@ -38,6 +38,10 @@ def shows_percentage(snapshot: Snapshot) -> bool:
     return not run.is_finished or run.outcome == RunOutcome.SUCCEEDED
 
 
+# What a run's percentage counts, wherever it is shown beside its items.
+MEASURE = "each stage counts for the time its items are expected to take"
+
+
 def what_items_are() -> str:
     """What an "item" is: one of the things a stage takes in, counted once."""
     nouns = list(dict.fromkeys(spec.noun.many for spec in registry()))

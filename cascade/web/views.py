@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from cascade.accounts.access import memberships_of, sites_of
 from cascade.accounts.models import CAN_OPERATE
-from cascade.automation.wording import what_items_are
+from cascade.automation.wording import MEASURE, what_items_are
 from cascade.lib.limits import MAX_ID
 from cascade.live.hub import hub
 from cascade.live.watchers import STATS
@@ -100,6 +100,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
         "descending": overview.SORTS[sort][1],
         "columns": overview.COLUMNS,
         "items_explained": what_items_are(),
+        "measure": MEASURE,
     }
     return render(request, "web/sites.html", context)
 
