@@ -108,6 +108,13 @@ def test_a_file_longer_than_a_request_may_carry_is_imported_from_the_command_lin
 def test_bad_command_line_input_is_explained():
     missing = cascade("automation", "status", "--site", "4242", check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("Error: Site 4242 does not exist.")
+    unknown = cascade(
+        "automation", "status", "--site", "1", CASCADE_AI_PROVIDER="nope.Nope", check=False
+    )
+    assert (
+        unknown.returncode == 1 and "CASCADE_AI_PROVIDER='nope.Nope' is unknown" in unknown.stderr
+    )
+    assert "SystemCheckError" not in unknown.stderr  # (a system check says it, in words)
     nobody = cascade("create_token", "nobody", check=False)
     assert nobody.stderr.startswith("Error: No user named 'nobody'")  # (no class name)
 

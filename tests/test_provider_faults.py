@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from cascade.accounts.models import Site
+from cascade.ai import reset_provider_cache
 from cascade.automation import engine
 from cascade.automation.models import EventKind, RunItem
 from cascade.automation.statuses import ItemState
@@ -135,3 +136,14 @@ def test_the_last_item_of_a_stage_failing_alone_never_pauses_the_run(site, setti
     assert failed.stage == 4 and failed.title == LastArticleFailsProvider.victim
     assert failed.attempts == settings.CASCADE_MAX_ATTEMPTS
     check_snapshot(snapshot(run))
+
+
+def test_a_provider_that_cannot_be_loaded_pauses_the_run_and_says_why(site, settings):
+    settings.CASCADE_AI_PROVIDER = "nope.Nope"
+    reset_provider_cache()
+    run = engine.start_run(site)
+    engine.run_until_idle(timeout=60)
+    run.refresh_from_db()
+    assert run.status == "paused" and run.pause_reason == "provider_unavailable"
+    assert "CASCADE_AI_PROVIDER='nope.Nope' is unknown" in run.status_message
+    assert not RunItem.objects.filter(run=run, state=ItemState.FAILED).exists()  # none burnt

@@ -36,6 +36,23 @@ def _account_key(account) -> str | None:
         ) from exc
 
 
+def unknown_provider(name: str) -> str:
+    return (
+        f"CASCADE_AI_PROVIDER={name!r} is unknown: use one of {sorted(PROVIDERS)} or the dotted "
+        "path of a provider class that can be imported."
+    )
+
+
+def provider_problem() -> str | None:
+    """Why the configured provider cannot be loaded, or None (a system check asks)."""
+    name = settings.CASCADE_AI_PROVIDER
+    try:
+        import_string(PROVIDERS.get(name, name))
+    except ImportError:
+        return unknown_provider(name)
+    return None
+
+
 def get_provider(account=None):
     """The configured provider; with an account that has its own API key (and a provider that
     takes keys), one that uses that key. A stored key that cannot be decrypted is reported
@@ -57,11 +74,8 @@ def get_provider(account=None):
             path = PROVIDERS.get(name, name)
             try:
                 cls = import_string(path)
-            except ImportError as exc:
-                raise RuntimeError(
-                    f"CASCADE_AI_PROVIDER={name!r} is unknown; use one of {sorted(PROVIDERS)} "
-                    "or a dotted path to a provider class"
-                ) from exc
+            except ImportError as exc:  # a run pauses with this, instead of failing its items
+                raise ProviderUnavailable(unknown_provider(name)) from exc
             _cache[name] = cls()
         return _cache[name]
 

@@ -1,4 +1,5 @@
-"""System checks: settings that name stages must name stages the registry has."""
+"""System checks: settings that name stages must name stages the registry has, and the AI
+provider must be one that can be loaded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from cascade.ai import provider_problem
 from cascade.automation.stages import registry
 
 
@@ -24,6 +26,9 @@ def stage_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="cascade.E001",
                 )
             )
+    problem = provider_problem()
+    if problem:
+        errors.append(checks.Error(problem, id="cascade.E002"))
     return errors
 
 

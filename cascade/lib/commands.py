@@ -1,6 +1,6 @@
 """The base of Cascade's commands: a refusal reads `Error: <why>` on the terminal (exit 1),
-not Django's `CommandError: <why>`, which names a class. Called from code (`call_command`),
-a command raises as usual."""
+not Django's `CommandError: <why>`, which names a class (and failed system checks lose their
+`SystemCheckError:` head). Called from code (`call_command`), a command raises as usual."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ class Command(BaseCommand):
             return super().execute(*args, **options)
         except CommandError as refusal:
             from_terminal = getattr(self, "_called_from_command_line", False)
-            if (
-                not from_terminal
-                or options.get("traceback")
-                or isinstance(refusal, SystemCheckError)
-            ):
+            if not from_terminal or options.get("traceback"):
                 raise
-            self.stderr.write(f"Error: {refusal}")
+            if isinstance(refusal, SystemCheckError):  # (Django heads it with its class name)
+                self.stderr.write(str(refusal).replace("SystemCheckError: ", "", 1), lambda x: x)
+            else:
+                self.stderr.write(f"Error: {refusal}")
             sys.exit(refusal.returncode)

@@ -26,6 +26,7 @@ from cascade.automation.engine.errors import (
 )
 from cascade.automation.engine.records import announce, bump, event, locked, save_run
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage
+from cascade.automation.queues import turned_off_keywords
 from cascade.automation.signals import runnable
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
@@ -103,7 +104,9 @@ def start_run(
     initial = estimates.initial_counts(_waiting(site.pk, only_ids, cfg), cfg)
     first = next((n for n in registry().numbers if initial[n] > 0), None)
     if first is None:
-        raise NothingToProcess("Nothing to process: every enabled stage's queue is empty.")
+        off = turned_off_keywords(site.pk).count()
+        why = f" ({off:,} keyword{'s are' if off != 1 else ' is'} turned off)" if off else ""
+        raise NothingToProcess(f"Nothing to process: every enabled stage's queue is empty{why}.")
     need = estimates.first_batch_cost(first, initial[first], cfg)
     account = Account.objects.filter(pk=site.account_id).values("credits", "reserved").get()
     available = account["credits"] - account["reserved"]
