@@ -16,7 +16,7 @@ import pytest
 from tests.servers import ROOT, Server
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
-FUZZ_EXAMPLES = int(os.environ.get("CASCADE_FUZZ_EXAMPLES", "150"))
+FUZZ_EXAMPLES = int(os.environ.get("CASCADE_FUZZ_EXAMPLES", "200"))
 
 
 @pytest.fixture
