@@ -19,6 +19,7 @@ from cascade.automation.snapshot import (
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
     STAGE_DONE,
+    WORKING,
     DisplayStatus,
     PauseReason,
     RunStatus,
@@ -41,7 +42,7 @@ ICONS = {
 }
 
 # Run statuses in which an active stage's items are in flight, so its duration counts up.
-TICKING = frozenset({RunStatus.RUNNING, RunStatus.PAUSING, RunStatus.CANCELLING})
+TICKING = WORKING - {RunStatus.QUEUED}
 
 
 class Card(StageProgress):

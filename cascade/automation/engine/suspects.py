@@ -46,18 +46,24 @@ def solo_in_flight() -> bool:
     return _solo is not None
 
 
+def _stage(run_id: Any, stage: int, now: datetime) -> tuple[Any, Any] | None:
+    """The stage's items and those ready to claim, or None while a suspect is in flight (then
+    nothing else of the stage is claimed): one rule for claiming and for counting claims."""
+    in_stage = RunItem.objects.filter(run_id=run_id, stage=stage)
+    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
+        return None
+    return in_stage, in_stage.filter(state=ItemState.QUEUED).exclude(not_before__gt=now)
+
+
 def next_ids(run: AutomationRun, stage: int, now: datetime, batch: int) -> tuple[list[int], bool]:
     """The items to claim next (the run row is locked, `turn` is held), and whether they are
     suspects."""
     global _in_hand
-    in_stage = RunItem.objects.filter(run=run, stage=stage)
-    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
+    found = _stage(run.pk, stage, now)
+    if found is None:
         return [], False
-    queued = (
-        in_stage.filter(state=ItemState.QUEUED)
-        .exclude(not_before__gt=now)
-        .select_for_update(skip_locked=True)
-    )
+    in_stage, ready = found
+    queued = ready.select_for_update(skip_locked=True)
     # Items not tried yet go first: a retried item waits behind them, so a run keeps moving
     # and an item is only failed once the provider has answered others.
     fresh = queued.filter(worker_stops=0).order_by("attempts", "position")
@@ -94,10 +100,10 @@ def let_go(token: str) -> None:
 
 def claimable(run_id: Any, stage: int, batch: int, now: datetime) -> int:
     """How many claims of the stage could be taken now, by the rules above."""
-    in_stage = RunItem.objects.filter(run_id=run_id, stage=stage)
-    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
+    found = _stage(run_id, stage, now)
+    if found is None:
         return 0
-    ready = in_stage.filter(state=ItemState.QUEUED).exclude(not_before__gt=now)
+    in_stage, ready = found
     fresh = ready.filter(worker_stops=0).count()
     if fresh:
         return -(-fresh // batch)
