@@ -172,3 +172,42 @@ def test_progress_committed_by_another_process_reaches_the_web_stream_within_a_s
         server.stop()
     assert max(latencies) < 1.0, latencies
     assert statistics.median(latencies) < 0.5, latencies
+
+
+def test_installations_sharing_a_redis_server_hear_only_their_own_progress(settings):
+    """Redis's publish/subscribe ignores the database number: two installations on one Redis
+    server (here databases 14 and 15) must not hear each other's commits, or a page would show
+    a run of the other installation (or lose its stream on a run it cannot find)."""
+    import redis
+
+    from cascade.automation import executor
+
+    base = settings.CASCADE_REDIS_URL.rsplit("/", 1)[0]
+    heard: dict[int, list[str]] = {14: [], 15: []}
+    subscriptions = {}
+    clients = [redis.Redis.from_url(f"{base}/{db}") for db in heard]  # kept: each holds its pool
+    for db, client in zip(heard, clients, strict=True):
+        subscription = client.pubsub()
+        subscription.subscribe(executor.channel(client))
+        confirmed = subscription.get_message(timeout=5)  # subscribed before anything is sent
+        assert confirmed and confirmed["type"] == "subscribe", confirmed
+        subscriptions[db] = subscription
+    settings.CASCADE_REDIS_URL = f"{base}/14"
+    executor._publisher.client = None  # the next publish connects to the setting of now
+    try:
+        executor._publish(None, run_id="a-run", site_id=1, version=3)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not heard[14]:
+            for db, subscription in subscriptions.items():
+                message = subscription.get_message(timeout=0.1)
+                if message and message["type"] == "message":
+                    heard[db].append(message["data"].decode())
+        time.sleep(0.3)
+        message = subscriptions[15].get_message(timeout=0.3)
+        if message and message["type"] == "message":
+            heard[15].append(message["data"].decode())
+    finally:
+        executor._publisher.client = None
+        for subscription in subscriptions.values():
+            subscription.close()
+    assert heard == {14: ["1:a-run:3"], 15: []}

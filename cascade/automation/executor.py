@@ -16,7 +16,6 @@ from django.db import close_old_connections
 from cascade.automation import engine, signals
 
 log = logging.getLogger("cascade.executor")
-CHANNEL = "cascade:progress"
 _installed = False
 
 
@@ -54,13 +53,23 @@ def _kick(sender: object, run_id: str, **kwargs: object) -> None:
 _publisher = threading.local()
 
 
+def channel(client) -> str:
+    """The progress channel of this installation. Redis's publish/subscribe ignores the
+    database number, so two installations sharing one Redis server (database 0 and 1, the
+    queues `a` and `b`) would hear each other's news: the channel names both."""
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    return f"cascade:{db}:{settings.CELERY_TASK_DEFAULT_QUEUE}:progress"
+
+
 def _publish(
     sender: object, run_id: str, site_id: int, version: int | None, **kwargs: object
 ) -> None:
     try:
         client = getattr(_publisher, "client", None) or redis_client()
         _publisher.client = client
-        client.publish(CHANNEL, f"{site_id}:{run_id}:{version if version is not None else ''}")
+        client.publish(
+            channel(client), f"{site_id}:{run_id}:{version if version is not None else ''}"
+        )
     except Exception:  # web processes still notice by watching the version
         _publisher.client = None
         log.debug("progress publish failed", exc_info=True)
@@ -71,8 +80,9 @@ def listen(callback) -> threading.Thread:
     thread)."""
 
     def messages() -> Iterator[str]:
-        pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        client = redis_client()
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(channel(client))
         for message in pubsub.listen():
             if message.get("type") == "message":
                 yield message["data"].decode()

@@ -82,6 +82,12 @@ def read(run: AutomationRun | Any, version: int | None = None) -> Snapshot:
     return _build(run, version).snapshot
 
 
+def shared(run: AutomationRun | Any, version: int | None = None) -> Built:
+    """The shared build of a run: its snapshot, its JSON document and that document encoded,
+    each made once for every reader (the API stream's viewers send the same bytes)."""
+    return _build(run, version)
+
+
 def build_snapshot(run: AutomationRun | Any, version: int | None = None) -> dict[str, Any]:
     """The snapshot of a run as the API's JSON document (shared: never change it)."""
     return _build(run, version).doc

@@ -6,7 +6,6 @@ viewer of it."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -39,7 +38,7 @@ def _renderers(state: tuple) -> dict:
     return {
         "page:operate": page_for(True),
         "page:watch": page_for(False),
-        "json": lambda: progress.build_snapshot(run_id) if run_id else None,
+        "json": lambda: _encoded(run_id) if run_id else None,
     }
 
 
@@ -111,8 +110,19 @@ async def api_stream(request: Any) -> HttpResponseBase:
             (site.pk, run_id),
             _renderers,
             "json",
-            lambda doc, _: [("progress", json.dumps(doc))],
-            version_of=lambda doc: (doc["run"]["run_id"], doc["version"]) if doc else None,
+            _progress_event,
+            version_of=lambda built: (built.doc["run"]["run_id"], built.version) if built else None,
         ),
         user,
     )
+
+
+def _encoded(run_id: str) -> progress.Built:
+    built = progress.shared(run_id)
+    built.json  # noqa: B018 (encoded here, in the renderer's thread, not on the event loop)
+    return built
+
+
+def _progress_event(built: progress.Built | None, _: Any) -> list[tuple[str, str]]:
+    """The API stream's one event: the snapshot's JSON, encoded once for all viewers."""
+    return [("progress", built.json.decode() if built is not None else "null")]

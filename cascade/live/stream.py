@@ -83,7 +83,9 @@ async def stream(
                     update = queue.get_nowait()
                     if update is None:
                         break
-            body = await sync_to_async(update.get, thread_sensitive=False)(variant)
+            ready, body = update.rendered(variant)
+            if not ready:
+                body = await sync_to_async(update.get, thread_sensitive=False)(variant)
             shown = update.state[:2]
             if version_of is not None and (seen := version_of(body)) is not None:
                 if seen[0] == sent[0] and (

@@ -32,6 +32,14 @@ class Update:
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def rendered(self, variant: str) -> tuple[bool, Any]:
+        """(True, the rendering) when `variant` is rendered already: the viewers after the
+        first take it without a hop to a worker thread."""
+        with self._lock:
+            if variant in self._cache:
+                return True, self._cache[variant]
+        return False, None
+
     def get(self, variant: str) -> Any:
         """Rendered once per variant (e.g. the page for editors, for viewers, or JSON)."""
         with self._lock:
