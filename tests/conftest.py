@@ -288,10 +288,13 @@ def playwright_browser():
     from tests.browser import launch
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM is used beside Playwright's loop
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            yield browser
+            browser.close()
+    finally:  # the module's tests alone: later tests (and their servers) keep async safety
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

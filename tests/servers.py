@@ -25,6 +25,9 @@ def free_port() -> int:
 
 def server_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # The browser tests let this process use the ORM beside Playwright's loop; a server or
+    # command under test keeps Django's async safety (and `check --deploy` rightly refuses it).
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         env["CASCADE_DB_PATH"] = str(db["NAME"])
