@@ -170,6 +170,50 @@ def connections_now() -> int:
         return cursor.fetchone()[0]
 
 
+def sessions_opened() -> int:
+    """Sessions ever opened to the test database (PostgreSQL 14 and later)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.celery
+def test_the_web_server_borrows_its_connections_from_a_pool(site, alice, token_for, tmp_path):
+    """A connection to PostgreSQL costs more than a progress read's queries: `cascade serve`
+    keeps a pool (CASCADE_DB_POOL_SIZE) instead of opening one for each request, and a
+    connection the database dropped meanwhile is replaced, not handed to a request."""
+    token = token_for(alice)
+    server = Server(log=tmp_path / "serve.log", CASCADE_DB_POOL_SIZE="3").start()
+
+    def read() -> int:
+        request = urllib.request.Request(
+            f"{server.url}/api/v1/automation/pipeline_overview/?site_id={site.pk}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return urllib.request.urlopen(request, timeout=30).status
+
+    try:
+        assert read() == 200
+        before = sessions_opened()
+        assert all(read() == 200 for _ in range(40))
+        opened = sessions_opened() - before
+        # The database ends the pool's connections (as a restart would): the next reads work.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert all(read() == 200 for _ in range(5))
+    finally:
+        server.stop()
+    assert opened <= 3, f"40 reads opened {opened} connections"
+
+
 @pytest.mark.celery
 def test_open_streams_do_not_hold_database_connections(site, alice, token_for, tmp_path):
     """Each stream's set-up (who asks, which site) runs in its request's own thread; its

@@ -6,6 +6,7 @@ from types import FrameType
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connections
 
 from cascade.automation.worker import EmbeddedWorker
 from cascade.lib import http_server
@@ -16,6 +17,26 @@ log = logging.getLogger("cascade.serve")
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def pool_connections(size: int) -> None:
+    """On PostgreSQL, this process's threads (requests, streams' readers, the embedded worker)
+    borrow their connections from one pool of at most `size` instead of opening one for each
+    request: a connection costs a few milliseconds to open, more than a progress read's
+    queries. A connection broken meanwhile (a database restart) is replaced when borrowed.
+    Only `cascade serve` pools: Celery's worker processes are forked, and a pool does not
+    survive a fork."""
+    database = connections["default"]
+    if database.vendor != "postgresql" or size <= 0:
+        return
+    connections.close_all()  # (the checks' or migrations' own, opened before the pool)
+    database.settings_dict.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": size,
+        "timeout": 10,  # then the request fails as the database being unreachable does
+        "max_idle": 60,
+    }
+    database.settings_dict["CONN_HEALTH_CHECKS"] = True  # Django's pool then checks each borrowing
 
 
 class Server(uvicorn.Server):
@@ -56,6 +77,7 @@ class Command(CascadeCommand):
     ):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
+        pool_connections(settings.CASCADE_DB_POOL_SIZE)
         worker = None
         if not no_worker and settings.CASCADE_EXECUTOR == "embedded":
             worker = EmbeddedWorker(threads)
