@@ -205,7 +205,7 @@ def test_the_web_server_borrows_its_connections_from_a_pool(site, alice, token_f
 
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         assert all(read() == 200 for _ in range(5))

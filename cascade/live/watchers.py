@@ -34,10 +34,10 @@ class Update:
 
     def rendered(self, variant: str) -> tuple[bool, Any]:
         """(True, the rendering) when `variant` is rendered already: the viewers after the
-        first take it without a hop to a worker thread."""
-        with self._lock:
-            if variant in self._cache:
-                return True, self._cache[variant]
+        first take it without a hop to a worker thread. Read without the lock (a rendering is
+        stored once and never changed), so the event loop never waits for a render."""
+        if variant in self._cache:
+            return True, self._cache[variant]
         return False, None
 
     def get(self, variant: str) -> Any:

@@ -13,8 +13,9 @@ CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", env_str("CASCADE_AI_L
 CASCADE_IMAGE_SCALE = env_float("CASCADE_IMAGE_SCALE", 1.0)
 CASCADE_EXECUTOR = env_str("CASCADE_EXECUTOR", "embedded")
 CASCADE_WORKER_THREADS = env_int("CASCADE_WORKER_THREADS", 2)
-# On PostgreSQL, `cascade serve` borrows connections from a pool of at most this many (0: a
-# connection of its own for each request, as Celery workers and commands always do).
+# On PostgreSQL, `cascade serve` borrows connections from a pool: this many for requests and
+# streams, plus one for each thread that keeps one through a slow call (0: a connection of its
+# own for each request, as Celery workers and commands always do).
 CASCADE_DB_POOL_SIZE = env_int("CASCADE_DB_POOL_SIZE", 6)
 CASCADE_CLAIM_TIMEOUT = env_float("CASCADE_CLAIM_TIMEOUT", 60.0)
 CASCADE_MAX_ATTEMPTS = env_int("CASCADE_MAX_ATTEMPTS", 3)

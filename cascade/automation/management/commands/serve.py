@@ -19,24 +19,27 @@ log = logging.getLogger("cascade.serve")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def pool_connections(size: int) -> None:
+def pool_connections(size: int, held: int) -> bool:
     """On PostgreSQL, this process's threads (requests, streams' readers, the embedded worker)
     borrow their connections from one pool of at most `size` instead of opening one for each
     request: a connection costs a few milliseconds to open, more than a progress read's
     queries. A connection broken meanwhile (a database restart) is replaced when borrowed.
-    Only `cascade serve` pools: Celery's worker processes are forked, and a pool does not
-    survive a fork."""
+    `held` more are added for the threads that keep one through a slow call (an embedded
+    worker's thread through a provider's answer, an outbound thread through a receiver's), so
+    requests and streams always have `size` of their own. Only `cascade serve` pools: Celery's
+    worker processes are forked, and a pool does not survive a fork."""
     database = connections["default"]
     if database.vendor != "postgresql" or size <= 0:
-        return
+        return False
     connections.close_all()  # (the checks' or migrations' own, opened before the pool)
     database.settings_dict.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": size,
-        "timeout": 10,  # then the request fails as the database being unreachable does
+        "max_size": size + held,
+        "timeout": 3,  # then the request fails as the database being unreachable does
         "max_idle": 60,
     }
     database.settings_dict["CONN_HEALTH_CHECKS"] = True  # Django's pool then checks each borrowing
+    return True
 
 
 class Server(uvicorn.Server):
@@ -77,9 +80,12 @@ class Command(CascadeCommand):
     ):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
-        pool_connections(settings.CASCADE_DB_POOL_SIZE)
         worker = None
-        if not no_worker and settings.CASCADE_EXECUTOR == "embedded":
+        embedded = not no_worker and settings.CASCADE_EXECUTOR == "embedded"
+        # (+ 2: the worker's heartbeat and the claim keeper)
+        held = settings.CASCADE_OUTBOUND_THREADS + (threads + 2 if embedded else 0)
+        pooled = pool_connections(settings.CASCADE_DB_POOL_SIZE, held)
+        if embedded:
             worker = EmbeddedWorker(threads)
             worker.start()
         config = uvicorn.Config(
@@ -107,3 +113,5 @@ class Command(CascadeCommand):
         finally:
             if worker is not None:
                 worker.stop()
+            if pooled:
+                connections["default"].close_pool()
