@@ -1,17 +1,88 @@
 from __future__ import annotations
 
+import random
+import statistics
+from collections import Counter
+
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from cascade.accounts.models import Site
-from cascade.ai.base import KeywordIn
-from cascade.ai.clustering import cluster_keywords
+from cascade.ai.base import ClusterRef, KeywordIn
+from cascade.ai.clustering import cluster_keywords, make_signature
 from cascade.automation import engine
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import DATA, keywords_of
 
 LABELLED = keywords_of(DATA / "labelled_keywords.csv")
+# Keyword lists of 14 domains, shaped like keyword-research exports (synonyms, question forms, a
+# word most of a domain shares), and the labelled list of unrelated subjects.
+LISTS = sorted((DATA / "clustering").glob("*.csv")) + sorted(
+    (DATA / "clustering_search").glob("*.csv")
+)
+LISTS.append(DATA / "labelled_keywords.csv")
+
+
+def stage_one(texts: list[str], batch: int, seed: int) -> list[int]:
+    """Cluster ids of `texts` grouped the way stage 1 does it: a shuffled order, in batches,
+    each batch seeing the clusters made so far as their signatures."""
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    members: dict[int, list[str]] = {}
+    label: dict[int, int] = {}
+    for start in range(0, len(order), batch):
+        existing = [ClusterRef(c, m[0], make_signature(m)) for c, m in members.items()]
+        chunk = [KeywordIn(i, texts[i]) for i in order[start : start + batch]]
+        for a in cluster_keywords(chunk, existing):
+            cid = a.cluster_id if a.cluster_id is not None else len(members) + 1
+            members.setdefault(cid, []).extend(texts[k] for k in a.keyword_ids)
+            label.update(dict.fromkeys(a.keyword_ids, cid))
+    return [label[i] for i in range(len(texts))]
+
+
+@pytest.fixture(scope="module")
+def clustered_lists() -> dict[str, list[tuple[list[str], list[int]]]]:
+    """Every list clustered in two orders at batches of 100 and of 20: (topics, cluster ids)."""
+    out: dict[str, list[tuple[list[str], list[int]]]] = {}
+    for path in LISTS:
+        rows = keywords_of(path)
+        texts, topics = [r["keyword"] for r in rows], [r["topic"] for r in rows]
+        out[f"{path.parent.name}/{path.stem}"] = [
+            (topics, stage_one(texts, batch, seed)) for batch in (100, 20) for seed in (1, 2)
+        ]
+    return out
+
+
+def test_the_domain_lists_are_shaped_like_keyword_research():
+    assert len(LISTS) >= 15
+    for path in LISTS:
+        rows = keywords_of(path)
+        sizes = Counter(r["topic"] for r in rows)
+        assert 10 <= len(sizes) <= 25, path.name
+        assert min(sizes.values()) >= 5, path.name
+
+
+def test_no_cluster_swallows_a_quarter_of_any_list(clustered_lists):
+    """A word shared across a domain ("bike", "tank", "espresso") must not chain its topics
+    into one cluster: the old centroid join put 40 % of a list into one cluster."""
+    for name, runs in clustered_lists.items():
+        for _, labels in runs:
+            largest = max(Counter(labels).values()) / len(labels)
+            assert largest <= 0.25, f"{name}: one cluster holds {largest:.0%} of the keywords"
+
+
+def test_topics_are_recovered_at_least_as_well_as_measured(clustered_lists):
+    """A floor under the figures docs/clustering.md records for this method (mean adjusted Rand
+    index 0.375, lowest list 0.18, over 5 orders): a change that clusters worse fails here. The
+    goal (0.85 in every domain) is reported by `make bench`, where it is not met yet."""
+    scores = {
+        name: statistics.mean(adjusted_rand_score(t, lab) for t, lab in runs)
+        for name, runs in clustered_lists.items()
+    }
+    assert statistics.mean(scores.values()) >= 0.35, scores
+    assert min(scores.values()) >= 0.15, scores
+    assert scores["data/labelled_keywords"] >= 0.7, scores
 
 
 def test_the_labelled_set_is_big_enough_to_mean_something():
@@ -88,3 +159,62 @@ def test_the_kept_features_weigh_texts_exactly_as_scikit_learn_does():
     for batch in (texts[:60], texts[40:120], texts[100:] + ["zzyzx quokka"], texts[:60]):
         ours, theirs = clustering.vectorize(batch), reference(batch)
         assert np.allclose((ours @ ours.T).toarray(), (theirs @ theirs.T).toarray())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keywords_imported_later_join_the_clusters_of_their_topics(garden, alice, settings):
+    """A second import on topics the site already has (a keyword of each cluster asked another
+    way) makes no duplicate cluster: each new keyword joins its own keyword's cluster, or one
+    whose keywords are mostly of the same topic."""
+    from cascade.planner.models import Cluster
+
+    settings.CASCADE_BATCH_SIZES = {1: 20}
+    rows = keywords_of(DATA / "clustering_search" / "aquariums.csv")
+    topic = {r["keyword"]: r["topic"] for r in rows}
+    site = Site.objects.create(account=garden, name="Aquariums")
+    import_rows(site, [{"keyword": r["keyword"]} for r in rows])
+    engine.start_run(site)
+    engine.run_until_idle()
+    clusters = set(Cluster.objects.filter(site=site).values_list("id", flat=True))
+    cluster_of = dict(Keyword.objects.filter(site=site).values_list("keyword", "cluster_id"))
+    main_topic = {
+        cid: Counter(topic[k] for k, c in cluster_of.items() if c == cid).most_common(1)[0][0]
+        for cid in clusters
+    }
+    phrasings = ("best {}", "{} tips", "{} guide for beginners", "how to {}")
+    later = {}  # a new phrasing -> the keyword it rephrases
+    for n, cid in enumerate(sorted(clusters)):
+        base = min(k for k, c in cluster_of.items() if c == cid)
+        later[phrasings[n % len(phrasings)].format(base)] = base
+    import_rows(site, [{"keyword": k} for k in later])
+    engine.start_run(site)
+    engine.run_until_idle()
+    assert set(Cluster.objects.filter(site=site).values_list("id", flat=True)) == clusters
+    joined = Keyword.objects.filter(site=site, keyword__in=later).values_list(
+        "keyword", "cluster_id"
+    )
+    strays = {
+        k: c for k, c in joined if c != cluster_of[later[k]] and main_topic[c] != topic[later[k]]
+    }
+    assert len(joined) == len(later)
+    assert not strays, strays
+
+
+def test_groups_merge_by_mean_similarity_and_existing_clusters_never_merge():
+    import numpy as np
+
+    from cascade.ai.clustering import merge_groups
+
+    # Nodes 0-2 are keywords; 3 and 4 existing clusters of two members each. Entries are sums
+    # of member-to-member similarities: keyword 0 averages 0.6 with cluster 3 and 0.3 with 4;
+    # the clusters average 0.9 with each other; keywords 1 and 2 are close (0.5), far from all.
+    sim = np.zeros((5, 5))
+    for a, b, value in [(0, 3, 1.2), (0, 4, 0.6), (3, 4, 3.6), (1, 2, 0.5), (0, 1, 0.01)]:
+        sim[a, b] = sim[b, a] = value
+    sizes = np.array([1, 1, 1, 2, 2])
+    fixed = np.array([False, False, False, True, True])
+    groups = sorted(sorted(g) for g in merge_groups(sim, sizes, fixed, 0.15, 0.10))
+    assert groups == [[0, 3], [1, 2], [4]]
+    # A stricter floor keeps keywords 1 and 2 apart; joining still follows its own floor.
+    groups = sorted(sorted(g) for g in merge_groups(sim, sizes, fixed, 0.6, 0.10))
+    assert groups == [[0, 3], [1], [2], [4]]

@@ -1,9 +1,10 @@
 """Semantic keyword clustering for the offline provider.
 
-Keywords become TF-IDF vectors over word stems and character n-grams. A keyword joins an existing
-cluster of the site when it is close enough to that cluster's centroid; the rest of the batch is
-grouped by average-linkage agglomerative clustering at a cosine distance threshold. Only the batch
-and the clusters' short signatures are ever in memory, never an n x n matrix over the whole site.
+Keywords become TF-IDF vectors over word stems and character n-grams. A batch's keywords and the
+site's existing clusters are agglomerated together by average linkage: a keyword joins a cluster,
+groups with other new keywords or stands alone by one rule, their mean cosine similarity. Only the
+batch and the clusters' short signatures are ever in memory, never an n x n matrix over the whole
+site. docs/clustering.md compares this with the other methods tried.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
@@ -30,8 +30,8 @@ STOP_WORDS = frozenset(
     there here more most very really not no yes all any some every per""".split()
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
-DISTANCE_THRESHOLD = 0.9  # average-linkage cosine distance under which keywords group
-JOIN_SIMILARITY = 0.15  # cosine similarity to a cluster centroid at which a keyword joins it
+DISTANCE_THRESHOLD = 0.85  # new keywords group while their mean cosine similarity is >= 0.15
+JOIN_SIMILARITY = 0.10  # mean cosine similarity to a cluster's members at which a group joins it
 SIGNATURE_SIZE = 15  # members kept in a cluster's signature
 
 
@@ -135,9 +135,62 @@ def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[s
     return indices[best]
 
 
+def merge_groups(
+    similarity: np.ndarray, sizes: np.ndarray, fixed: np.ndarray, floor: float, join_floor: float
+) -> list[list[int]]:
+    """Average-linkage agglomeration over a batch's keywords and the site's clusters at once.
+
+    `similarity[a, b]` sums the cosine similarities between the members of node a and those of
+    node b, so the mean similarity of two groups is that sum over the product of their sizes
+    (rows are unit vectors: the sum is the dot product of the groups' vector sums). Nodes marked
+    `fixed` are existing clusters: two of them never merge. Two groups merge while their mean
+    similarity reaches `floor`, or `join_floor` when one of them holds an existing cluster, the
+    best pair first; a group is never compared by its best member, so one shared word cannot
+    chain a topic into the next. Returns the groups as node indices."""
+    n = len(sizes)
+    sim = np.array(similarity, dtype=float)
+    size = np.array(sizes, dtype=float)
+    fixed = np.array(fixed, dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    members = [[i] for i in range(n)]
+    need = np.where(fixed[:, None] | fixed[None, :], join_floor, floor)
+    margin = sim / np.outer(size, size) - need
+    np.fill_diagonal(margin, -np.inf)
+    margin[np.ix_(fixed, fixed)] = -np.inf
+    while n > 1:
+        a, b = divmod(int(np.argmax(margin)), n)
+        if margin[a, b] < 0:
+            break
+        if fixed[b]:
+            a, b = b, a  # the group keeps the existing cluster's node
+        sim[a, :] += sim[b, :]
+        sim[:, a] += sim[:, b]
+        size[a] += size[b]
+        members[a] += members[b]
+        alive[b] = False
+        fixed[a] = fixed[a] or fixed[b]
+        row = sim[a, :] / (size[a] * size) - np.where(fixed[a] | fixed, join_floor, floor)
+        row[~alive] = -np.inf
+        row[a] = -np.inf
+        if fixed[a]:
+            row[fixed] = -np.inf
+        margin[a, :] = row
+        margin[:, a] = row
+        margin[b, :] = -np.inf
+        margin[:, b] = -np.inf
+    return [members[i] for i in range(n) if alive[i]]
+
+
 def cluster_keywords(
     keywords: list[KeywordIn], existing: list[ClusterRef]
 ) -> list[ClusterAssignment]:
+    """Group a batch of keywords, joining the site's existing clusters where they belong.
+
+    The batch's keywords and the existing clusters (each as its signature members) are
+    agglomerated together by mean similarity (`merge_groups`): one rule decides whether a
+    keyword joins a cluster, starts one with other keywords of the batch, or stands alone, so
+    the size of the batches matters little, and a cluster grows only while its members stay
+    close on average (no topic swallows its neighbours through a word the site shares)."""
     if not keywords:
         return []
     texts = [k.keyword for k in keywords]
@@ -150,54 +203,43 @@ def cluster_keywords(
     vectors = vectorize(texts + member_texts)
     kw_vecs = vectors[: len(texts)]
 
-    assignments: list[ClusterAssignment] = []
-    unassigned: list[int] = list(range(len(texts)))
+    candidates = np.zeros(0, dtype=np.int64)
+    sums = sparse.csr_matrix((0, vectors.shape[1]))
+    sizes = np.zeros(0)
     if existing:
-        member_vecs = vectors[len(texts) :]
         owner_matrix = sparse.csr_matrix(
             (np.ones(len(owners)), (owners, np.arange(len(owners)))),
             shape=(len(existing), len(owners)),
         )
-        centroids = normalize(owner_matrix @ member_vecs)
-        sims = (kw_vecs @ centroids.T).toarray()
-        best = sims.argmax(axis=1)
-        joined: dict[int, list[int]] = {}
-        unassigned = []
-        for i in range(len(texts)):
-            if sims[i, best[i]] >= JOIN_SIMILARITY:
-                joined.setdefault(int(best[i]), []).append(i)
-            else:
-                unassigned.append(i)
-        for ci, members in joined.items():
-            assignments.append(
-                ClusterAssignment(
-                    keyword_ids=[keywords[i].id for i in members], cluster_id=existing[ci].id
-                )
-            )
+        all_sums = (owner_matrix @ vectors[len(texts) :]).tocsr()
+        all_sizes = np.asarray(owner_matrix.sum(axis=1)).ravel()
+        # A cluster no keyword of the batch reaches on its own cannot be reached by a group of
+        # them either (a group's mean similarity is the mean of its members'): leave it out.
+        mean_sims = (kw_vecs @ all_sums.T).toarray() / all_sizes
+        candidates = np.flatnonzero(mean_sims.max(axis=0) >= JOIN_SIMILARITY)
+        sums, sizes = all_sums[candidates], all_sizes[candidates]
+    nodes = sparse.vstack([kw_vecs, sums]).tocsr()
+    groups = merge_groups(
+        (nodes @ nodes.T).toarray(),
+        np.concatenate([np.ones(len(texts)), sizes]),
+        np.arange(len(texts) + len(candidates)) >= len(texts),
+        1.0 - DISTANCE_THRESHOLD,
+        JOIN_SIMILARITY,
+    )
 
-    groups: list[list[int]]
-    if len(unassigned) == 1:
-        groups = [[unassigned[0]]]
-    elif unassigned:
-        sub = kw_vecs[unassigned]
-        distances = np.clip(1.0 - (sub @ sub.T).toarray(), 0.0, 2.0)
-        labels = AgglomerativeClustering(
-            n_clusters=None,
-            metric="precomputed",
-            linkage="average",
-            distance_threshold=DISTANCE_THRESHOLD,
-        ).fit_predict(distances)
-        by_label: dict[int, list[int]] = {}
-        for pos, label in enumerate(labels):
-            by_label.setdefault(int(label), []).append(unassigned[pos])
-        groups = list(by_label.values())
-    else:
-        groups = []
-    for members in groups:
-        head = representative(members, kw_vecs, texts)
-        assignments.append(
-            ClusterAssignment(keyword_ids=[keywords[i].id for i in members], name=texts[head])
-        )
+    assignments: list[ClusterAssignment] = []
+    for group in groups:
+        olds = [node - len(texts) for node in group if node >= len(texts)]
+        members = sorted(node for node in group if node < len(texts))
+        if not members:
+            continue
+        ids = [keywords[i].id for i in members]
+        if olds:
+            cluster = existing[int(candidates[olds[0]])]
+            assignments.append(ClusterAssignment(keyword_ids=ids, cluster_id=cluster.id))
+        else:
+            head = representative(members, kw_vecs, texts)
+            assignments.append(ClusterAssignment(keyword_ids=ids, name=texts[head]))
     return assignments
 
 
