@@ -3,8 +3,9 @@
 Keywords become TF-IDF vectors over word stems and character n-grams. A batch's keywords and the
 site's existing clusters are agglomerated together by average linkage: a keyword joins a cluster,
 groups with other new keywords or stands alone by one rule, their mean cosine similarity. Only the
-batch and the clusters' short signatures are ever in memory, never an n x n matrix over the whole
-site. docs/clustering.md compares this with the other methods tried.
+batch and the clusters' short signatures are ever in memory, and the agglomeration holds the
+batch's keywords against the clusters they reach (batch × (batch + clusters) numbers), never a
+matrix over the whole site. docs/clustering.md compares this with the other methods tried.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
+from cascade.ai.linkage import merge_groups, restatements
 
 # Words that say how someone searches, not what about: they must not pull topics together.
 STOP_WORDS = frozenset(
@@ -135,52 +137,6 @@ def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[s
     return indices[best]
 
 
-def merge_groups(
-    similarity: np.ndarray, sizes: np.ndarray, fixed: np.ndarray, floor: float, join_floor: float
-) -> list[list[int]]:
-    """Average-linkage agglomeration over a batch's keywords and the site's clusters at once.
-
-    `similarity[a, b]` sums the cosine similarities between the members of node a and those of
-    node b, so the mean similarity of two groups is that sum over the product of their sizes
-    (rows are unit vectors: the sum is the dot product of the groups' vector sums). Nodes marked
-    `fixed` are existing clusters: two of them never merge. Two groups merge while their mean
-    similarity reaches `floor`, or `join_floor` when one of them holds an existing cluster, the
-    best pair first; a group is never compared by its best member, so one shared word cannot
-    chain a topic into the next. Returns the groups as node indices."""
-    n = len(sizes)
-    sim = np.array(similarity, dtype=float)
-    size = np.array(sizes, dtype=float)
-    fixed = np.array(fixed, dtype=bool)
-    alive = np.ones(n, dtype=bool)
-    members = [[i] for i in range(n)]
-    need = np.where(fixed[:, None] | fixed[None, :], join_floor, floor)
-    margin = sim / np.outer(size, size) - need
-    np.fill_diagonal(margin, -np.inf)
-    margin[np.ix_(fixed, fixed)] = -np.inf
-    while n > 1:
-        a, b = divmod(int(np.argmax(margin)), n)
-        if margin[a, b] < 0:
-            break
-        if fixed[b]:
-            a, b = b, a  # the group keeps the existing cluster's node
-        sim[a, :] += sim[b, :]
-        sim[:, a] += sim[:, b]
-        size[a] += size[b]
-        members[a] += members[b]
-        alive[b] = False
-        fixed[a] = fixed[a] or fixed[b]
-        row = sim[a, :] / (size[a] * size) - np.where(fixed[a] | fixed, join_floor, floor)
-        row[~alive] = -np.inf
-        row[a] = -np.inf
-        if fixed[a]:
-            row[fixed] = -np.inf
-        margin[a, :] = row
-        margin[:, a] = row
-        margin[b, :] = -np.inf
-        margin[:, b] = -np.inf
-    return [members[i] for i in range(n) if alive[i]]
-
-
 def cluster_keywords(
     keywords: list[KeywordIn], existing: list[ClusterRef]
 ) -> list[ClusterAssignment]:
@@ -190,7 +146,9 @@ def cluster_keywords(
     agglomerated together by mean similarity (`merge_groups`): one rule decides whether a
     keyword joins a cluster, starts one with other keywords of the batch, or stands alone, so
     the size of the batches matters little, and a cluster grows only while its members stay
-    close on average (no topic swallows its neighbours through a word the site shares)."""
+    close on average (a word the site shares is far less likely to chain topics into one).
+    A cluster is compared by its signature (its first members) and the batch's keywords that
+    joined it."""
     if not keywords:
         return []
     texts = [k.keyword for k in keywords]
@@ -206,6 +164,7 @@ def cluster_keywords(
     candidates = np.zeros(0, dtype=np.int64)
     sums = sparse.csr_matrix((0, vectors.shape[1]))
     sizes = np.zeros(0)
+    joins: dict[int, int] = {}
     if existing:
         owner_matrix = sparse.csr_matrix(
             (np.ones(len(owners)), (owners, np.arange(len(owners)))),
@@ -218,13 +177,14 @@ def cluster_keywords(
         mean_sims = (kw_vecs @ all_sums.T).toarray() / all_sizes
         candidates = np.flatnonzero(mean_sims.max(axis=0) >= JOIN_SIMILARITY)
         sums, sizes = all_sums[candidates], all_sizes[candidates]
+        joins = restatements(kw_vecs, vectors[len(texts) :], np.asarray(owners), candidates)
     nodes = sparse.vstack([kw_vecs, sums]).tocsr()
     groups = merge_groups(
-        (nodes @ nodes.T).toarray(),
+        (kw_vecs @ nodes.T).toarray(),
         np.concatenate([np.ones(len(texts)), sizes]),
-        np.arange(len(texts) + len(candidates)) >= len(texts),
         1.0 - DISTANCE_THRESHOLD,
         JOIN_SIMILARITY,
+        {i: len(texts) + c for i, c in joins.items()},
     )
 
     assignments: list[ClusterAssignment] = []
