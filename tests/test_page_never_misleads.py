@@ -204,6 +204,13 @@ def test_words_are_for_people(playwright_browser, login, server, site):
         "document.querySelector('[data-testid=credits]').textContent.includes('reserved for items in progress')",
         timeout=10_000,
     )
+    # Pause just after an article is done: its worker has started the next one, so the pause
+    # has a whole article (a second) to finish, however late this page hears of it.
+    done = page.get_by_test_id("current-stage").get_attribute("data-processed")
+    page.wait_for_function(
+        f"document.querySelector('[data-testid=current-stage]').dataset.processed !== '{done}'",
+        timeout=10_000,
+    )
     page.get_by_test_id("pause").click()
     badges, statuses = set(), set()
     deadline = time.monotonic() + 30
