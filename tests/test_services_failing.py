@@ -83,7 +83,7 @@ def finished_whole(run, account, balance: int) -> None:
 @pytest.mark.engine(latency={4: 3.0, 6: 0.02}, claim_timeout=3.0)
 def test_postgresql_restarted_mid_run(garden, alice, tmp_path, outage):
     balance = garden.credits
-    workers, run = started_busy(garden, "PostgreSQL restarted", 150, tmp_path)
+    workers, run = started_busy(garden, "PostgreSQL restarted", 44, tmp_path)
     try:
         if outage == "restart":  # `pg_ctl restart -m fast`
             subprocess.run([CTL, "pg-restart"], check=True, timeout=120)
