@@ -20,30 +20,14 @@ ORDERS = 5
 
 
 def stage_one(texts: list[str], batch: int, seed: int, held: set[int]) -> tuple[list[int], int]:
-    """Cluster ids of the texts, and how many held-back texts (imported last) made new clusters."""
-    from cascade.ai import clustering
-    from cascade.ai.base import ClusterRef, KeywordIn
+    """Cluster numbers of the texts, and how many held-back texts (imported last) made new
+    clusters."""
+    from tests.keywords import clustered_in_batches
 
     order = [i for i in range(len(texts)) if i not in held]
     random.Random(seed).shuffle(order)
-    order += sorted(held)
-    members: dict[int, list[str]] = {}
-    names: dict[int, str] = {}
-    label: dict[int, int] = {}
-    stray = 0
-    for start in range(0, len(order), batch):
-        chunk = order[start : start + batch]
-        existing = [
-            ClusterRef(c, names[c], clustering.make_signature(m)) for c, m in members.items()
-        ]
-        for a in clustering.cluster_keywords([KeywordIn(i, texts[i]) for i in chunk], existing):
-            cid = a.cluster_id if a.cluster_id is not None else len(names) + 1
-            if a.cluster_id is None:
-                stray += sum(1 for k in a.keyword_ids if k in held)
-            names.setdefault(cid, a.name)
-            members.setdefault(cid, []).extend(texts[k] for k in a.keyword_ids)
-            label.update(dict.fromkeys(a.keyword_ids, cid))
-    return [label[i] for i in range(len(texts))], stray
+    labels, started = clustered_in_batches(texts, batch, order + sorted(held))
+    return labels, len(started & held)
 
 
 def main() -> None:

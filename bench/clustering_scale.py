@@ -14,27 +14,21 @@ from common import diverse_keywords
 def main() -> None:
     count = int(sys.argv[1])
     sys.path.insert(0, ".")
-    from cascade.ai import clustering
-    from cascade.ai.base import ClusterRef, KeywordIn
+    from tests.keywords import clustered_in_batches
 
     words = diverse_keywords(count)
-    members: dict[int, list[str]] = {}
-    names: dict[int, str] = {}
     started = time.perf_counter()
-    for start in range(0, count, 100):
-        batch = [KeywordIn(start + i, w) for i, w in enumerate(words[start : start + 100])]
-        existing = [
-            ClusterRef(cid, names[cid], clustering.make_signature(m)) for cid, m in members.items()
-        ]
-        for a in clustering.cluster_keywords(batch, existing):
-            cid = a.cluster_id if a.cluster_id is not None else len(names) + 1
-            names.setdefault(cid, a.name)
-            members.setdefault(cid, []).extend(words[k] for k in a.keyword_ids)
+    labels, _ = clustered_in_batches(words, 100)
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
-            {"keywords": count, "seconds": elapsed, "clusters": len(names), "peak_rss_mb": peak_mb}
+            {
+                "keywords": count,
+                "seconds": elapsed,
+                "clusters": len(set(labels)),
+                "peak_rss_mb": peak_mb,
+            }
         )
     )
 

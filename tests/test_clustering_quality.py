@@ -8,12 +8,13 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from cascade.accounts.models import Site
-from cascade.ai.base import ClusterRef, KeywordIn
-from cascade.ai.clustering import cluster_keywords, make_signature
+from cascade.ai.base import KeywordIn
+from cascade.ai.clustering import cluster_keywords
 from cascade.automation import engine
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import DATA, keywords_of
+from tests.keywords import clustered_in_batches
 
 LABELLED = keywords_of(DATA / "labelled_keywords.csv")
 # Keyword lists of 14 domains, shaped like keyword-research exports (synonyms, question forms, a
@@ -25,20 +26,10 @@ LISTS.append(DATA / "labelled_keywords.csv")
 
 
 def stage_one(texts: list[str], batch: int, seed: int) -> list[int]:
-    """Cluster ids of `texts` grouped the way stage 1 does it: a shuffled order, in batches,
-    each batch seeing the clusters made so far as their signatures."""
+    """Cluster numbers of `texts` grouped the way stage 1 does it, in a shuffled order."""
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
-    members: dict[int, list[str]] = {}
-    label: dict[int, int] = {}
-    for start in range(0, len(order), batch):
-        existing = [ClusterRef(c, m[0], make_signature(m)) for c, m in members.items()]
-        chunk = [KeywordIn(i, texts[i]) for i in order[start : start + batch]]
-        for a in cluster_keywords(chunk, existing):
-            cid = a.cluster_id if a.cluster_id is not None else len(members) + 1
-            members.setdefault(cid, []).extend(texts[k] for k in a.keyword_ids)
-            label.update(dict.fromkeys(a.keyword_ids, cid))
-    return [label[i] for i in range(len(texts))]
+    return clustered_in_batches(texts, batch, order)[0]
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ STOP_WORDS = frozenset(
     there here more most very really not no yes all any some every per""".split()
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
-DISTANCE_THRESHOLD = 0.85  # new keywords group while their mean cosine similarity is >= 0.15
+GROUP_SIMILARITY = 0.15  # mean cosine similarity at which new keywords group together
 JOIN_SIMILARITY = 0.10  # mean cosine similarity to a cluster's members at which a group joins it
 SIGNATURE_SIZE = 15  # members kept in a cluster's signature
 
@@ -182,7 +182,7 @@ def cluster_keywords(
     groups = merge_groups(
         (kw_vecs @ nodes.T).toarray(),
         np.concatenate([np.ones(len(texts)), sizes]),
-        1.0 - DISTANCE_THRESHOLD,
+        GROUP_SIMILARITY,
         JOIN_SIMILARITY,
         {i: len(texts) + c for i, c in joins.items()},
     )
