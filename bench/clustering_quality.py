@@ -3,7 +3,8 @@
 shuffled order, in batches that join the clusters made so far. Per list: the adjusted Rand index
 (mean of 5 orders, at batches of 100 and of 20), clusters made against topics, the largest
 cluster's share, and how many keywords of a later import (a fifth of each topic, held back)
-started clusters of their own instead of joining the cluster of their topic."""
+started clusters of their own instead of joining the cluster of their topic. By meaning (what
+sites of up to CASCADE_MEANING_MAX_KEYWORDS keywords get) and by words (larger sites)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,28 @@ from common import ROOT
 ORDERS = 5
 
 
-def stage_one(texts: list[str], batch: int, seed: int, held: set[int]) -> tuple[list[int], int]:
+def stage_one(
+    texts: list[str], batch: int, seed: int, held: set[int], method: object
+) -> tuple[list[int], int]:
     """Cluster numbers of the texts, and how many held-back texts (imported last) made new
     clusters."""
     from tests.keywords import clustered_in_batches
 
     order = [i for i in range(len(texts)) if i not in held]
     random.Random(seed).shuffle(order)
-    labels, started = clustered_in_batches(texts, batch, order + sorted(held))
+    labels, started = clustered_in_batches(texts, batch, order + sorted(held), method)
     return labels, len(started & held)
 
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from sklearn.metrics import adjusted_rand_score
+
+    from cascade.ai.clustering import BY_MEANING, BY_WORDS
+
+    method = {"meaning": BY_MEANING, "words": BY_WORDS}[
+        sys.argv[1] if len(sys.argv) > 1 else "meaning"
+    ]
 
     files = sorted((ROOT / "tests/data").glob("clustering*/*.csv"))
     files.append(ROOT / "tests/data/labelled_keywords.csv")
@@ -46,13 +55,13 @@ def main() -> None:
         held = {ids[-1] for ids in by_topic.values() if len(ids) >= 5}
         figures = {}
         for batch in (100, 20):
-            runs = [stage_one(texts, batch, seed, set()) for seed in range(ORDERS)]
+            runs = [stage_one(texts, batch, seed, set(), method) for seed in range(ORDERS)]
             figures[batch] = {
                 "ari": statistics.mean(adjusted_rand_score(topics, lab) for lab, _ in runs),
                 "clusters": statistics.mean(len(set(lab)) for lab, _ in runs),
                 "largest": max(max(Counter(lab).values()) / len(lab) for lab, _ in runs),
             }
-        _, stray = stage_one(texts, 20, 0, held)
+        _, stray = stage_one(texts, 20, 0, held, method)
         out.append(
             {
                 "list": f"{path.parent.name}/{path.stem}",
@@ -66,7 +75,7 @@ def main() -> None:
                 "later_new": stray,
             }
         )
-    print(json.dumps({"lists": out}))
+    print(json.dumps({"method": method.name, "lists": out}))
 
 
 if __name__ == "__main__":

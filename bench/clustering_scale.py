@@ -1,5 +1,6 @@
-"""Clustering N keywords the way stage 1 does (batches of 100 joining the clusters so far):
-wall time and the process's peak memory."""
+"""Clustering N keywords the way stage 1 does (batches of 100 joining the clusters so far), by
+meaning or by words (`clustering_scale.py N meaning|words`): wall time and the process's peak
+memory."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ from common import diverse_keywords
 
 
 def main() -> None:
-    count = int(sys.argv[1])
+    count, how = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "words"
     sys.path.insert(0, ".")
+    from cascade.ai.clustering import BY_MEANING, BY_WORDS
     from tests.keywords import clustered_in_batches
 
+    method = {"meaning": BY_MEANING, "words": BY_WORDS}[how]
     words = diverse_keywords(count)
     started = time.perf_counter()
-    labels, _ = clustered_in_batches(words, 100)
+    labels, _ = clustered_in_batches(words, 100, method=method)
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "keywords": count,
+                "method": how,
                 "seconds": elapsed,
                 "clusters": len(set(labels)),
                 "peak_rss_mb": peak_mb,

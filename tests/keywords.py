@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 SUBJECTS = (
     "tomato lawn compost rose basil deck fence patio roof gutter faucet boiler window paint tile hedge "
     "orchard pond greenhouse mulch shed lighting insulation drain"
@@ -47,14 +49,15 @@ def synthetic_keywords(count: int) -> list[str]:
 
 
 def clustered_in_batches(
-    texts: list[str], batch: int, order: list[int] | None = None
+    texts: list[str], batch: int, order: list[int] | None = None, method: Any = None
 ) -> tuple[list[int], set[int]]:
     """`texts` grouped by the offline provider the way stage 1 does it (tests and benchmarks):
     in `order` (every position of `texts` once; in turn by default), in batches, each batch
-    seeing the clusters made so far as their signatures. Returns each text's cluster number and
+    seeing the clusters made so far as their signatures, by `method` (by meaning unless given).
+    Returns each text's cluster number and
     the positions of the texts that started a new cluster rather than joining one."""
     from cascade.ai.base import ClusterRef, KeywordIn
-    from cascade.ai.clustering import cluster_keywords, make_signature
+    from cascade.ai.clustering import BY_MEANING, cluster_keywords, make_signature
 
     order = list(range(len(texts))) if order is None else order
     members: dict[int, list[str]] = {}
@@ -63,7 +66,7 @@ def clustered_in_batches(
     for start in range(0, len(order), batch):
         existing = [ClusterRef(c, m[0], make_signature(m)) for c, m in members.items()]
         chunk = [KeywordIn(i, texts[i]) for i in order[start : start + batch]]
-        for a in cluster_keywords(chunk, existing):
+        for a in cluster_keywords(chunk, existing, method or BY_MEANING):
             cid = a.cluster_id if a.cluster_id is not None else len(members) + 1
             if a.cluster_id is None:
                 started.update(a.keyword_ids)

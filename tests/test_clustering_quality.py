@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from cascade.accounts.models import Site
 from cascade.ai.base import KeywordIn
-from cascade.ai.clustering import cluster_keywords
+from cascade.ai.clustering import BY_MEANING, BY_WORDS, Method, cluster_keywords
 from cascade.automation import engine
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
@@ -25,24 +25,30 @@ LISTS = sorted((DATA / "clustering").glob("*.csv")) + sorted(
 LISTS.append(DATA / "labelled_keywords.csv")
 
 
-def stage_one(texts: list[str], batch: int, seed: int) -> list[int]:
+METHODS = {"meaning": BY_MEANING, "words": BY_WORDS}
+
+
+def stage_one(texts: list[str], batch: int, seed: int, method: Method) -> list[int]:
     """Cluster numbers of `texts` grouped the way stage 1 does it, in a shuffled order."""
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
-    return clustered_in_batches(texts, batch, order)[0]
+    return clustered_in_batches(texts, batch, order, method)[0]
 
 
-@pytest.fixture(scope="module")
-def clustered_lists() -> dict[str, list[tuple[list[str], list[int]]]]:
-    """Every list clustered in two orders at batches of 100 and of 20: (topics, cluster ids)."""
+@pytest.fixture(scope="module", params=sorted(METHODS))
+def clustered_lists(request) -> tuple[str, dict[str, list[tuple[list[str], list[int]]]]]:
+    """Every list clustered in two orders at batches of 100 and of 20, by each method: the
+    method's name and, for each list, (topics, cluster ids) of each run."""
     out: dict[str, list[tuple[list[str], list[int]]]] = {}
     for path in LISTS:
         rows = keywords_of(path)
         texts, topics = [r["keyword"] for r in rows], [r["topic"] for r in rows]
         out[f"{path.parent.name}/{path.stem}"] = [
-            (topics, stage_one(texts, batch, seed)) for batch in (100, 20) for seed in (1, 2)
+            (topics, stage_one(texts, batch, seed, METHODS[request.param]))
+            for batch in (100, 20)
+            for seed in (1, 2)
         ]
-    return out
+    return request.param, out
 
 
 def test_the_domain_lists_are_shaped_like_keyword_research():
@@ -57,24 +63,31 @@ def test_the_domain_lists_are_shaped_like_keyword_research():
 def test_no_cluster_swallows_a_quarter_of_any_list(clustered_lists):
     """A word shared across a domain ("bike", "tank", "espresso") must not chain its topics
     into one cluster: the old centroid join put 40 % of a list into one cluster."""
-    for name, runs in clustered_lists.items():
+    method, lists = clustered_lists
+    for name, runs in lists.items():
         for _, labels in runs:
             largest = max(Counter(labels).values()) / len(labels)
-            assert largest <= 0.25, f"{name}: one cluster holds {largest:.0%} of the keywords"
+            assert largest <= 0.25, f"{method}, {name}: one cluster holds {largest:.0%}"
+
+
+# Floors under what each method reaches here (two orders at each batch size), as (mean adjusted
+# Rand index, lowest list, the labelled list): by meaning 0.55, 0.27 and 0.97; by words 0.39,
+# 0.19 and 0.78 (docs/clustering.md has the figures over 5 orders). A change that clusters
+# worse fails; so would clustering small sites by words (0.39 is under the floor by meaning).
+# The goal, 0.85 in every domain, is reported by `make bench`, where it is not met.
+FLOORS = {"meaning": (0.5, 0.22, 0.9), "words": (0.35, 0.15, 0.7)}
 
 
 def test_topics_are_recovered_at_least_as_well_as_measured(clustered_lists):
-    """A floor under what this method reaches here (two orders at each batch size: mean adjusted
-    Rand index 0.38, lowest list 0.19; docs/clustering.md has 0.376 and 0.18 over 5 orders): a
-    change that clusters worse fails. The goal, 0.85 in every domain, is reported by
-    `make bench`, where it is not met yet."""
+    method, lists = clustered_lists
     scores = {
         name: statistics.mean(adjusted_rand_score(t, lab) for t, lab in runs)
-        for name, runs in clustered_lists.items()
+        for name, runs in lists.items()
     }
-    assert statistics.mean(scores.values()) >= 0.35, scores
-    assert min(scores.values()) >= 0.15, scores
-    assert scores["data/labelled_keywords"] >= 0.7, scores
+    mean, lowest, labelled = FLOORS[method]
+    assert statistics.mean(scores.values()) >= mean, (method, scores)
+    assert min(scores.values()) >= lowest, (method, scores)
+    assert scores["data/labelled_keywords"] >= labelled, (method, scores)
 
 
 def test_the_labelled_set_is_big_enough_to_mean_something():
@@ -82,10 +95,11 @@ def test_the_labelled_set_is_big_enough_to_mean_something():
     assert len({row["topic"] for row in LABELLED}) >= 15
 
 
-def test_clustering_the_labelled_set_at_once_recovers_its_topics():
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_clustering_the_labelled_set_at_once_recovers_its_topics(method):
     keywords = [KeywordIn(i, row["keyword"]) for i, row in enumerate(LABELLED)]
     label = {}
-    for n, assignment in enumerate(cluster_keywords(keywords, [])):
+    for n, assignment in enumerate(cluster_keywords(keywords, [], METHODS[method])):
         for kid in assignment.keyword_ids:
             label[kid] = n
     assert sorted(label) == list(range(len(keywords)))
@@ -95,11 +109,17 @@ def test_clustering_the_labelled_set_at_once_recovers_its_topics():
     assert ari >= 0.6, ari
 
 
+# The limit of keywords a site is clustered by meaning up to: a method for each engine test.
+LIMITS = {"meaning": 20_000, "words": 0}
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method,floor", [("meaning", 0.9), ("words", 0.6)])
 def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(
-    garden, alice, settings
+    garden, alice, settings, method, floor
 ):
     settings.CASCADE_BATCH_SIZES = {1: 50}
+    settings.CASCADE_MEANING_MAX_KEYWORDS = LIMITS[method]
     site = Site.objects.create(account=garden, name="Labelled")
     import_rows(site, [{"keyword": row["keyword"]} for row in LABELLED])
     run = engine.start_run(site)
@@ -107,21 +127,23 @@ def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(
     topic = {row["keyword"]: row["topic"] for row in LABELLED}
     rows = list(Keyword.objects.filter(site=site).values_list("keyword", "cluster_id"))
     ari = adjusted_rand_score([topic[k] for k, _ in rows], [c for _, c in rows])
-    assert ari >= 0.6, ari
+    assert ari >= floor, ari
     stage1 = run.stages.get(number=1)
     assert stage1.output_count < len(LABELLED) / 3, (
         "later batches joined the clusters of earlier ones"
     )
 
 
-def test_a_cluster_is_named_after_its_most_representative_keyword():
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_cluster_is_named_after_its_most_representative_keyword(method):
     words = [
         "sourdough starter recipe",
         "best sourdough starter",
         "sourdough starter",
         "sourdough starter jar",
     ]
-    (only,) = cluster_keywords([KeywordIn(i, w) for i, w in enumerate(words)], [])
+    keywords = [KeywordIn(i, w) for i, w in enumerate(words)]
+    (only,) = cluster_keywords(keywords, [], METHODS[method])
     assert only.name == "sourdough starter"
 
 
@@ -154,13 +176,15 @@ def test_the_kept_features_weigh_texts_exactly_as_scikit_learn_does():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_keywords_imported_later_join_the_clusters_of_their_topics(garden, alice, settings):
+@pytest.mark.parametrize("method", sorted(LIMITS))
+def test_keywords_imported_later_join_the_clusters_of_their_topics(garden, alice, settings, method):
     """A second import on topics the site already has (a keyword of each cluster asked another
     way, with a word the site has not used) makes no duplicate cluster: each new keyword joins
     its own keyword's cluster, or one whose keywords are mostly of the same topic."""
     from cascade.planner.models import Cluster
 
     settings.CASCADE_BATCH_SIZES = {1: 20}
+    settings.CASCADE_MEANING_MAX_KEYWORDS = LIMITS[method]
     rows = keywords_of(DATA / "clustering_search" / "aquariums.csv")
     topic = {r["keyword"]: r["topic"] for r in rows}
     site = Site.objects.create(account=garden, name="Aquariums")

@@ -117,8 +117,11 @@ class Provider(Protocol):
     is_offline: bool
 
     def cluster_keywords(
-        self, keywords: list[KeywordIn], existing: list[ClusterRef]
-    ) -> list[ClusterAssignment]: ...
+        self, keywords: list[KeywordIn], existing: list[ClusterRef], site_keywords: int = 0
+    ) -> list[ClusterAssignment]:
+        """`site_keywords`: how many keywords the site holds (the offline provider clusters
+        small sites by meaning and large ones by words)."""
+        ...
 
     def generate_ideas(
         self, cluster: ClusterIn, count: int, taken_titles: set[str]

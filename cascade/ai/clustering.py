@@ -1,11 +1,15 @@
-"""Semantic keyword clustering for the offline provider.
+"""Keyword clustering for the offline provider.
 
-Keywords become TF-IDF vectors over word stems and character n-grams. A batch's keywords and the
-site's existing clusters are agglomerated together by average linkage: a keyword joins a cluster,
-groups with other new keywords or stands alone by one rule, their mean cosine similarity. Only the
-batch and the clusters' short signatures are ever in memory, and the agglomeration holds the
-batch's keywords against the clusters they reach (batch × (batch + clusters) numbers), never a
-matrix over the whole site. docs/clustering.md compares this with the other methods tried.
+Keywords become vectors by one of two methods: by meaning (a small sentence-embedding model,
+`meaning.py`), for sites up to CASCADE_MEANING_MAX_KEYWORDS keywords, or by words (TF-IDF over
+word stems and character n-grams) above that, where embedding every keyword would take too long.
+A batch's keywords and the site's existing clusters are agglomerated together by average
+linkage: a keyword joins a cluster, groups with other new keywords or stands alone by one rule,
+their mean cosine similarity. Only the batch and the clusters' short signatures are ever in
+memory, and the agglomeration holds the batch's keywords against the clusters they reach
+(batch × (batch + clusters) numbers), never a matrix over the whole site. Both methods read a
+cluster by its signature's text, so a site can move from one to the other. docs/clustering.md
+compares them with the other methods tried.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from django.conf import settings
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from cascade.ai import meaning
 from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
-from cascade.ai.linkage import merge_groups, restatements
+from cascade.ai.linkage import dense, merge_groups, restatements
 
 # Words that say how someone searches, not what about: they must not pull topics together.
 STOP_WORDS = frozenset(
@@ -32,8 +40,6 @@ STOP_WORDS = frozenset(
     there here more most very really not no yes all any some every per""".split()
 )
 WORD_RE = re.compile(r"[a-z0-9]+")
-GROUP_SIMILARITY = 0.15  # mean cosine similarity at which new keywords group together
-JOIN_SIMILARITY = 0.10  # mean cosine similarity to a cluster's members at which a group joins it
 SIGNATURE_SIZE = 15  # members kept in a cluster's signature
 
 
@@ -117,6 +123,34 @@ def vectorize(texts: list[str]) -> sparse.csr_matrix:
     )
 
 
+@dataclass(frozen=True)
+class Method:
+    """How keywords become vectors, and the cosine similarities that group them: new keywords
+    group while their mean similarity is at least `group`; a group joins an existing cluster
+    at a mean similarity of `join` to its members; a keyword at least `restates` to one member
+    of a cluster joins that cluster first."""
+
+    name: str
+    vectorize: Callable[[list[str]], Any]  # unit rows, sparse or dense
+    group: float
+    join: float
+    restates: float
+
+
+BY_WORDS = Method("words", vectorize, group=0.15, join=0.10, restates=0.6)
+BY_MEANING = Method("meaning", meaning.vectorize, group=0.2, join=0.15, restates=0.8)
+
+
+def method_for(site_keywords: int) -> Method:
+    """By meaning up to CASCADE_MEANING_MAX_KEYWORDS keywords in the site (0 turns it off)."""
+    limit = settings.CASCADE_MEANING_MAX_KEYWORDS
+    return BY_MEANING if limit and site_keywords <= limit else BY_WORDS
+
+
+def _stack(parts: list[Any]) -> Any:
+    return sparse.vstack(parts).tocsr() if sparse.issparse(parts[0]) else np.vstack(parts)
+
+
 def signature_members(signature: str) -> list[str]:
     return [line for line in signature.splitlines() if line.strip()]
 
@@ -138,7 +172,7 @@ def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[s
 
 
 def cluster_keywords(
-    keywords: list[KeywordIn], existing: list[ClusterRef]
+    keywords: list[KeywordIn], existing: list[ClusterRef], method: Method = BY_WORDS
 ) -> list[ClusterAssignment]:
     """Group a batch of keywords, joining the site's existing clusters where they belong.
 
@@ -158,11 +192,11 @@ def cluster_keywords(
         names = signature_members(ref.signature) or [ref.name]
         member_texts.extend(names)
         owners.extend([ci] * len(names))
-    vectors = vectorize(texts + member_texts)
+    vectors = method.vectorize(texts + member_texts)
     kw_vecs = vectors[: len(texts)]
 
     candidates = np.zeros(0, dtype=np.int64)
-    sums = sparse.csr_matrix((0, vectors.shape[1]))
+    sums = vectors[:0]
     sizes = np.zeros(0)
     joins: dict[int, int] = {}
     if existing:
@@ -170,20 +204,21 @@ def cluster_keywords(
             (np.ones(len(owners)), (owners, np.arange(len(owners)))),
             shape=(len(existing), len(owners)),
         )
-        all_sums = (owner_matrix @ vectors[len(texts) :]).tocsr()
+        all_sums = owner_matrix @ vectors[len(texts) :]
         all_sizes = np.asarray(owner_matrix.sum(axis=1)).ravel()
         # A cluster no keyword of the batch reaches on its own cannot be reached by a group of
         # them either (a group's mean similarity is the mean of its members'): leave it out.
-        mean_sims = (kw_vecs @ all_sums.T).toarray() / all_sizes
-        candidates = np.flatnonzero(mean_sims.max(axis=0) >= JOIN_SIMILARITY)
+        mean_sims = dense(kw_vecs @ all_sums.T) / all_sizes
+        candidates = np.flatnonzero(mean_sims.max(axis=0) >= method.join)
         sums, sizes = all_sums[candidates], all_sizes[candidates]
-        joins = restatements(kw_vecs, vectors[len(texts) :], np.asarray(owners), candidates)
-    nodes = sparse.vstack([kw_vecs, sums]).tocsr()
+        joins = restatements(
+            kw_vecs, vectors[len(texts) :], np.asarray(owners), candidates, method.restates
+        )
     groups = merge_groups(
-        (kw_vecs @ nodes.T).toarray(),
+        dense(kw_vecs @ _stack([kw_vecs, sums]).T),
         np.concatenate([np.ones(len(texts)), sizes]),
-        GROUP_SIMILARITY,
-        JOIN_SIMILARITY,
+        method.group,
+        method.join,
         {i: len(texts) + c for i, c in joins.items()},
     )
 
@@ -209,6 +244,7 @@ def estimate_new_clusters(
     batch: int,
     total: int | None = None,
     parallel: int = 1,
+    method: Method = BY_WORDS,
 ) -> float:
     """How many new clusters grouping keywords batch by batch would create, done the way stage 1
     does it: `parallel` batches at a time (one per worker thread) each join the site's clusters
@@ -229,6 +265,7 @@ def estimate_new_clusters(
                 cluster_keywords(
                     [KeywordIn(start + i, t) for i, t in enumerate(sample[start : start + batch])],
                     seen,
+                    method,
                 ),
             )
             for start in starts[first : first + max(1, parallel)]

@@ -4,10 +4,15 @@ restate a cluster's member and join it before any grouping."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 
-RESTATES = 0.6  # cosine similarity to a cluster's member at which a keyword joins it outright
+
+def dense(matrix: Any) -> np.ndarray:
+    """A product of feature rows as an array, whether the rows were sparse or not."""
+    return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
 
 
 def merge_groups(
@@ -79,13 +84,14 @@ def merge_groups(
 
 
 def restatements(
-    keywords: sparse.csr_matrix,
-    members: sparse.csr_matrix,
+    keywords: Any,
+    members: Any,
     owners: np.ndarray,
     candidates: np.ndarray,
+    floor: float,
 ) -> dict[int, int]:
     """Keywords (rows of `keywords`) that restate a member of a candidate cluster (cosine at
-    least RESTATES: "betta tank size for beginners" after "betta tank size"), mapped to the
+    least `floor`: "betta tank size for beginners" after "betta tank size"), mapped to the
     position of that cluster in `candidates`. Such a keyword joins its member's cluster even
     when the cluster as a whole is broad: a new word shared by a later import ("at home")
     must not pull its keywords together into some other cluster."""
@@ -94,6 +100,6 @@ def restatements(
     position = np.full(int(owners.max()) + 1, -1)
     position[candidates] = np.arange(len(candidates))
     rows = np.flatnonzero(position[owners] >= 0)
-    sims = (keywords @ members[rows].T).toarray()
+    sims = dense(keywords @ members[rows].T)
     best = sims.argmax(axis=1)
-    return {i: int(position[owners[rows[b]]]) for i, b in enumerate(best) if sims[i, b] >= RESTATES}
+    return {i: int(position[owners[rows[b]]]) for i, b in enumerate(best) if sims[i, b] >= floor}

@@ -1,6 +1,6 @@
 """The offline provider: real, deterministic work without any network.
 
-Clusters come from TF-IDF and agglomerative clustering, ideas and articles from templates driven
+Clusters come from a small sentence-embedding model or TF-IDF and average linkage, ideas and articles from templates driven
 by the keywords, pictures from Pillow. Everything it writes is marked as an offline draft."""
 
 from __future__ import annotations
@@ -188,9 +188,13 @@ class LocalProvider(Pictures):
     is_offline = True
 
     def cluster_keywords(
-        self, keywords: list[base.KeywordIn], existing: list[base.ClusterRef], profile=None
+        self,
+        keywords: list[base.KeywordIn],
+        existing: list[base.ClusterRef],
+        profile=None,
+        site_keywords: int = 0,
     ) -> list[base.ClusterAssignment]:
-        return clustering.cluster_keywords(keywords, existing)
+        return clustering.cluster_keywords(keywords, existing, clustering.method_for(site_keywords))
 
     def generate_ideas(
         self, cluster: base.ClusterIn, count: int, taken_titles: set[str], profile=None

@@ -49,9 +49,10 @@ class Clustering:
         keywords: list[KeywordIn],
         existing: list[ClusterRef],
         profile: SiteProfile | None = None,
+        site_keywords: int = 0,
     ) -> list[ClusterAssignment]:
         """By embeddings when CASCADE_EMBEDDING_MODEL is set and the provider serves them;
-        otherwise by the chat model."""
+        otherwise by the chat model (`site_keywords` does not change either)."""
         if self.embedding_model and not self.fallback_notice:
             try:
                 return self._cluster_by_vectors(keywords, existing, profile)

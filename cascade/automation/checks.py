@@ -1,5 +1,6 @@
-"""System checks: settings that name stages must name stages the registry has, and the AI
-provider must be one that can be loaded."""
+"""System checks: settings that name stages must name stages the registry has, the AI
+provider must be one that can be loaded, and the offline provider's keyword model must be the
+one Cascade was built with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from cascade.ai import provider_problem
+from cascade.ai import meaning, provider_problem
 from cascade.automation.stages import registry
 
 
@@ -29,6 +30,17 @@ def stage_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     problem = provider_problem()
     if problem:
         errors.append(checks.Error(problem, id="cascade.E002"))
+    if settings.CASCADE_AI_PROVIDER == "local" and settings.CASCADE_MEANING_MAX_KEYWORDS:
+        problem = meaning.problem()
+        if problem:
+            errors.append(
+                checks.Warning(
+                    problem,
+                    hint="Until then, stage 1 pauses runs of sites it would cluster by meaning; "
+                    "CASCADE_MEANING_MAX_KEYWORDS=0 clusters every site by words instead.",
+                    id="cascade.W002",
+                )
+            )
     return errors
 
 

@@ -70,6 +70,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tasks started at once for a stage's items (more are pointless beyond the workers' processes).
 CASCADE_CELERY_FANOUT = env_int("CASCADE_CELERY_FANOUT", 8)
 
+# The offline provider clusters a site's keywords by meaning (a small sentence-embedding model)
+# while the site holds at most this many keywords, and by words above (0: always by words).
+CASCADE_MEANING_MAX_KEYWORDS = env_int("CASCADE_MEANING_MAX_KEYWORDS", 20_000)
+
 # --- The OpenAI-compatible provider (CASCADE_AI_PROVIDER=openai) ---------------------------------
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
 
-from cascade.ai import clustering, vectors
+from cascade.ai import clustering, meaning, vectors
 from cascade.ai.base import ClusterAssignment, ClusterIn, ClusterRef, KeywordIn
 from cascade.automation.models import EventKind, RunEvent
 from cascade.automation.steps import Applied, StageContext, StageError, expect
@@ -43,13 +43,33 @@ def clusters_per_keyword(
     if key not in _cluster_estimates:
         texts = list(keywords.values_list("keyword", flat=True)[:1000])
         existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
-        created = clustering.estimate_new_clusters(
-            texts, existing, batch, waiting["count"], parallel=settings.CASCADE_WORKER_THREADS
-        )
+        method = clustering.method_for(Keyword.objects.filter(site_id=site_id).count())
+        try:
+            created = clustering.estimate_new_clusters(
+                texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS, method
+            )
+        except meaning.ModelMissing:  # the run will pause and say why; estimate by words
+            created = clustering.estimate_new_clusters(
+                texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS
+            )
         if len(_cluster_estimates) > 200:
             _cluster_estimates.clear()
         _cluster_estimates[key] = created / waiting["count"]
     return _cluster_estimates[key]
+
+
+_site_sizes: dict[Any, int] = {}
+
+
+def site_keywords(ctx: StageContext) -> int:
+    """The site's keywords when this process first clustered for the run: counted once a run,
+    not once a batch, so that every batch of the run is clustered by the same method."""
+    key = (ctx.site_id, ctx.run_id)
+    if key not in _site_sizes or ctx.run_id is None:
+        if len(_site_sizes) > 200:
+            _site_sizes.clear()
+        _site_sizes[key] = Keyword.objects.filter(site_id=ctx.site_id).count()
+    return _site_sizes[key]
 
 
 @dataclass
@@ -76,7 +96,9 @@ def cluster_process(ctx: StageContext, keywords: list[Keyword]) -> Any:
     else:
         existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
     batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
-    assignments = ctx.provider.cluster_keywords(batch, existing, profile=ctx.profile)
+    assignments = ctx.provider.cluster_keywords(
+        batch, existing, profile=ctx.profile, site_keywords=site_keywords(ctx)
+    )
     notice = getattr(ctx.provider, "fallback_notice", "")
     return Clustered(assignments, "" if notice else model, notice)
 
