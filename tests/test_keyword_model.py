@@ -3,6 +3,8 @@ vectors say, which sites it clusters, and what a broken install does to a run.""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from cascade.accounts.models import Site
 from cascade.ai import clustering, meaning
 from cascade.automation import engine
 from cascade.automation.checks import stage_settings
+from cascade.automation.models import RunItem
+from cascade.automation.statuses import ItemState
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
 from tests.conftest import DATA, keywords_of
@@ -37,6 +41,29 @@ def test_vectors_follow_meaning_not_spelling():
     # A text's vector does not depend on the texts embedded with it (batches are padded).
     alone = meaning.Embedder().embed(["fix a puncture"])[0]
     assert np.allclose(alone, raw[1], atol=1e-4)
+
+
+def test_threads_share_one_model_and_get_the_same_vectors():
+    """The engine's worker threads embed at once, the first of them loading the model."""
+    texts = [f"raised bed idea number {n}" for n in range(160)]
+    shared = meaning.Embedder()
+    parts = [texts[:120], texts[40:], texts[::2], texts]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(shared.embed, parts))
+    reference = dict(zip(texts, meaning.Embedder().embed(texts), strict=True))
+    for part, rows in zip(parts, results, strict=True):
+        assert np.allclose(rows, [reference[t] for t in part], atol=1e-4)
+
+
+def test_a_model_that_cannot_load_is_said_as_such(monkeypatch):
+    import onnxruntime
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    with pytest.raises(meaning.ModelMissing, match="cannot be loaded .*INVALID_GRAPH"):
+        meaning.Embedder().embed(["raised garden bed"])
 
 
 def test_small_sites_are_clustered_by_meaning_and_large_ones_by_words(settings):
@@ -81,6 +108,7 @@ def test_a_run_pauses_on_a_broken_model_and_a_large_site_needs_none(
     assert run.status == "paused" and run.pause_reason == "provider_unavailable"
     assert "not the file Cascade was built with" in run.status_message
     assert not Keyword.objects.filter(site=site, cluster__isnull=False).exists()
+    assert not RunItem.objects.filter(run=run, state=ItemState.FAILED).exists()
 
     engine.cancel_run(run.run_id)
     engine.run_until_idle()

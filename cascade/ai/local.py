@@ -1,7 +1,8 @@
 """The offline provider: real, deterministic work without any network.
 
-Clusters come from a small sentence-embedding model or TF-IDF and average linkage, ideas and articles from templates driven
-by the keywords, pictures from Pillow. Everything it writes is marked as an offline draft."""
+Clusters come from a small sentence-embedding model (or TF-IDF on large sites) and average
+linkage, ideas and articles from templates driven by the keywords, pictures from Pillow.
+Everything it writes is marked as an offline draft."""
 
 from __future__ import annotations
 

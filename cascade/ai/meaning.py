@@ -62,6 +62,9 @@ def _checked(path: Path, sha256: str, what: str) -> Path:
 
 def problem() -> str | None:
     """Why the model cannot be used, or None (a system check asks)."""
+    for module in ("onnxruntime", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            return f"The keyword model needs {module}, which is not installed: run `make install`."
     try:
         _checked(model_file(), MODEL_SHA256, "keyword model")
         _checked(VOCAB, VOCAB_SHA256, "keyword model's vocabulary")
@@ -87,25 +90,28 @@ class Embedder:
         with self.lock:
             if self.session is not None:
                 return
-            import onnxruntime
-            from tokenizers.implementations import BertWordPieceTokenizer
-
             model = _checked(model_file(), MODEL_SHA256, "keyword model")
-            tokenizer = BertWordPieceTokenizer(
-                str(_checked(VOCAB, VOCAB_SHA256, "keyword model's vocabulary")),
-                lowercase=True,
-                strip_accents=None,
-            )
-            tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            tokenizer.enable_padding()
-            options = onnxruntime.SessionOptions()
-            # One thread a call: the engine's worker threads each make their own calls.
-            options.intra_op_num_threads = options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self.tokenizer = tokenizer
-            self.session = onnxruntime.InferenceSession(
-                str(model), options, providers=["CPUExecutionProvider"]
-            )
+            vocab = _checked(VOCAB, VOCAB_SHA256, "keyword model's vocabulary")
+            try:
+                import onnxruntime
+                from tokenizers.implementations import BertWordPieceTokenizer
+
+                tokenizer = BertWordPieceTokenizer(str(vocab), lowercase=True, strip_accents=None)
+                tokenizer.enable_truncation(max_length=MAX_TOKENS)
+                tokenizer.enable_padding()
+                options = onnxruntime.SessionOptions()
+                # One thread a call: the engine's worker threads each make their own calls.
+                options.intra_op_num_threads = options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                session = onnxruntime.InferenceSession(
+                    str(model), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # no ONNX Runtime for this platform, a session that fails
+                raise ModelMissing(
+                    f"The keyword model cannot be loaded ({type(exc).__name__}: {exc}); "
+                    "CASCADE_MEANING_MAX_KEYWORDS=0 clusters by words without it."
+                ) from exc
+            self.tokenizer, self.session = tokenizer, session
 
     def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
@@ -129,7 +135,8 @@ class Embedder:
         new = sorted(set(texts) - set(known), key=len)
         for start in range(0, len(new), BATCH):
             chunk = new[start : start + BATCH]
-            known.update(zip(chunk, self._run(chunk), strict=True))
+            # Rows copied: a kept row must not hold its whole batch's array alive.
+            known.update(zip(chunk, (row.copy() for row in self._run(chunk)), strict=True))
         with self.lock:
             for t in new:
                 self.vectors[t] = known[t]

@@ -27,6 +27,18 @@ from cascade.writer.models import Task, TaskStatus
 # --- 1. Keywords → Clusters --------------------------------------------------------------------
 
 _cluster_estimates: dict[tuple, float] = {}
+# Sites up to this many keywords are estimated by the method that will cluster them; larger
+# ones by words, so that no page waits for the model to embed a large site's clusters.
+ESTIMATE_BY_MEANING = 2_000
+
+
+def estimate_method(site_id: int) -> clustering.Method:
+    """How the estimate groups the site's keywords: as the offline provider will, for a small
+    site clustered offline; by words otherwise (another provider is not simulated anyway)."""
+    if settings.CASCADE_AI_PROVIDER != "local":
+        return clustering.BY_WORDS
+    size = Keyword.objects.filter(site_id=site_id).count()
+    return clustering.method_for(size) if size <= ESTIMATE_BY_MEANING else clustering.BY_WORDS
 
 
 def clusters_per_keyword(
@@ -40,22 +52,19 @@ def clusters_per_keyword(
         return None
     clusters = Cluster.objects.filter(site_id=site_id, disabled=False)
     key = (site_id, waiting["count"], waiting["last"], clusters.count(), batch)
-    if key not in _cluster_estimates:
+    found = _cluster_estimates.get(key)
+    if found is None:
         texts = list(keywords.values_list("keyword", flat=True)[:1000])
         existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
-        method = clustering.method_for(Keyword.objects.filter(site_id=site_id).count())
+        how = (texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS)
         try:
-            created = clustering.estimate_new_clusters(
-                texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS, method
-            )
+            created = clustering.estimate_new_clusters(*how, estimate_method(site_id))
         except meaning.ModelMissing:  # the run will pause and say why; estimate by words
-            created = clustering.estimate_new_clusters(
-                texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS
-            )
+            created = clustering.estimate_new_clusters(*how)
         if len(_cluster_estimates) > 200:
             _cluster_estimates.clear()
-        _cluster_estimates[key] = created / waiting["count"]
-    return _cluster_estimates[key]
+        found = _cluster_estimates[key] = created / waiting["count"]
+    return found
 
 
 _site_sizes: dict[Any, int] = {}
@@ -63,13 +72,15 @@ _site_sizes: dict[Any, int] = {}
 
 def site_keywords(ctx: StageContext) -> int:
     """The site's keywords when this process first clustered for the run: counted once a run,
-    not once a batch, so that every batch of the run is clustered by the same method."""
+    not once a batch, so that the batches a process clusters for a run use one method."""
     key = (ctx.site_id, ctx.run_id)
-    if key not in _site_sizes or ctx.run_id is None:
+    size = _site_sizes.get(key)
+    if size is None or ctx.run_id is None:
+        size = Keyword.objects.filter(site_id=ctx.site_id).count()
         if len(_site_sizes) > 200:
             _site_sizes.clear()
-        _site_sizes[key] = Keyword.objects.filter(site_id=ctx.site_id).count()
-    return _site_sizes[key]
+        _site_sizes[key] = size
+    return size
 
 
 @dataclass
