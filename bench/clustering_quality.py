@@ -37,11 +37,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from sklearn.metrics import adjusted_rand_score
 
-    from cascade.ai.clustering import BY_MEANING, BY_WORDS
+    from cascade.ai.clustering import METHODS
 
-    method = {"meaning": BY_MEANING, "words": BY_WORDS}[
-        sys.argv[1] if len(sys.argv) > 1 else "meaning"
-    ]
+    method = METHODS[sys.argv[1] if len(sys.argv) > 1 else "meaning"]
 
     files = sorted((ROOT / "tests/data").glob("clustering*/*.csv"))
     files.append(ROOT / "tests/data/labelled_keywords.csv")

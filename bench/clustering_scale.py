@@ -15,10 +15,10 @@ from common import diverse_keywords
 def main() -> None:
     count, how = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "words"
     sys.path.insert(0, ".")
-    from cascade.ai.clustering import BY_MEANING, BY_WORDS
+    from cascade.ai.clustering import METHODS
     from tests.keywords import clustered_in_batches
 
-    method = {"meaning": BY_MEANING, "words": BY_WORDS}[how]
+    method = METHODS[how]
     words = diverse_keywords(count)
     started = time.perf_counter()
     labels, _ = clustered_in_batches(words, 100, method=method)

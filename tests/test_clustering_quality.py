@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from cascade.accounts.models import Site
 from cascade.ai.base import KeywordIn
-from cascade.ai.clustering import BY_MEANING, BY_WORDS, Method, cluster_keywords
+from cascade.ai.clustering import METHODS, Method, cluster_keywords
 from cascade.automation import engine
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
@@ -23,9 +23,6 @@ LISTS = sorted((DATA / "clustering").glob("*.csv")) + sorted(
     (DATA / "clustering_search").glob("*.csv")
 )
 LISTS.append(DATA / "labelled_keywords.csv")
-
-
-METHODS = {"meaning": BY_MEANING, "words": BY_WORDS}
 
 
 def stage_one(texts: list[str], batch: int, seed: int, method: Method) -> list[int]:

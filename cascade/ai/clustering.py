@@ -139,6 +139,7 @@ class Method:
 
 BY_WORDS = Method("words", vectorize, group=0.15, join=0.10, restates=0.6)
 BY_MEANING = Method("meaning", meaning.vectorize, group=0.2, join=0.15, restates=0.8)
+METHODS = {m.name: m for m in (BY_MEANING, BY_WORDS)}
 
 
 def method_for(site_keywords: int) -> Method:
@@ -159,7 +160,7 @@ def make_signature(members: list[str]) -> str:
     return "\n".join(members[:SIGNATURE_SIZE])
 
 
-def representative(indices: list[int], vectors: sparse.csr_matrix, texts: list[str]) -> int:
+def representative(indices: list[int], vectors: Any, texts: list[str]) -> int:
     """The member closest to all the others (the medoid); shorter wins a tie."""
     if len(indices) == 1:
         return indices[0]

@@ -37,8 +37,13 @@ def estimate_method(site_id: int) -> clustering.Method:
     site clustered offline; by words otherwise (another provider is not simulated anyway)."""
     if settings.CASCADE_AI_PROVIDER != "local":
         return clustering.BY_WORDS
-    size = Keyword.objects.filter(site_id=site_id).count()
+    size = keyword_count(site_id)
     return clustering.method_for(size) if size <= ESTIMATE_BY_MEANING else clustering.BY_WORDS
+
+
+def keyword_count(site_id: int) -> int:
+    """The site's keywords, whatever their state: what the clustering method is chosen by."""
+    return Keyword.objects.filter(site_id=site_id).count()
 
 
 def clusters_per_keyword(
@@ -76,7 +81,7 @@ def site_keywords(ctx: StageContext) -> int:
     key = (ctx.site_id, ctx.run_id)
     size = _site_sizes.get(key)
     if size is None or ctx.run_id is None:
-        size = Keyword.objects.filter(site_id=ctx.site_id).count()
+        size = keyword_count(ctx.site_id)
         if len(_site_sizes) > 200:
             _site_sizes.clear()
         _site_sizes[key] = size
