@@ -311,3 +311,19 @@ def login(alice, server):
         )
 
     return open_page
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL pass, a test that never reaches a database (no database fixture, no
+    `django_db` mark) has already run on the SQLite pass: it runs once, not twice."""
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        uses_db = "django_db_setup" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
+            "django_db"
+        )
+        (kept if uses_db or item.get_closest_marker("celery") else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -34,9 +34,9 @@ class FlakyProvider(LocalProvider):
         if fail:
             raise ProviderError("503 Service Unavailable from the AI provider")
 
-    def cluster_keywords(self, keywords, existing, profile=None, site_keywords=0):
+    def cluster_keywords(self, keywords, existing, profile=None, method=""):
         self._call()
-        return super().cluster_keywords(keywords, existing, site_keywords=site_keywords)
+        return super().cluster_keywords(keywords, existing, method=method)
 
     def generate_ideas(self, cluster, count, taken_titles, profile=None):
         self._call()
@@ -73,9 +73,9 @@ class RefusingProvider(LocalProvider):
         if not match or match.lower() in text.lower():
             raise ProviderRefused("Your request was rejected as a result of our safety system.")
 
-    def cluster_keywords(self, keywords, existing, profile=None, site_keywords=0):
+    def cluster_keywords(self, keywords, existing, profile=None, method=""):
         self._refuse("cluster_keywords", " ".join(k.keyword for k in keywords))
-        return super().cluster_keywords(keywords, existing, site_keywords=site_keywords)
+        return super().cluster_keywords(keywords, existing, method=method)
 
     def write_article(self, brief, profile=None):
         self._refuse("write_article", brief.title)

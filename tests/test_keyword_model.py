@@ -118,3 +118,29 @@ def test_a_run_pauses_on_a_broken_model_and_a_large_site_needs_none(
     run.refresh_from_db()
     assert run.status == "completed", run.status_message
     assert not Keyword.objects.filter(site=site, cluster__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_keeps_the_method_it_started_with(garden, settings, broken_model):
+    """The method is decided once, when the run starts, and frozen in the run: keywords
+    imported afterwards (the site now over CASCADE_MEANING_MAX_KEYWORDS) switch no process of
+    the run to words; the next run decides again."""
+    listed = keywords_of(DATA / "clustering_search" / "running.csv")
+    rows = [{"keyword": r["keyword"]} for r in listed]
+    site = Site.objects.create(account=garden, name="Running")
+    import_rows(site, rows[:50])
+    settings.CASCADE_MEANING_MAX_KEYWORDS = 50
+    run = engine.start_run(site)
+    assert run.config["clustering"] == "meaning"
+    import_rows(site, rows[50:])
+    engine.run_until_idle()
+    run.refresh_from_db()
+    assert run.status == "paused" and run.pause_reason == "provider_unavailable"
+
+    engine.cancel_run(run.run_id)
+    engine.run_until_idle()
+    run = engine.start_run(site)
+    assert run.config["clustering"] == "words"
+    engine.run_until_idle()
+    run.refresh_from_db()
+    assert run.status == "completed", run.status_message

@@ -331,9 +331,9 @@ class UnsteadyProvider(LocalProvider):
         if first and zlib.crc32(key.encode()) % share == 0:
             raise error
 
-    def cluster_keywords(self, keywords, existing, profile=None, site_keywords=0):
+    def cluster_keywords(self, keywords, existing, profile=None, method=""):
         self._call("clusters", 1, ProviderError("503 Service Unavailable from the AI provider"))
-        return super().cluster_keywords(keywords, existing, site_keywords=site_keywords)
+        return super().cluster_keywords(keywords, existing, method=method)
 
     def generate_ideas(self, cluster, count, taken_titles, profile=None):
         self._call(

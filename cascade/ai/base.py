@@ -117,10 +117,10 @@ class Provider(Protocol):
     is_offline: bool
 
     def cluster_keywords(
-        self, keywords: list[KeywordIn], existing: list[ClusterRef], site_keywords: int = 0
+        self, keywords: list[KeywordIn], existing: list[ClusterRef], method: str = ""
     ) -> list[ClusterAssignment]:
-        """`site_keywords`: how many keywords the site holds (the offline provider clusters
-        small sites by meaning and large ones by words)."""
+        """`method`: how the offline provider groups keywords ("meaning" or "words"), decided
+        once a run when it starts; "" lets it decide by the size of the call."""
         ...
 
     def generate_ideas(

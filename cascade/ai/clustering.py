@@ -148,6 +148,12 @@ def method_for(site_keywords: int) -> Method:
     return BY_MEANING if limit and site_keywords <= limit else BY_WORDS
 
 
+def method_named(name: str, keywords: int) -> Method:
+    """The method a run decided on ("meaning" or "words"); without one (a call outside a run,
+    or a run started before runs recorded it), the method for `keywords` keywords."""
+    return METHODS.get(name) or method_for(keywords)
+
+
 def _stack(parts: list[Any]) -> Any:
     return sparse.vstack(parts).tocsr() if sparse.issparse(parts[0]) else np.vstack(parts)
 

@@ -193,9 +193,10 @@ class LocalProvider(Pictures):
         keywords: list[base.KeywordIn],
         existing: list[base.ClusterRef],
         profile=None,
-        site_keywords: int = 0,
+        method: str = "",
     ) -> list[base.ClusterAssignment]:
-        return clustering.cluster_keywords(keywords, existing, clustering.method_for(site_keywords))
+        how = clustering.method_named(method, len(keywords))
+        return clustering.cluster_keywords(keywords, existing, how)
 
     def generate_ideas(
         self, cluster: base.ClusterIn, count: int, taken_titles: set[str], profile=None

@@ -49,10 +49,10 @@ class Clustering:
         keywords: list[KeywordIn],
         existing: list[ClusterRef],
         profile: SiteProfile | None = None,
-        site_keywords: int = 0,
+        method: str = "",
     ) -> list[ClusterAssignment]:
         """By embeddings when CASCADE_EMBEDDING_MODEL is set and the provider serves them;
-        otherwise by the chat model (`site_keywords` does not change either)."""
+        otherwise by the chat model (`method`, the offline provider's, changes neither)."""
         if self.embedding_model and not self.fallback_notice:
             try:
                 return self._cluster_by_vectors(keywords, existing, profile)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from cascade.accounts.models import Site
+from cascade.ai import clustering
 from cascade.automation.models import AutomationConfig
 from cascade.automation.stages import registry
+from cascade.planner.models import Keyword
 
 
 def defaults() -> dict[str, Any]:
@@ -42,6 +44,16 @@ def as_dict(config: AutomationConfig | None) -> dict[str, Any]:
 def load(site: Site | int) -> dict[str, Any]:
     site_id = site if isinstance(site, int) else site.pk
     return as_dict(AutomationConfig.objects.filter(site_id=site_id).first())
+
+
+def for_run(site: Site) -> dict[str, Any]:
+    """What a run freezes when it starts: the site's configuration, and how stage 1 groups
+    keywords offline (by meaning up to CASCADE_MEANING_MAX_KEYWORDS keywords in the site, by
+    words above), decided once so that a site growing during the run does not switch."""
+    result = load(site)
+    size = Keyword.objects.filter(site_id=site.pk).count()
+    result["clustering"] = clustering.method_for(size).name
+    return result
 
 
 def save(site: Site, values: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def start_run(
     active = AutomationRun.objects.filter(site=site, status__in=ACTIVE).first()
     if active is not None:
         raise RunAlreadyActive("A run is already active for this site.", run_id=active.run_id)
-    cfg = run_config.load(site)
+    cfg = run_config.for_run(site)
     initial = estimates.initial_counts(_waiting(site.pk, only_ids, cfg), cfg)
     first = next((n for n in registry().numbers if initial[n] > 0), None)
     if first is None:

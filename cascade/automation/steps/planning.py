@@ -32,13 +32,16 @@ _cluster_estimates: dict[tuple, float] = {}
 ESTIMATE_BY_MEANING = 2_000
 
 
-def estimate_method(site_id: int) -> clustering.Method:
-    """How the estimate groups the site's keywords: as the offline provider will, for a small
-    site clustered offline; by words otherwise (another provider is not simulated anyway)."""
+def estimate_method(site_id: int, config: dict[str, Any]) -> clustering.Method:
+    """How the estimate groups the site's keywords: as the offline provider will (the run's
+    method, or the one a run starting now would take), for a small site clustered offline; by
+    words otherwise (another provider is not simulated anyway)."""
     if settings.CASCADE_AI_PROVIDER != "local":
         return clustering.BY_WORDS
     size = keyword_count(site_id)
-    return clustering.method_for(size) if size <= ESTIMATE_BY_MEANING else clustering.BY_WORDS
+    if size > ESTIMATE_BY_MEANING:
+        return clustering.BY_WORDS
+    return clustering.method_named(config.get("clustering", ""), size)
 
 
 def keyword_count(site_id: int) -> int:
@@ -63,7 +66,7 @@ def clusters_per_keyword(
         existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
         how = (texts, existing, batch, waiting["count"], settings.CASCADE_WORKER_THREADS)
         try:
-            created = clustering.estimate_new_clusters(*how, estimate_method(site_id))
+            created = clustering.estimate_new_clusters(*how, estimate_method(site_id, config))
         except meaning.ModelMissing:  # the run will pause and say why; estimate by words
             created = clustering.estimate_new_clusters(*how)
         if len(_cluster_estimates) > 200:
@@ -72,20 +75,11 @@ def clusters_per_keyword(
     return found
 
 
-_site_sizes: dict[Any, int] = {}
-
-
-def site_keywords(ctx: StageContext) -> int:
-    """The site's keywords when this process first clustered for the run: counted once a run,
-    not once a batch, so that the batches a process clusters for a run use one method."""
-    key = (ctx.site_id, ctx.run_id)
-    size = _site_sizes.get(key)
-    if size is None or ctx.run_id is None:
-        size = keyword_count(ctx.site_id)
-        if len(_site_sizes) > 200:
-            _site_sizes.clear()
-        _site_sizes[key] = size
-    return size
+def run_method(ctx: StageContext) -> str:
+    """The clustering method the run decided on when it started (its frozen configuration), so
+    that every batch of the run, in any process, groups keywords the same way; a run started
+    before runs recorded it decides by the site's size now."""
+    return ctx.config.get("clustering") or clustering.method_for(keyword_count(ctx.site_id)).name
 
 
 @dataclass
@@ -113,7 +107,7 @@ def cluster_process(ctx: StageContext, keywords: list[Keyword]) -> Any:
         existing = [ClusterRef(**c) for c in clusters.values("id", "name", "signature")]
     batch = [KeywordIn(k.id, k.keyword, k.intent, k.volume) for k in keywords]
     assignments = ctx.provider.cluster_keywords(
-        batch, existing, profile=ctx.profile, site_keywords=site_keywords(ctx)
+        batch, existing, profile=ctx.profile, method=run_method(ctx)
     )
     notice = getattr(ctx.provider, "fallback_notice", "")
     return Clustered(assignments, "" if notice else model, notice)
