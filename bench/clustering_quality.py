@@ -3,8 +3,9 @@
 shuffled order, in batches that join the clusters made so far. Per list: the adjusted Rand index
 (mean of 5 orders, at batches of 100 and of 20), clusters made against topics, the largest
 cluster's share, and how many keywords of a later import (a fifth of each topic, held back)
-started clusters of their own instead of joining the cluster of their topic. By meaning (what
-sites of up to CASCADE_MEANING_MAX_KEYWORDS keywords get) and by words (larger sites)."""
+started clusters of their own instead of joining the cluster of their topic. Then sites that
+mix subjects: several lists as one site. By meaning (what sites of up to
+CASCADE_MEANING_MAX_KEYWORDS keywords get) and by words (larger sites)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from collections import Counter
 from common import ROOT
 
 ORDERS = 5
+MIXED_ORDERS = 3  # sites that mix subjects: several lists as one site
 
 
 def stage_one(
@@ -73,7 +75,44 @@ def main() -> None:
                 "later_new": stray,
             }
         )
-    print(json.dumps({"method": method.name, "lists": out}))
+    mixed = []
+    for name, paths in (
+        (
+            "the 8 lists of tests/data/clustering",
+            sorted((ROOT / "tests/data/clustering").glob("*.csv")),
+        ),
+        (
+            "the 6 lists of tests/data/clustering_search",
+            sorted((ROOT / "tests/data/clustering_search").glob("*.csv")),
+        ),
+    ):
+        rows = [(r, path.stem) for path in paths for r in csv.DictReader(path.open())]
+        texts = [r["keyword"] for r, _ in rows]
+        topics = [f"{domain}: {r['topic']}" for r, domain in rows]
+        figures = {}
+        for batch in (100, 20):
+            runs = [stage_one(texts, batch, seed, set(), method)[0] for seed in range(MIXED_ORDERS)]
+            figures[batch] = {
+                "ari": statistics.mean(adjusted_rand_score(topics, lab) for lab in runs),
+                "clusters": statistics.mean(len(set(lab)) for lab in runs),
+                "largest": max(max(Counter(lab).values()) / len(lab) for lab in runs),
+            }
+        mixed.append(
+            {
+                "site": name,
+                "keywords": len(texts),
+                "topics": len(set(topics)),
+                "ari_100": round(figures[100]["ari"], 3),
+                "ari_20": round(figures[20]["ari"], 3),
+                "clusters_100": round(figures[100]["clusters"], 1),
+                "largest": round(max(f["largest"] for f in figures.values()), 3),
+            }
+        )
+    print(
+        json.dumps(
+            {"method": method.name, "lists": out, "mixed": mixed, "mixed_orders": MIXED_ORDERS}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -137,8 +137,9 @@ def main() -> None:
     section("time left")
     time_left = run("time_left.py", timeout=1500)
     section("clustering quality")
-    quality = run("clustering_quality.py", "meaning", timeout=600)["lists"]
-    by_words = run("clustering_quality.py", "words", timeout=600)["lists"]
+    quality_run = run("clustering_quality.py", "meaning", timeout=900)
+    words_run = run("clustering_quality.py", "words", timeout=900)
+    quality, by_words = quality_run["lists"], words_run["lists"]
     section("profile")
     profile = subprocess.run(
         [PY, "profile_progress.py", "50000"], cwd=HERE, capture_output=True, text=True, timeout=600
@@ -410,7 +411,20 @@ def main() -> None:
     lines += [
         "",
         f"Mean over the lists: {mean['meaning']:.3f} by meaning, {mean['words']:.3f} by words.",
+        "",
+        f"Sites that mix subjects: several lists as one site ({quality_run['mixed_orders']} orders). By meaning, the",
+        "site's keywords are first grouped into subjects and each is measured from its own centre",
+        "(`cascade/ai/subjects.py`).",
+        "",
+        "| site | keywords / topics | by meaning: ARI (100 / 20), clusters, largest | by words: ARI (100 / 20), clusters, largest |",
+        "|---|---|---|---|",
     ]
+    for q, w in zip(quality_run["mixed"], words_run["mixed"], strict=True):
+        by = [
+            f"{r['ari_100']:.2f} / {r['ari_20']:.2f}, {r['clusters_100']:.0f}, {100 * r['largest']:.0f} %"
+            for r in (q, w)
+        ]
+        lines.append(f"| {q['site']} | {q['keywords']} / {q['topics']} | {by[0]} | {by[1]} |")
     seconds = time.time() - started
     lines += [
         "",

