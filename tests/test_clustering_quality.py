@@ -290,3 +290,21 @@ def test_a_site_of_several_subjects_is_clustered_subject_by_subject():
             assert own >= 0.9, own  # keywords in a cluster mostly of their domain: 0.96 measured
     assert scores["meaning"] >= 0.4, scores
     assert scores["meaning"] > scores["words"] + 0.1, scores
+
+
+def test_a_broad_site_is_not_cut_into_fragments_at_its_subjects():
+    """The demo site (home and garden: 30 topics of 10 keywords, from tomatoes to roofs) is
+    found as several subjects. Measured only from their own centres, neighbouring subjects
+    (plumbing, cleaning, kitchens) never meet, and their topics were cut into fragments: 48-65
+    clusters. Measured also from the centre of the whole batch, 43-47 (36 with one centre)."""
+    from tests.conftest import DEMO
+
+    texts = [r["keyword"] for r in keywords_of(DEMO)]
+    topics = [i // 10 for i in range(len(texts))]  # the file lists its topics 10 keywords apiece
+    for seed in (1, 2):
+        for batch in (100, 20):
+            order = list(range(len(texts)))
+            random.Random(seed).shuffle(order)
+            labels = clustered_in_batches(texts, batch, order)[0]
+            assert len(set(labels)) <= 50, (seed, batch, len(set(labels)))
+            assert adjusted_rand_score(topics, labels) >= 0.6, (seed, batch)

@@ -7,7 +7,8 @@ care and personal finance) would, measured from the centre of them all, keep eac
 shared direction, and lump that subject's topics together; so the texts at hand are first
 grouped into subjects (average linkage of the raw vectors of each keyword and of each existing
 cluster's members, loosely), and each subject is measured from its own centre in a subspace of
-its own: keywords of two subjects have a cosine of 0 and never group.
+its own, beside the whole batch's centre with less weight: keywords of two subjects meet only
+there, so they seldom group, while neighbouring subjects of one broad site still can.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ APART = 0.85
 # Texts a subject needs to be measured from its own centre; a smaller group joins the nearest
 # subject (a lone off-topic keyword, a subject the site has hardly begun).
 SMALLEST = 15
+# Subjects kept apart at most (the largest; the rest join the nearest of them): each is a block
+# of columns, and the products of the rows grow with them.
+MOST = 8
 # Nodes (keywords and clusters) the subjects are found among; beyond, the rest join the nearest.
 FOUND_AMONG = 1500
 # Keywords' worth of the origin in a centre: the centre of a few keywords is mostly their shared
 # topic, and taking all of it away would set them apart.
 SHRINK = 5
+# The share of a text's vector measured from its subject's centre; the rest is measured from the
+# centre of all the texts, so that neighbouring subjects of one broad site (plumbing and kitchen
+# remodelling on a home-and-garden site) still meet, less closely.
+OWN = 0.7
+# Numbers up to which the rows are a dense array (64 MB of float32), sparse beyond.
+DENSE_UP_TO = 16_000_000
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -63,6 +73,7 @@ def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         group[rest] = group[found][np.argmax(_unit(sums[rest]) @ _unit(sums[found]).T, axis=1)]
     texts_in = np.bincount(group, weights=sizes)
     kept = np.flatnonzero(texts_in >= SMALLEST)
+    kept = kept[np.argsort(-texts_in[kept], kind="stable")[:MOST]]
     if len(kept) <= 1:
         return np.zeros(len(raw), dtype=int)
     group_sums = _summed(group, group.max() + 1) @ sums
@@ -72,8 +83,10 @@ def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 
 def measured(raw: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray | sparse.csr_matrix:
-    """Unit rows: each text measured from its subject's centre, each subject in its own block
-    of columns (sparse when there are several)."""
+    """Unit rows. With one subject, each text measured from the centre of them all. With
+    several, each text measured from its subject's centre in a block of columns of that
+    subject (weight OWN), beside the same text measured from the centre of them all (the rest):
+    two texts of one subject meet in both, two of different subjects only in the second."""
     if nodes is None:
         nodes = np.arange(len(raw))
     subject = subjects(raw, nodes) if len(raw) else np.zeros(0, dtype=int)
@@ -81,12 +94,21 @@ def measured(raw: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray | s
     if count == 1:
         return _centred(raw)
     width = raw.shape[1]
-    rows = np.empty_like(raw)
+    own = np.empty_like(raw)
     for s in range(count):
         where = subject == s
-        rows[where] = _centred(raw[where])
-    columns = subject[:, None] * width + np.arange(width)
-    indptr = np.arange(0, len(raw) * width + 1, width)
-    return sparse.csr_matrix(
-        (rows.ravel(), columns.ravel(), indptr), shape=(len(raw), count * width)
+        own[where] = _centred(raw[where])
+    values = np.hstack([np.sqrt(OWN) * own, np.sqrt(1 - OWN) * _centred(raw)])
+    columns = np.hstack(
+        [
+            subject[:, None] * width + np.arange(width),
+            np.broadcast_to(count * width + np.arange(width), raw.shape),
+        ]
     )
+    shape = (len(raw), (count + 1) * width)
+    if shape[0] * shape[1] <= DENSE_UP_TO:  # dense products are several times faster
+        rows = np.zeros(shape, dtype=np.float32)
+        np.put_along_axis(rows, columns, values, axis=1)
+        return rows
+    indptr = np.arange(0, values.size + 1, 2 * width)
+    return sparse.csr_matrix((values.ravel(), columns.ravel(), indptr), shape=shape)

@@ -10,6 +10,8 @@ querysets of its queue in `automation.queues`.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from cascade.ai.local_pictures import Pictures
 from cascade.automation import queues
 from cascade.automation.queues import (
     cluster_queue,
@@ -40,6 +43,7 @@ from cascade.automation.stage_types import (
     Work,
 )
 from cascade.automation.steps import planning, writing
+from cascade.writer.models import IMAGE_SIZES, ImageKind
 
 # --- the queues (automation.queues) ----------------------------------------------------------
 
@@ -57,8 +61,28 @@ def review_queue(site_id: int, config: dict[str, Any] | None = None) -> QuerySet
 
 
 def image_seconds() -> float:
-    """Drawing a picture takes longer the larger the pictures are set to be."""
-    return 0.008 + 0.03 * settings.CASCADE_IMAGE_SCALE**2
+    """A picture's own work before anything is measured for the site: drawing it offline at the
+    set scale, as long as it takes on this machine, and storing it."""
+    return 0.004 + drawing_seconds(settings.CASCADE_IMAGE_SCALE)
+
+
+@functools.lru_cache(maxsize=8)
+def drawing_seconds(scale: float) -> float:
+    """Seconds the offline provider takes to draw an article's average picture at `scale`
+    (one featured and two in-article), measured once a process: a constant would be right on
+    one machine only. The first round warms up (fonts), the second is timed."""
+    kinds = (ImageKind.FEATURED, ImageKind.IN_ARTICLE, ImageKind.IN_ARTICLE)
+    sizes = [
+        (max(16, int(w * scale)), max(16, int(h * scale)))
+        for w, h in map(IMAGE_SIZES.__getitem__, kinds)
+    ]
+    took = 0.0
+    for _ in range(2):
+        started = time.perf_counter()
+        for width, height in sizes:
+            Pictures().render_image("Raised garden beds: a calibration picture", width, height)
+        took = time.perf_counter() - started
+    return took / len(sizes)
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
