@@ -101,6 +101,7 @@ NOT_STAGE_COUNTS = {
         'events = list(RunEvent.objects.filter(run=run).order_by("-id")[:8]) if run else []',
     ),
     ("cascade/automation/management/terminal.py", "refresh_per_second=8,"),
+    ("cascade/ai/subjects.py", "MOST = 8"),
     (
         "cascade/automation/engine/processing.py",
         'log.warning("claim %s expired before commit; another worker redoes its items", token[:8])',

@@ -136,6 +136,7 @@ def test_a_run_keeps_the_method_it_started_with(garden, settings, broken_model):
     engine.run_until_idle()
     run.refresh_from_db()
     assert run.status == "paused" and run.pause_reason == "provider_unavailable"
+    assert "CASCADE_MEANING_MAX_KEYWORDS=0" in run.status_message
 
     engine.cancel_run(run.run_id)
     engine.run_until_idle()
@@ -144,3 +145,22 @@ def test_a_run_keeps_the_method_it_started_with(garden, settings, broken_model):
     engine.run_until_idle()
     run.refresh_from_db()
     assert run.status == "completed", run.status_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_paused_on_the_model_resumes_by_words_when_told_to(garden, settings, broken_model):
+    """The pause says CASCADE_MEANING_MAX_KEYWORDS=0 clusters without the model: set, the same
+    run resumes and finishes by words (its recorded method gives way)."""
+    site = Site.objects.create(account=garden, name="Running")
+    listed = keywords_of(DATA / "clustering_search" / "running.csv")
+    import_rows(site, [{"keyword": r["keyword"]} for r in listed])
+    run = engine.start_run(site)
+    engine.run_until_idle()
+    run.refresh_from_db()
+    assert run.status == "paused" and run.config["clustering"] == "meaning"
+    settings.CASCADE_MEANING_MAX_KEYWORDS = 0
+    engine.resume_run(run.run_id)
+    engine.run_until_idle()
+    run.refresh_from_db()
+    assert run.status == "completed", run.status_message
+    assert not Keyword.objects.filter(site=site, cluster__isnull=True).exists()

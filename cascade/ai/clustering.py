@@ -1,15 +1,13 @@
-"""Keyword clustering for the offline provider.
-
-Keywords become vectors by one of two methods: by meaning (a small sentence-embedding model,
-`meaning.py`), for sites up to CASCADE_MEANING_MAX_KEYWORDS keywords, or by words (TF-IDF over
-word stems and character n-grams) above that, where embedding every keyword would take too long.
+"""Keyword clustering for the offline provider. Keywords become vectors by one of two methods:
+by meaning (a small sentence-embedding model, `meaning.py`), for sites up to
+CASCADE_MEANING_MAX_KEYWORDS keywords, or by words (TF-IDF over word stems and character
+n-grams) above that, where embedding every keyword would take too long.
 A batch's keywords and the site's existing clusters are agglomerated together by average
 linkage: a keyword joins a cluster, groups with other new keywords or stands alone by one rule,
 their mean cosine similarity. Only the batch and the clusters' short signatures are ever in
 memory, and the agglomeration holds the batch's keywords against the clusters they reach
 (batch × (batch + clusters) numbers), never a matrix over the whole site. Both methods read a
-cluster by its signature's text, so a site can move from one to the other. docs/clustering.md
-compares them with the other methods tried.
+cluster by its signature's text, so a site can move from one to the other (docs/clustering.md).
 """
 
 from __future__ import annotations
@@ -149,9 +147,11 @@ def method_for(site_keywords: int) -> Method:
 
 
 def method_named(name: str, keywords: int) -> Method:
-    """The method a run decided on ("meaning" or "words"); without one (a call outside a run,
-    or a run started before runs recorded it), the method for `keywords` keywords."""
-    return METHODS.get(name) or method_for(keywords)
+    """The method a run decided on ("meaning" or "words"), by words whenever
+    CASCADE_MEANING_MAX_KEYWORDS is 0 now (a run paused on the model resumes without it);
+    without one (a call outside a run, or an older run), the method for `keywords` keywords."""
+    found = METHODS.get(name) if settings.CASCADE_MEANING_MAX_KEYWORDS else BY_WORDS
+    return found or method_for(keywords)
 
 
 def _stack(parts: list[Any]) -> Any:

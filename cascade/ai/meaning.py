@@ -53,7 +53,8 @@ def _checked(path: Path, sha256: str, what: str) -> Path:
     if digest != sha256:
         raise ModelMissing(
             f"The {what} {path} is not the file Cascade was built with (sha256 {digest}, "
-            f"expected {sha256}): reinstall with `make install`."
+            f"expected {sha256}): reinstall with `make install`, or set "
+            "CASCADE_MEANING_MAX_KEYWORDS=0 to cluster by words without it."
         )
     return path
 

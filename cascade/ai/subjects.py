@@ -98,13 +98,13 @@ def measured(raw: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray | s
     for s in range(count):
         where = subject == s
         own[where] = _centred(raw[where])
-    values = np.hstack([np.sqrt(OWN) * own, np.sqrt(1 - OWN) * _centred(raw)])
-    columns = np.hstack(
-        [
-            subject[:, None] * width + np.arange(width),
-            np.broadcast_to(count * width + np.arange(width), raw.shape),
-        ]
-    )
+    # float32 and int32: a batch of a large site holds tens of thousands of texts.
+    values = np.empty((len(raw), 2 * width), dtype=np.float32)
+    values[:, :width] = np.float32(np.sqrt(OWN)) * own
+    values[:, width:] = np.float32(np.sqrt(1 - OWN)) * _centred(raw)
+    columns = np.empty(values.shape, dtype=np.int32)
+    columns[:, :width] = subject[:, None] * width + np.arange(width)
+    columns[:, width:] = count * width + np.arange(width)
     shape = (len(raw), (count + 1) * width)
     if shape[0] * shape[1] <= DENSE_UP_TO:  # dense products are several times faster
         rows = np.zeros(shape, dtype=np.float32)

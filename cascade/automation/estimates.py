@@ -41,6 +41,13 @@ def default_seconds(number: int) -> float:
     return stage.base_seconds + latency / (stage.batch_size if stage.together else threads)
 
 
+def expected(run: Any, number: int) -> float:
+    """A stage's expected seconds per item in a run: what the run started with, or the default
+    (computed only when the run has none)."""
+    found = run.expected_seconds.get(str(number))
+    return float(found) if found is not None else default_seconds(number)
+
+
 def timings(site_id: int) -> dict[int, StageTiming]:
     return {t.stage: t for t in StageTiming.objects.filter(site_id=site_id)}
 

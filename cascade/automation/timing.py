@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from cascade.automation.estimates import default_seconds
+from cascade.automation.estimates import expected
 from cascade.automation.models import AutomationRun, RunStage
 from cascade.automation.stages import registry
 from cascade.automation.statuses import FINISHED, RunStatus, StageStatus
@@ -31,9 +31,7 @@ def elapsed(start: datetime | None, end: datetime | None, paused: float) -> floa
 def seconds_per_item(run: AutomationRun, active: RunStage | None) -> dict[int, float]:
     """Expected wall seconds per item by stage: the active stage's recent completions once there
     are three, else the run's expectations (earlier runs of the site, or defaults)."""
-    per_item = {
-        n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in registry().numbers
-    }
+    per_item = {n: expected(run, n) for n in registry().numbers}
     if active is not None and len(active.recent_intervals) >= 3:
         per_item[active.number] = sum(active.recent_intervals) / len(active.recent_intervals)
     return per_item

@@ -12,7 +12,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from cascade.automation import timing
-from cascade.automation.estimates import default_seconds, estimate_totals
+from cascade.automation.estimates import estimate_totals, expected
 from cascade.automation.models import AutomationRun, RunStage
 from cascade.automation.stages import registry
 from cascade.automation.statuses import FINISHED, RunStatus, StageStatus
@@ -74,7 +74,7 @@ def progress_of(
     totals, exact = estimate_totals(
         initial, run.config, _ratios(run, stages), rows, finished=run.status in FINISHED
     )
-    weights = {n: float(run.expected_seconds.get(str(n), default_seconds(n))) for n in numbers}
+    weights = {n: expected(run, n) for n in numbers}
     settled = {n: rows[n].processed_count + rows[n].failed_count for n in numbers}
     completed = sum(s.processed_count for s in stages)
     failed = sum(s.failed_count for s in stages)
