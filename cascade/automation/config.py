@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from cascade.accounts.models import Site
-from cascade.ai import clustering
 from cascade.automation.models import AutomationConfig
 from cascade.automation.stages import registry
-from cascade.planner.models import Keyword
+from cascade.automation.steps.planning import clustering_method
 
 
 def defaults() -> dict[str, Any]:
@@ -50,10 +49,7 @@ def for_run(site: Site) -> dict[str, Any]:
     """What a run freezes when it starts: the site's configuration, and how stage 1 groups
     keywords offline (by meaning up to CASCADE_MEANING_MAX_KEYWORDS keywords in the site, by
     words above), decided once so that a site growing during the run does not switch."""
-    result = load(site)
-    size = Keyword.objects.filter(site_id=site.pk).count()
-    result["clustering"] = clustering.method_for(size).name
-    return result
+    return {**load(site), "clustering": clustering_method(site.pk)}
 
 
 def save(site: Site, values: dict[str, Any]) -> dict[str, Any]:

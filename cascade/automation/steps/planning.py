@@ -79,7 +79,13 @@ def run_method(ctx: StageContext) -> str:
     """The clustering method the run decided on when it started (its frozen configuration), so
     that every batch of the run, in any process, groups keywords the same way; a run started
     before runs recorded it decides by the site's size now."""
-    return ctx.config.get("clustering") or clustering.method_for(keyword_count(ctx.site_id)).name
+    return ctx.config.get("clustering") or clustering_method(ctx.site_id)
+
+
+def clustering_method(site_id: int) -> str:
+    """How the offline provider groups the site's keywords now, by their number: what a run
+    starting now records ("meaning" or "words")."""
+    return clustering.method_for(keyword_count(site_id)).name
 
 
 @dataclass
