@@ -157,3 +157,21 @@ class LastArticleFailsProvider(LocalProvider):
         if brief.title == cls.victim:
             raise ProviderError("502 Bad Gateway from the AI provider")
         return super().write_article(brief)
+
+
+class GatedProvider(LocalProvider):
+    """Holds every article at its writing while the file CASCADE_TEST_GATE_FILE names exists, as
+    a slow AI API does: a test decides when the items in flight may finish."""
+
+    name = "gated"
+
+    def write_article(self, brief, profile=None):
+        import os
+        import time
+        from pathlib import Path
+
+        gate = Path(os.environ.get("CASCADE_TEST_GATE_FILE", "/nonexistent"))
+        deadline = time.monotonic() + 120  # a test that forgets its gate fails, never hangs
+        while gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return super().write_article(brief)

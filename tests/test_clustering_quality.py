@@ -308,3 +308,49 @@ def test_a_broad_site_is_not_cut_into_fragments_at_its_subjects():
             labels = clustered_in_batches(texts, batch, order)[0]
             assert len(set(labels)) <= 50, (seed, batch, len(set(labels)))
             assert adjusted_rand_score(topics, labels) >= 0.6, (seed, batch)
+
+
+def test_rows_of_several_subjects_multiply_as_blocks_of_columns():
+    """`subjects.Rows` keeps each text's two parts dense; every product, sum and stack of them
+    equals that of rows with a block of columns per subject (zeros elsewhere) and one for the
+    centre of them all: texts of two subjects meet only in the last."""
+    import numpy as np
+    from scipy import sparse
+
+    from cascade.ai import subjects
+    from cascade.ai.linkage import restatements, stacked, summed
+
+    rng = np.random.default_rng(7)
+    raw = rng.normal(size=(90, 12)).astype(np.float32)
+    raw /= np.linalg.norm(raw, axis=1, keepdims=True)
+    subject = rng.permutation(np.repeat([0, 1, 2], 30)).astype(np.int32)
+    own = np.empty_like(raw)
+    for s in range(3):
+        own[subject == s] = subjects._centred(raw[subject == s])
+    whole = subjects._centred(raw)
+    rows = subjects.Rows(np.sqrt(0.7) * own, np.sqrt(0.3) * whole, subject)
+    blocks = np.zeros((90, 4 * 12))
+    for i, s in enumerate(subject):
+        blocks[i, s * 12 : (s + 1) * 12] = np.sqrt(0.7) * own[i]
+        blocks[i, 36:] = np.sqrt(0.3) * whole[i]
+    assert np.allclose(rows @ rows.T, blocks @ blocks.T, atol=1e-6)
+    apart = subject[:, None] != subject[None, :]
+    assert np.allclose((rows @ rows.T)[apart], 0.3 * (whole @ whole.T)[apart], atol=1e-6)
+    # clusters of members of one subject each: summed, stacked beside keywords, multiplied
+    members = [np.flatnonzero(subject == s)[:n] for s, n in ((2, 5), (0, 9), (2, 3))]
+    owner = np.concatenate([[c] * len(m) for c, m in enumerate(members)])
+    owners = sparse.csr_matrix(
+        (np.ones(len(owner)), (owner, np.concatenate(members))), shape=(3, 90)
+    )
+    sums = summed(owners, rows)
+    assert list(sums.subject) == [2, 0, 2]
+    both = stacked([rows[:10], sums])
+    assert np.allclose(
+        rows[10:20] @ both.T, blocks[10:20] @ np.vstack([blocks[:10], owners @ blocks]).T, atol=1e-5
+    )
+    # a keyword restating a member joins that member's cluster, whatever the representation
+    taken = np.concatenate(members)
+    keywords = stacked([rows[taken[[0, 6]]], rows[50:52]])
+    dense_keywords = np.vstack([blocks[taken[[0, 6]]], blocks[50:52]])
+    for ks, ms in ((keywords, rows[taken]), (dense_keywords, blocks[taken])):
+        assert restatements(ks, ms, owner, np.arange(3), 0.99) == {0: 0, 1: 1}

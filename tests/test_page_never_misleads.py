@@ -184,11 +184,23 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
     assert re.fullmatch(r"[\d,]+ articles written", page.get_by_test_id("unit").inner_text())
 
 
-# Articles that take a second each: a pause has items to finish long enough to be seen.
-@pytest.mark.parametrize(
-    "server", [{"CASCADE_AI_LATENCY": "1:0.02,2:0.2,4:1.0,5:0.05,6:0.1"}], indirect=True
-)
-def test_words_are_for_people(playwright_browser, login, server, site):
+@pytest.fixture
+def gated_server(tmp_path, site):
+    """A server whose articles wait at their writing while `server.gate` exists."""
+    gate = tmp_path / "gate"
+    env = {
+        "CASCADE_AI_LATENCY": LATENCY,
+        "CASCADE_AI_PROVIDER": "tests.providers.GatedProvider",
+        "CASCADE_TEST_GATE_FILE": str(gate),
+    }
+    with Server(log=tmp_path / "serve.log", **env) as server:
+        server.gate = gate
+        yield server
+
+
+def test_words_are_for_people(playwright_browser, login, gated_server, site):
+    server = gated_server
+    server.gate.write_text("closed")
     page = open_automation(login, playwright_browser, server, site)
     assert page.get_by_test_id("credits").inner_text().startswith("Credits: 1,000,000 available")
     provider = page.get_by_test_id("provider")
@@ -204,11 +216,10 @@ def test_words_are_for_people(playwright_browser, login, server, site):
         "document.querySelector('[data-testid=credits]').textContent.includes('reserved for items in progress')",
         timeout=10_000,
     )
-    # Pause just after an article is done: its worker has started the next one, so the pause
-    # has a whole article (a second) to finish, however late this page hears of it.
-    done = page.get_by_test_id("current-stage").get_attribute("data-processed")
+    # The articles in flight are held at their writing, so the pause has items to finish
+    # however slowly this machine runs, and the page must say so until they are done.
     page.wait_for_function(
-        f"document.querySelector('[data-testid=current-stage]').dataset.processed !== '{done}'",
+        "document.querySelectorAll('[data-testid=processing-now] li:not(.muted)').length > 0",
         timeout=10_000,
     )
     page.get_by_test_id("pause").click()
@@ -222,7 +233,10 @@ def test_words_are_for_people(playwright_browser, login, server, site):
         badges.add(state["badge"].split()[-1])
         if state["status"].startswith("Paused"):
             break
+        if "Pausing" in badges and any(s.startswith("Pausing") for s in statuses):
+            server.gate.unlink(missing_ok=True)  # now the held articles may finish
         page.wait_for_timeout(20)
+    server.gate.unlink(missing_ok=True)
     assert "Pausing" in badges, badges  # the stage says the run is pausing, not "Active"
     pausing = [s for s in statuses if s.startswith("Pausing: finishing ")]
     assert pausing, statuses

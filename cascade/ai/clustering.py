@@ -27,7 +27,7 @@ from sklearn.preprocessing import normalize
 
 from cascade.ai import meaning
 from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
-from cascade.ai.linkage import dense, merge_groups, restatements
+from cascade.ai.linkage import dense, merge_groups, restatements, stacked, summed
 
 # Words that say how someone searches, not what about: they must not pull topics together.
 STOP_WORDS = frozenset(
@@ -154,10 +154,6 @@ def method_named(name: str, keywords: int) -> Method:
     return found or method_for(keywords)
 
 
-def _stack(parts: list[Any]) -> Any:
-    return sparse.vstack(parts).tocsr() if sparse.issparse(parts[0]) else np.vstack(parts)
-
-
 def signature_members(signature: str) -> list[str]:
     return [line for line in signature.splitlines() if line.strip()]
 
@@ -213,7 +209,7 @@ def cluster_keywords(
             (np.ones(len(owners)), (owners, np.arange(len(owners)))),
             shape=(len(existing), len(owners)),
         )
-        all_sums = owner_matrix @ vectors[len(texts) :]
+        all_sums = summed(owner_matrix, vectors[len(texts) :])
         all_sizes = np.asarray(owner_matrix.sum(axis=1)).ravel()
         # A cluster no keyword of the batch reaches on its own cannot be reached by a group of
         # them either (a group's mean similarity is the mean of its members'): leave it out.
@@ -224,7 +220,7 @@ def cluster_keywords(
             kw_vecs, vectors[len(texts) :], np.asarray(owners), candidates, method.restates
         )
     groups = merge_groups(
-        dense(kw_vecs @ _stack([kw_vecs, sums]).T),
+        dense(kw_vecs @ stacked([kw_vecs, sums]).T),
         np.concatenate([np.ones(len(texts)), sizes]),
         method.group,
         method.join,

@@ -9,10 +9,24 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from cascade.ai.subjects import Rows
+
 
 def dense(matrix: Any) -> np.ndarray:
     """A product of feature rows as an array, whether the rows were sparse or not."""
     return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+
+
+def stacked(parts: list[Any]) -> Any:
+    """Feature rows one above the other: arrays, sparse rows or `subjects.Rows`."""
+    if isinstance(parts[0], Rows):
+        return Rows.stacked(parts)
+    return sparse.vstack(parts).tocsr() if sparse.issparse(parts[0]) else np.vstack(parts)
+
+
+def summed(owners: sparse.csr_matrix, rows: Any) -> Any:
+    """Each owner's feature rows summed (row i of `owners` marks the rows of owner i)."""
+    return rows.summed(owners) if isinstance(rows, Rows) else owners @ rows
 
 
 def merge_groups(

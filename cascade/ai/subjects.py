@@ -13,6 +13,8 @@ there, so they seldom group, while neighbouring subjects of one broad site still
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 from scipy import sparse
 from scipy.cluster import hierarchy
@@ -35,8 +37,6 @@ SHRINK = 5
 # centre of all the texts, so that neighbouring subjects of one broad site (plumbing and kitchen
 # remodelling on a home-and-garden site) still meet, less closely.
 OWN = 0.7
-# Numbers up to which the rows are a dense array (64 MB of float32), sparse beyond.
-DENSE_UP_TO = 16_000_000
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -82,33 +82,69 @@ def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return nearest[group][inverse]
 
 
-def measured(raw: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray | sparse.csr_matrix:
-    """Unit rows. With one subject, each text measured from the centre of them all. With
-    several, each text measured from its subject's centre in a block of columns of that
-    subject (weight OWN), beside the same text measured from the centre of them all (the rest):
-    two texts of one subject meet in both, two of different subjects only in the second."""
+@dataclass(frozen=True)
+class Rows:
+    """Unit rows of texts of several subjects, in two dense parts: `own`, each text measured
+    from its subject's centre (scaled by √OWN), and `whole`, measured from the centre of them
+    all (by √(1 − OWN)). Two rows' product is own·own when their subjects are one, plus
+    whole·whole: a block of columns per subject, without the blocks' zeros. Rows index, stack,
+    sum and multiply (`a @ b.T`) as the arrays of the one-subject case do."""
+
+    own: np.ndarray
+    whole: np.ndarray
+    subject: np.ndarray
+    transposed: bool = False
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+    def __getitem__(self, index) -> Rows:
+        return Rows(self.own[index], self.whole[index], self.subject[index])
+
+    @property
+    def T(self) -> Rows:  # noqa: N802 (read as an array's)
+        return replace(self, transposed=not self.transposed)
+
+    def __matmul__(self, other: Rows) -> np.ndarray:
+        if self.transposed or not other.transposed:
+            return NotImplemented
+        out = self.whole @ other.whole.T
+        for s in np.intersect1d(self.subject, other.subject):
+            mine, theirs = np.flatnonzero(self.subject == s), np.flatnonzero(other.subject == s)
+            out[np.ix_(mine, theirs)] += self.own[mine] @ other.own[theirs].T
+        return out
+
+    def summed(self, owners: sparse.spmatrix) -> Rows:
+        """Each owner's rows summed (row i of `owners` marks the rows of owner i). An owner's
+        rows are of one subject: a cluster is never split between subjects."""
+        owners = sparse.csr_matrix(owners)
+        subject = np.zeros(owners.shape[0], dtype=self.subject.dtype)
+        held = np.diff(owners.indptr) > 0
+        subject[held] = self.subject[owners.indices[owners.indptr[:-1][held]]]
+        return Rows(owners @ self.own, owners @ self.whole, subject)
+
+    @staticmethod
+    def stacked(parts: list[Rows]) -> Rows:
+        return Rows(
+            np.concatenate([p.own for p in parts]),
+            np.concatenate([p.whole for p in parts]),
+            np.concatenate([p.subject for p in parts]),
+        )
+
+
+def measured(raw: np.ndarray, nodes: np.ndarray | None = None) -> np.ndarray | Rows:
+    """Unit rows. With one subject, each text measured from the centre of them all (an array).
+    With several, `Rows`: each text measured from its subject's centre (weight OWN) beside the
+    same text measured from the centre of them all (the rest): two texts of one subject meet in
+    both, two of different subjects only in the second."""
     if nodes is None:
         nodes = np.arange(len(raw))
     subject = subjects(raw, nodes) if len(raw) else np.zeros(0, dtype=int)
-    count = int(subject.max()) + 1 if len(subject) else 1
-    if count == 1:
+    if not len(subject) or subject.max() == 0:
         return _centred(raw)
-    width = raw.shape[1]
     own = np.empty_like(raw)
-    for s in range(count):
+    for s in range(int(subject.max()) + 1):
         where = subject == s
         own[where] = _centred(raw[where])
-    # float32 and int32: a batch of a large site holds tens of thousands of texts.
-    values = np.empty((len(raw), 2 * width), dtype=np.float32)
-    values[:, :width] = np.float32(np.sqrt(OWN)) * own
-    values[:, width:] = np.float32(np.sqrt(1 - OWN)) * _centred(raw)
-    columns = np.empty(values.shape, dtype=np.int32)
-    columns[:, :width] = subject[:, None] * width + np.arange(width)
-    columns[:, width:] = count * width + np.arange(width)
-    shape = (len(raw), (count + 1) * width)
-    if shape[0] * shape[1] <= DENSE_UP_TO:  # dense products are several times faster
-        rows = np.zeros(shape, dtype=np.float32)
-        np.put_along_axis(rows, columns, values, axis=1)
-        return rows
-    indptr = np.arange(0, values.size + 1, 2 * width)
-    return sparse.csr_matrix((values.ravel(), columns.ravel(), indptr), shape=shape)
+    scale = np.float32(np.sqrt(OWN)), np.float32(np.sqrt(1 - OWN))
+    return Rows(scale[0] * own, scale[1] * _centred(raw), subject.astype(np.int32))
