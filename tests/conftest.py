@@ -260,6 +260,15 @@ def wait_until_finished(run: AutomationRun, timeout: float = 120.0) -> Automatio
     return run
 
 
+def stage_one_only(site: Site) -> None:
+    """The site's runs stop after stage 1: a test of clustering needs no articles or pictures."""
+    from cascade.automation import config
+    from cascade.automation.stages import registry
+
+    stages = len(registry())
+    config.save(site, {**config.load(site), "stages_enabled": [True] + [False] * (stages - 1)})
+
+
 def run_to_end(site: Site) -> AutomationRun:
     """Start a run and drive the engine in this thread until nothing is left to do."""
     run = engine.start_run(site)

@@ -13,7 +13,7 @@ from cascade.ai.clustering import METHODS, Method, cluster_keywords
 from cascade.automation import engine
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
-from tests.conftest import DATA, keywords_of
+from tests.conftest import DATA, keywords_of, stage_one_only
 from tests.keywords import clustered_in_batches
 
 LABELLED = keywords_of(DATA / "labelled_keywords.csv")
@@ -118,6 +118,7 @@ def test_stage_one_in_batches_recovers_the_topics_and_joins_existing_clusters(
     settings.CASCADE_BATCH_SIZES = {1: 50}
     settings.CASCADE_MEANING_MAX_KEYWORDS = LIMITS[method]
     site = Site.objects.create(account=garden, name="Labelled")
+    stage_one_only(site)
     import_rows(site, [{"keyword": row["keyword"]} for row in LABELLED])
     run = engine.start_run(site)
     engine.run_until_idle()
@@ -185,6 +186,7 @@ def test_keywords_imported_later_join_the_clusters_of_their_topics(garden, alice
     rows = keywords_of(DATA / "clustering_search" / "aquariums.csv")
     topic = {r["keyword"]: r["topic"] for r in rows}
     site = Site.objects.create(account=garden, name="Aquariums")
+    stage_one_only(site)
     import_rows(site, [{"keyword": r["keyword"]} for r in rows])
     engine.start_run(site)
     engine.run_until_idle()

@@ -15,7 +15,7 @@ from cascade.ai import reset_provider_cache
 from cascade.automation.models import EventKind, RunEvent, RunItem
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Cluster, Keyword
-from tests.conftest import run_to_end
+from tests.conftest import run_to_end, stage_one_only
 from tests.fake_openai import FakeOpenAI
 from tests.invariants import charged_to
 
@@ -36,13 +36,6 @@ def fake(settings):
     yield server
     server.stop()
     reset_provider_cache()
-
-
-def stage_one_only(site) -> None:
-    from cascade.automation import config
-
-    cfg = config.load(site)
-    config.save(site, {**cfg, "stages_enabled": [True] + [False] * 6})
 
 
 def requests(fake, name):

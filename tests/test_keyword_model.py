@@ -16,7 +16,7 @@ from cascade.automation.models import RunItem
 from cascade.automation.statuses import ItemState
 from cascade.planner.importing import import_rows
 from cascade.planner.models import Keyword
-from tests.conftest import DATA, keywords_of
+from tests.conftest import DATA, keywords_of, stage_one_only
 
 
 def test_the_model_and_its_vocabulary_are_the_pinned_files():
@@ -101,6 +101,7 @@ def test_a_run_pauses_on_a_broken_model_and_a_large_site_needs_none(
     words and never touches the model."""
     rows = keywords_of(DATA / "clustering_search" / "running.csv")
     site = Site.objects.create(account=garden, name="Running")
+    stage_one_only(site)
     import_rows(site, [{"keyword": r["keyword"]} for r in rows])
     run = engine.start_run(site)
     engine.run_until_idle()
@@ -128,6 +129,7 @@ def test_a_run_keeps_the_method_it_started_with(garden, settings, broken_model):
     listed = keywords_of(DATA / "clustering_search" / "running.csv")
     rows = [{"keyword": r["keyword"]} for r in listed]
     site = Site.objects.create(account=garden, name="Running")
+    stage_one_only(site)
     import_rows(site, rows[:50])
     settings.CASCADE_MEANING_MAX_KEYWORDS = 50
     run = engine.start_run(site)
@@ -152,6 +154,7 @@ def test_a_run_paused_on_the_model_resumes_by_words_when_told_to(garden, setting
     """The pause says CASCADE_MEANING_MAX_KEYWORDS=0 clusters without the model: set, the same
     run resumes and finishes by words (its recorded method gives way)."""
     site = Site.objects.create(account=garden, name="Running")
+    stage_one_only(site)
     listed = keywords_of(DATA / "clustering_search" / "running.csv")
     import_rows(site, [{"keyword": r["keyword"]} for r in listed])
     run = engine.start_run(site)
