@@ -89,7 +89,6 @@ def ceilings(vectors: np.ndarray, topics: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
     from cascade.ai.meaning import embedder
 
     embedder.embed(["warm up"])  # loads the model and its tokenizer

@@ -195,7 +195,10 @@ def gated_server(tmp_path, site):
     }
     with Server(log=tmp_path / "serve.log", **env) as server:
         server.gate = gate
-        yield server
+        try:
+            yield server
+        finally:  # held articles finish before the server stops, whatever the test did
+            gate.unlink(missing_ok=True)
 
 
 def test_words_are_for_people(playwright_browser, login, gated_server, site):

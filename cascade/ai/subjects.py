@@ -82,7 +82,7 @@ def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return nearest[group][inverse]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # (arrays: compared by identity)
 class Rows:
     """Unit rows of texts of several subjects, in two dense parts: `own`, each text measured
     from its subject's centre (scaled by √OWN), and `whole`, measured from the centre of them
