@@ -213,3 +213,22 @@ def test_the_readme_map_names_every_module():
     assert not named - modules, (
         f"in the README's map but not in the code: {sorted(named - modules)}"
     )
+
+
+def test_a_command_starts_without_the_libraries_only_clustering_needs():
+    """scikit-learn, SciPy's clustering and ONNX Runtime take most of a second to import: every
+    `cascade` command, server and worker would wait for them. They load when keywords are
+    clustered, not when Django starts."""
+    import subprocess
+    import sys
+
+    heavy = ("sklearn", "scipy.cluster", "onnxruntime")
+    code = (
+        "import os, sys, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cascade.settings');"
+        "django.setup(); import cascade.celery, cascade.automation.engine, cascade.api;"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -12,6 +12,7 @@ cluster by its signature's text, so a site can move from one to the other (docs/
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import Counter, OrderedDict
@@ -22,12 +23,10 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from cascade.ai import meaning
 from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
-from cascade.ai.linkage import dense, merge_groups, restatements, stacked, summed
+from cascade.ai.linkage import dense, merge_groups, restatements, stacked, summed, unit_rows
 
 # Words that say how someone searches, not what about: they must not pull topics together.
 STOP_WORDS = frozenset(
@@ -103,20 +102,25 @@ class Features:
         df = np.bincount(indices, minlength=width)
         idf = np.log((1 + len(texts)) / (1 + df)) + 1
         data = (1 + np.log(counts)) * idf[indices]
-        return normalize(sparse.csr_matrix((data, indices, indptr), shape=(len(texts), width)))
+        return unit_rows(sparse.csr_matrix((data, indices, indptr), shape=(len(texts), width)))
+
+
+@functools.cache
+def _char_analyser() -> Callable[[str], list[str]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer  # 0.6 s to import: when used
+
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text
+    ).build_analyzer()
 
 
 _words = Features(content_words)
-_char_grams = Features(
-    TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(4, 5), preprocessor=_char_text
-    ).build_analyzer()
-)
+_char_grams = Features(lambda text: _char_analyser()(text))
 
 
 def vectorize(texts: list[str], nodes: Any = None) -> sparse.csr_matrix:
     """Rows are L2-normalised: a dot product is a cosine similarity (`nodes` is not needed)."""
-    return normalize(
+    return unit_rows(
         sparse.hstack([_words.tfidf(texts) * 0.8, _char_grams.tfidf(texts) * 0.6]).tocsr()
     )
 

@@ -17,6 +17,12 @@ def dense(matrix: Any) -> np.ndarray:
     return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
 
 
+def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Each row scaled to length 1 (an empty row stays empty), as scikit-learn's `normalize`."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return sparse.csr_matrix(sparse.diags(1 / np.where(norms == 0, 1, norms)) @ matrix)
+
+
 def stacked(parts: list[Any]) -> Any:
     """Feature rows one above the other: arrays, sparse rows or `subjects.Rows`."""
     if isinstance(parts[0], Rows):

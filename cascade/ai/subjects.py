@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
-from scipy.cluster import hierarchy
 
 # Two groups of texts belong to one subject while the mean cosine distance of their raw
 # vectors is at most this (keywords of one subject are at 0.5-0.8, of two at 0.85-1.0).
@@ -57,6 +56,8 @@ def _summed(owner: np.ndarray, count: int) -> sparse.csr_matrix:
 def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """Each text's subject (0, 1, ...). `nodes` says which texts stand together: a keyword
     alone, an existing cluster's members as one (a cluster is never split between subjects)."""
+    from scipy.cluster import hierarchy  # (imported when used: every command would wait for it)
+
     ids, inverse = np.unique(nodes, return_inverse=True)
     if len(ids) < 2:
         return np.zeros(len(raw), dtype=int)

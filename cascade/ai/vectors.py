@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 DTYPE = np.float32
 
@@ -58,6 +57,8 @@ def group(vectors: np.ndarray, centroids: np.ndarray | None, similarity: float) 
                 rest.append(i)
     if len(rest) <= 1:
         return Grouping(joined, [rest] if rest else [])
+    from sklearn.cluster import AgglomerativeClustering  # 0.6 s to import: only when used
+
     labels = AgglomerativeClustering(
         n_clusters=None,
         metric="cosine",
