@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from scipy import sparse
 
-from cascade.ai import meaning
+from cascade.ai import meaning, subjects
 from cascade.ai.base import ClusterAssignment, ClusterRef, KeywordIn
 from cascade.ai.linkage import dense, merge_groups, restatements, stacked, summed, unit_rows
 
@@ -209,10 +209,7 @@ def cluster_keywords(
     sizes = np.zeros(0)
     joins: dict[int, int] = {}
     if existing:
-        owner_matrix = sparse.csr_matrix(
-            (np.ones(len(owners)), (owners, np.arange(len(owners)))),
-            shape=(len(existing), len(owners)),
-        )
+        owner_matrix = subjects.summing(np.asarray(owners), len(existing))
         all_sums = summed(owner_matrix, vectors[len(texts) :])
         all_sizes = np.asarray(owner_matrix.sum(axis=1)).ravel()
         # A cluster no keyword of the batch reaches on its own cannot be reached by a group of

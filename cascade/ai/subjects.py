@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
+from cascade.ai.vectors import normalized
+
 # Two groups of texts belong to one subject while the mean cosine distance of their raw
 # vectors is at most this (keywords of one subject are at 0.5-0.8, of two at 0.85-1.0).
 APART = 0.85
@@ -38,16 +40,11 @@ SHRINK = 5
 OWN = 0.7
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms == 0, 1, norms)
-
-
 def _centred(raw: np.ndarray) -> np.ndarray:
-    return _unit(raw - raw.sum(axis=0) / (len(raw) + SHRINK))
+    return normalized(raw - raw.sum(axis=0) / (len(raw) + SHRINK))
 
 
-def _summed(owner: np.ndarray, count: int) -> sparse.csr_matrix:
+def summing(owner: np.ndarray, count: int) -> sparse.csr_matrix:
     """The matrix that sums rows by their owner (row i of the product: the rows owned by i)."""
     ones = np.ones(len(owner))
     return sparse.csr_matrix((ones, (owner, np.arange(len(owner)))), shape=(count, len(owner)))
@@ -61,24 +58,26 @@ def subjects(raw: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     ids, inverse = np.unique(nodes, return_inverse=True)
     if len(ids) < 2:
         return np.zeros(len(raw), dtype=int)
-    sums = _summed(inverse, len(ids)) @ raw
+    sums = summing(inverse, len(ids)) @ raw
     sizes = np.bincount(inverse)
     # The largest nodes (clusters first) and every keyword up to FOUND_AMONG are grouped;
     # any further node joins the group of its nearest grouped node.
     found = np.sort(np.argsort(-sizes, kind="stable")[:FOUND_AMONG])
-    tree = hierarchy.linkage(_unit(sums[found]), method="average", metric="cosine")
+    tree = hierarchy.linkage(normalized(sums[found]), method="average", metric="cosine")
     group = np.empty(len(ids), dtype=int)
     group[found] = hierarchy.fcluster(tree, t=APART, criterion="distance") - 1
     rest = np.setdiff1d(np.arange(len(ids)), found)
     if len(rest):
-        group[rest] = group[found][np.argmax(_unit(sums[rest]) @ _unit(sums[found]).T, axis=1)]
+        group[rest] = group[found][
+            np.argmax(normalized(sums[rest]) @ normalized(sums[found]).T, axis=1)
+        ]
     texts_in = np.bincount(group, weights=sizes)
     kept = np.flatnonzero(texts_in >= SMALLEST)
     kept = kept[np.argsort(-texts_in[kept], kind="stable")[:MOST]]
     if len(kept) <= 1:
         return np.zeros(len(raw), dtype=int)
-    group_sums = _summed(group, group.max() + 1) @ sums
-    nearest = np.argmax(_unit(group_sums) @ _unit(group_sums[kept]).T, axis=1)
+    group_sums = summing(group, group.max() + 1) @ sums
+    nearest = np.argmax(normalized(group_sums) @ normalized(group_sums[kept]).T, axis=1)
     nearest[kept] = np.arange(len(kept))
     return nearest[group][inverse]
 
