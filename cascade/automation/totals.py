@@ -41,14 +41,15 @@ def active_stage(run: AutomationRun, stages: list[RunStage]) -> RunStage | None:
     )
 
 
-def keep_marks(run: AutomationRun) -> None:
+def keep_marks(run: AutomationRun, stages: list[RunStage] | None = None) -> None:
     """Keep with the run what its readers must never see go back: the percentage's high-water
     mark and the time left's countdown. The engine calls this as the last step of every change,
     inside its transaction, with the run's row as it locked and changed it, so each version's
     marks are those of its final state and every reader of that version (page, API, stream,
     CLI, the Sites overview) computes the same numbers without writing anything (the stage
-    rows in 1 query; 1 more when a mark moved)."""
-    stages = list(RunStage.objects.filter(run_id=run.pk).order_by("number"))
+    rows in 1 query, none when the caller passes them in order; 1 more when a mark moved)."""
+    if stages is None:
+        stages = list(RunStage.objects.filter(run_id=run.pk).order_by("number"))
     if not stages:
         return
     per_item = timing.seconds_per_item(run, active_stage(run, stages))

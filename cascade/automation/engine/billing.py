@@ -36,19 +36,19 @@ def over_run_limit(run: AutomationRun, cost: int) -> bool:
     return used + held + cost > limit
 
 
-def reserve(run: AutomationRun, token: str, items: list[RunItem], cost: int) -> bool:
-    """Hold `cost` credits for the claimed items' work; False when the run or account cannot
-    pay. The hold is recorded on the first item in the same transaction, so an expired claim
-    gives it back."""
+def reserve(run: AutomationRun, token: str, items: list[RunItem], cost: int) -> int | None:
+    """Hold `cost` credits for the claimed items' work; the credits held, or None when the run
+    or account cannot pay. The hold is recorded on the first item in the same transaction, so an
+    expired claim gives it back."""
     if cost <= 0:
-        return True
+        return 0
     with transaction.atomic():
         if over_run_limit(run, cost):
-            return False
+            return None
         if not credits.hold(run.site.account_id, cost):
-            return False
+            return None
         RunItem.objects.filter(pk=items[0].pk, claim_token=token).update(reserved_credits=cost)
-    return True
+    return cost
 
 
 def pause_for_credits(run: AutomationRun, cost: int) -> None:

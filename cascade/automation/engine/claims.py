@@ -44,6 +44,7 @@ class Claim:
     stage: int
     token: str
     items: list[RunItem]
+    run: AutomationRun | None = None  # as the claim left it, with its site and account
 
 
 def claim_items(run_id: Any, worker: str) -> Claim | None:
@@ -58,28 +59,44 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
 def _claim(run_id: Any, worker: str) -> Claim | None:
     now = timezone.now()
     with transaction.atomic():
-        run = locked(run_id)
+        # The run's row alone is locked; its site and account come along for the work.
+        run = (
+            AutomationRun.objects.select_for_update(of=("self",))
+            .select_related("site__account")
+            .get(pk=run_id)
+        )
         if run.status != RunStatus.RUNNING or not run.current_stage:
             return None
         stage = run.current_stage
         batch = registry().batch_size(stage, run.config)
-        ids, suspect = suspects.next_ids(run, stage, now, batch)
-        if not ids:
+        items, suspect = suspects.next_items(run, stage, now, batch)
+        if not items:
             return None
         token = uuid.uuid4().hex
+        taken = {
+            "state": ItemState.PROCESSING,
+            "worker": worker[:120],
+            "claim_token": token,
+            "started_at": now,
+            "claim_expires_at": now + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT),
+        }
         # By id alone: the rows are this transaction's (the run row is locked, and the rows
         # too on PostgreSQL); a state condition here led SQLite to scan every queued item.
-        claimed = RunItem.objects.filter(pk__in=ids).update(
-            state=ItemState.PROCESSING,
-            worker=worker[:120],
-            claim_token=token,
-            started_at=now,
-            claim_expires_at=now + timedelta(seconds=settings.CASCADE_CLAIM_TIMEOUT),
+        claimed = RunItem.objects.filter(pk__in=[it.pk for it in items]).update(
+            **taken,
             attempts=F("attempts") + 1,
             first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
         )
         if not claimed:
             return None
+        if claimed == len(items):  # the rows as the update left them, without reading them again
+            for item in items:
+                for field, value in taken.items():
+                    setattr(item, field, value)
+                item.attempts += 1
+                item.first_attempt_at = item.first_attempt_at or now
+        else:  # (not under these locks; if ever, what was taken is what counts)
+            items = list(RunItem.objects.filter(claim_token=token))
         RunStage.objects.filter(run=run, number=stage).update(
             in_progress_count=F("in_progress_count") + claimed
         )
@@ -87,8 +104,8 @@ def _claim(run_id: Any, worker: str) -> Claim | None:
         save_run(run)
         announce(run)
         suspects.took(token, suspect)
-    items = list(RunItem.objects.filter(claim_token=token).order_by("position"))
-    return Claim(run_id, stage, token, items)
+    items.sort(key=lambda it: it.position)
+    return Claim(run_id, stage, token, items, run)
 
 
 def claimable_batches(run_id: Any) -> int:

@@ -59,7 +59,7 @@ def process_claim(claim: Claim) -> None:
 
 
 def _process_claim(claim: Claim) -> None:
-    run = AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
+    run = claim.run or AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
     stage = registry()[claim.stage]
     try:
         ctx = _context(run)
@@ -70,11 +70,8 @@ def _process_claim(claim: Claim) -> None:
     groups = [claim.items] if stage.together else [[item] for item in claim.items]
     with keep_claims_fresh(claim.token):
         for i, group in enumerate(groups):
-            status = (
-                AutomationRun.objects.filter(pk=claim.run_id)
-                .values_list("status", flat=True)
-                .first()
-            )
+            # The run as the claim read it a moment ago: its status needs no second look.
+            status = run.status if i == 0 else _status(claim.run_id)
             if status != RunStatus.RUNNING:
                 # Pause and cancel take effect at item boundaries: what has not started goes back.
                 release([it for g in groups[i:] for it in g], claim.token)
@@ -82,6 +79,10 @@ def _process_claim(claim: Claim) -> None:
             if not _process_group(run, ctx, stage, claim.token, group):
                 release([it for g in groups[i + 1 :] for it in g], claim.token)
                 return
+
+
+def _status(run_id: Any) -> str | None:
+    return AutomationRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
 
 
 def _simulate_latency(stage: int, count: int, provider: Any) -> None:
@@ -103,7 +104,8 @@ def _process_group(
         if not group:
             return True
     cost = stage.credits(ctx.config, len(objects), reserve=True)
-    if not reserve(run, token, group, cost):
+    held = reserve(run, token, group, cost)
+    if held is None:
         release(group, token)
         pause_for_credits(run, cost)
         return False
@@ -111,7 +113,7 @@ def _process_group(
         _simulate_latency(stage.number, len(group), ctx.provider)
         with usage.measure() as used:
             result = stage.process(ctx, objects)
-        _commit(run, ctx, stage, token, group, objects, result, used)
+        _commit(run, ctx, stage, token, group, objects, result, used, held)
     except LostClaim:
         log.warning("claim %s expired before commit; another worker redoes its items", token[:8])
     except ProviderUnavailable as exc:
@@ -149,14 +151,15 @@ def _commit(
     objects: list[Any],
     result: Any,
     used: usage.Usage,
+    held: int,
 ) -> None:
-    """Outputs, done marks, counters, credits and version in one transaction."""
+    """Outputs, done marks, counters, credits and version in one transaction. `held`: the
+    credits `reserve` recorded on the group (its items still carry this claim, or it is lost)."""
     ids = [it.pk for it in group]
     now = timezone.now()
     with transaction.atomic():
         locked_run = locked(run.pk)
         mine = RunItem.objects.filter(pk__in=ids, claim_token=token, state=ItemState.PROCESSING)
-        held = sum(mine.values_list("reserved_credits", flat=True))
         done = mine.update(
             state=ItemState.DONE,
             finished_at=now,
@@ -183,7 +186,8 @@ def _commit(
             run_id=run.pk,
             stage=stage.number,
         )
-        row = RunStage.objects.select_for_update().get(run_id=run.pk, number=stage.number)
+        stages = list(RunStage.objects.select_for_update().filter(run_id=run.pk).order_by("number"))
+        row = next(s for s in stages if s.number == stage.number)
         since = row.last_completion_at or row.started_at or now
         interval = max(0.0, (now - since).total_seconds()) / len(ids)
         row.recent_intervals = (list(row.recent_intervals) + [round(interval, 4)])[
@@ -217,5 +221,7 @@ def _commit(
             "last_success_at",
             *(["status_message"] if cleared else []),
         )
+        status = locked_run.status
         settle(locked_run, row.in_progress_count)
-        announce(locked_run)
+        # The stage rows as saved, unless settling finished the run (and changed them).
+        announce(locked_run, stages if locked_run.status == status else None)

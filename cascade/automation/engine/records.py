@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import F
 
 from cascade.automation import notices, signals, totals
-from cascade.automation.models import AutomationRun, RunEvent
+from cascade.automation.models import AutomationRun, RunEvent, RunStage
 
 
 def locked(run_id: Any) -> AutomationRun:
@@ -35,8 +35,9 @@ def event(
     )
 
 
-def announce(run: AutomationRun) -> None:
+def announce(run: AutomationRun, stages: list[RunStage] | None = None) -> None:
     """The last step of every change to a run, inside its transaction: keep what readers must
-    never see go back (`totals.keep_marks`), then tell listeners once it commits."""
-    totals.keep_marks(run)
+    never see go back (`totals.keep_marks`; `stages`: the run's stage rows as this transaction
+    saved them, if the caller has them), then tell listeners once it commits."""
+    totals.keep_marks(run, stages)
     signals.announce(run)

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Exists
+
 from cascade.automation.models import AutomationRun, RunItem
 from cascade.automation.statuses import ItemState
 
@@ -55,21 +57,28 @@ def _stage(run_id: Any, stage: int, now: datetime) -> tuple[Any, Any] | None:
     return in_stage, in_stage.filter(state=ItemState.QUEUED).exclude(not_before__gt=now)
 
 
-def next_ids(run: AutomationRun, stage: int, now: datetime, batch: int) -> tuple[list[int], bool]:
-    """The items to claim next (the run row is locked, `turn` is held), and whether they are
-    suspects."""
+def next_items(
+    run: AutomationRun, stage: int, now: datetime, batch: int
+) -> tuple[list[RunItem], bool]:
+    """The items to claim next, locked (the run row is locked, `turn` is held), and whether
+    they are suspects."""
     global _in_hand
-    found = _stage(run.pk, stage, now)
-    if found is None:
-        return [], False
-    in_stage, ready = found
-    queued = ready.select_for_update(skip_locked=True)
+    in_stage = RunItem.objects.filter(run_id=run.pk, stage=stage)
+    queued = (
+        in_stage.filter(state=ItemState.QUEUED)
+        .exclude(not_before__gt=now)
+        .select_for_update(skip_locked=True)
+    )
     # Items not tried yet go first: a retried item waits behind them, so a run keeps moving
-    # and an item is only failed once the provider has answered others.
-    fresh = queued.filter(worker_stops=0).order_by("attempts", "position")
-    ids = list(fresh.values_list("pk", flat=True)[:batch])
-    if ids:
-        return ids, False
+    # and an item is only failed once the provider has answered others. None while a suspect
+    # is in flight (`_stage`'s rule, in the same query).
+    suspect_in_flight = in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0)
+    fresh = queued.filter(worker_stops=0).exclude(Exists(suspect_in_flight))
+    items = list(fresh.order_by("attempts", "position")[:batch])
+    if items:
+        return items, False
+    # Nothing fresh: suspects are tried only when nothing else of the stage is in flight
+    # (a suspect in flight included).
     _in_hand = _held(_in_hand)
     if _in_hand or in_stage.filter(state=ItemState.PROCESSING).exists():
         return [], False
@@ -78,7 +87,7 @@ def next_ids(run: AutomationRun, stage: int, now: datetime, batch: int) -> tuple
     if stops is None:
         return [], False
     size = max(1, batch >> stops)
-    return list(worst_first.values_list("pk", flat=True)[:size]), True
+    return list(worst_first[:size]), True
 
 
 def took(token: str, suspect: bool) -> None:
