@@ -104,7 +104,7 @@ NOT_STAGE_COUNTS = {
     ("cascade/ai/subjects.py", "MOST = 8"),
     (
         "cascade/automation/engine/processing.py",
-        'log.warning("claim %s expired before commit; another worker redoes its items", token[:8])',
+        'log.warning("claim %s expired %s; another worker redoes its items", token[:8], when)',
     ),
     ("cascade/accounts/secrets.py", 'return f"…{secret[-4:]}" if len(secret) > 8 else "…"'),
     ("cascade/accounts/models.py", "ai_api_key_hint = models.CharField(max_length=8, blank=True)"),

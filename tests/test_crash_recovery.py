@@ -107,6 +107,27 @@ def test_an_expired_claim_is_taken_back_and_its_credits_returned(site):
     check_full_run(run)
 
 
+def test_a_claim_taken_back_before_its_credits_are_held_holds_nothing(site):
+    """A worker that wakes up after its claim was taken back must not hold credits for it: the
+    hold would be recorded on no item, and nothing would ever give it back."""
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    claim = engine.claim_items(run.pk, "elsewhere:1:1")
+    assert claim is not None
+    RunItem.objects.filter(claim_token=claim.token).update(
+        claim_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.reclaim_expired(force=True) == len(claim.items)
+    with pytest.raises(engine.LostClaim):
+        engine.reserve(run, claim.token, claim.items, 4)
+    site.account.refresh_from_db()
+    assert site.account.reserved == 0
+    assert not RunItem.objects.filter(run=run, reserved_credits__gt=0).exists()
+    engine.run_until_idle()
+    run.refresh_from_db()
+    check_full_run(run)
+
+
 @pytest.mark.engine(claim_timeout=0.6, latency={1: 0.05})  # 40 keywords in one batch: 2 s
 def test_a_live_worker_keeps_its_claim_beyond_the_timeout(site, worker):
     run = engine.start_run(site)

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 
 from cascade.accounts import credits
 from cascade.accounts.signals import credits_added
-from cascade.automation.engine.errors import InvalidTransition
+from cascade.automation.engine.errors import InvalidTransition, LostClaim
 from cascade.automation.engine.lifecycle import pause_run, resume_run
 from cascade.automation.models import AutomationRun, RunItem
 from cascade.automation.signals import tell_other_processes
@@ -39,15 +39,19 @@ def over_run_limit(run: AutomationRun, cost: int) -> bool:
 def reserve(run: AutomationRun, token: str, items: list[RunItem], cost: int) -> int | None:
     """Hold `cost` credits for the claimed items' work; the credits held, or None when the run
     or account cannot pay. The hold is recorded on the first item in the same transaction, so an
-    expired claim gives it back."""
+    expired claim gives it back; a claim already taken back holds nothing (`LostClaim`). The
+    item's row is written before the account's, in the order reclaiming takes them."""
     if cost <= 0:
         return 0
     with transaction.atomic():
         if over_run_limit(run, cost):
             return None
+        mine = RunItem.objects.filter(pk=items[0].pk, claim_token=token)
+        if not mine.update(reserved_credits=cost):
+            raise LostClaim(token)
         if not credits.hold(run.site.account_id, cost):
+            transaction.set_rollback(True)
             return None
-        RunItem.objects.filter(pk=items[0].pk, claim_token=token).update(reserved_credits=cost)
     return cost
 
 

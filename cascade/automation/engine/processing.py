@@ -70,8 +70,11 @@ def _process_claim(claim: Claim) -> None:
     groups = [claim.items] if stage.together else [[item] for item in claim.items]
     with keep_claims_fresh(claim.token):
         for i, group in enumerate(groups):
-            # The run as the claim read it a moment ago: its status needs no second look.
-            status = run.status if i == 0 else _status(claim.run_id)
+            status = (
+                AutomationRun.objects.filter(pk=claim.run_id)
+                .values_list("status", flat=True)
+                .first()
+            )
             if status != RunStatus.RUNNING:
                 # Pause and cancel take effect at item boundaries: what has not started goes back.
                 release([it for g in groups[i:] for it in g], claim.token)
@@ -81,8 +84,8 @@ def _process_claim(claim: Claim) -> None:
                 return
 
 
-def _status(run_id: Any) -> str | None:
-    return AutomationRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+def _lost(token: str, when: str) -> None:
+    log.warning("claim %s expired %s; another worker redoes its items", token[:8], when)
 
 
 def _simulate_latency(stage: int, count: int, provider: Any) -> None:
@@ -104,7 +107,11 @@ def _process_group(
         if not group:
             return True
     cost = stage.credits(ctx.config, len(objects), reserve=True)
-    held = reserve(run, token, group, cost)
+    try:
+        held = reserve(run, token, group, cost)
+    except LostClaim:
+        _lost(token, "before its credits were held")
+        return True
     if held is None:
         release(group, token)
         pause_for_credits(run, cost)
@@ -115,7 +122,7 @@ def _process_group(
             result = stage.process(ctx, objects)
         _commit(run, ctx, stage, token, group, objects, result, used, held)
     except LostClaim:
-        log.warning("claim %s expired before commit; another worker redoes its items", token[:8])
+        _lost(token, "before commit")
     except ProviderUnavailable as exc:
         release(group, token)
         pause_for_provider(run, str(exc))
