@@ -8,30 +8,17 @@ the first and last side by side (`both`). Prints one JSON line (mean and lowest 
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
 import numpy as np
-from common import ROOT
+from common import labelled_lists
 
 MODIFIERS = frozenset(
     "a an the of for to in on at my is are do does how what why when which best vs versus or "
     "and with without can i you your it its be near me should good top guide tips beginners "
     "beginner".split()
 )
-
-
-def lists() -> list[tuple[list[str], list[str]]]:
-    data = ROOT / "tests/data"
-    paths = sorted((data / "clustering").glob("*.csv")) + sorted(
-        (data / "clustering_search").glob("*.csv")
-    )
-    found = []
-    for path in [*paths, data / "labelled_keywords.csv"]:
-        rows = list(csv.DictReader(path.open()))
-        found.append(([r["keyword"] for r in rows], [r["topic"] for r in rows]))
-    return found
 
 
 def pooled(texts: list[str], content_only: bool) -> np.ndarray:
@@ -93,7 +80,10 @@ def main() -> None:
 
     embedder.embed(["warm up"])  # loads the model and its tokenizer
     names = sys.argv[1:] or ["plain", "stripped", "content", "both"]
-    found = {n: [ceilings(variant(n, texts), topics) for texts, topics in lists()] for n in names}
+    found = {
+        n: [ceilings(variant(n, texts), topics) for _, texts, topics in labelled_lists()]
+        for n in names
+    }
     print(
         json.dumps(
             {

@@ -16,7 +16,7 @@ import statistics
 import sys
 from collections import Counter
 
-from common import ROOT
+from common import ROOT, labelled_lists
 
 ORDERS = 5
 MIXED_ORDERS = 3  # sites that mix subjects: several lists as one site
@@ -43,12 +43,8 @@ def main() -> None:
 
     method = METHODS[sys.argv[1] if len(sys.argv) > 1 else "meaning"]
 
-    files = sorted((ROOT / "tests/data").glob("clustering*/*.csv"))
-    files.append(ROOT / "tests/data/labelled_keywords.csv")
     out = []
-    for path in files:
-        rows = list(csv.DictReader(path.open()))
-        texts, topics = [r["keyword"] for r in rows], [r["topic"] for r in rows]
+    for path, texts, topics in labelled_lists():
         by_topic: dict[str, list[int]] = {}
         for i, t in enumerate(topics):
             by_topic.setdefault(t, []).append(i)

@@ -13,6 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def labelled_lists() -> list[tuple[Path, list[str], list[str]]]:
+    """The labelled keyword lists of tests/data (14 domains and the demo-like list): the file,
+    its keywords and each keyword's topic."""
+    import csv
+
+    files = sorted((ROOT / "tests/data").glob("clustering*/*.csv"))
+    files.append(ROOT / "tests/data/labelled_keywords.csv")
+    found = []
+    for path in files:
+        rows = list(csv.DictReader(path.open()))
+        found.append((path, [r["keyword"] for r in rows], [r["topic"] for r in rows]))
+    return found
+
+
 def diverse_keywords(count: int, seed: int = 7) -> list[str]:
     """Realistic-looking keywords over a wide vocabulary (the demo and test sets' words)."""
     import csv

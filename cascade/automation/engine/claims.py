@@ -44,7 +44,7 @@ class Claim:
     stage: int
     token: str
     items: list[RunItem]
-    run: AutomationRun | None = None  # as the claim left it, with its site and account
+    run: AutomationRun  # as the claim left it, with its site and account
 
 
 def claim_items(run_id: Any, worker: str) -> Claim | None:
@@ -59,12 +59,7 @@ def claim_items(run_id: Any, worker: str) -> Claim | None:
 def _claim(run_id: Any, worker: str) -> Claim | None:
     now = timezone.now()
     with transaction.atomic():
-        # The run's row alone is locked; its site and account come along for the work.
-        run = (
-            AutomationRun.objects.select_for_update(of=("self",))
-            .select_related("site__account")
-            .get(pk=run_id)
-        )
+        run = locked(run_id, "site__account")  # (the site and account: for the work)
         if run.status != RunStatus.RUNNING or not run.current_stage:
             return None
         stage = run.current_stage
@@ -87,16 +82,14 @@ def _claim(run_id: Any, worker: str) -> Claim | None:
             attempts=F("attempts") + 1,
             first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
         )
-        if not claimed:
+        if claimed != len(items):  # (not under these locks; if ever, nothing is claimed)
+            transaction.set_rollback(True)
             return None
-        if claimed == len(items):  # the rows as the update left them, without reading them again
-            for item in items:
-                for field, value in taken.items():
-                    setattr(item, field, value)
-                item.attempts += 1
-                item.first_attempt_at = item.first_attempt_at or now
-        else:  # (not under these locks; if ever, what was taken is what counts)
-            items = list(RunItem.objects.filter(claim_token=token))
+        for item in items:  # the rows as the update left them, without reading them again
+            for field, value in taken.items():
+                setattr(item, field, value)
+            item.attempts += 1
+            item.first_attempt_at = item.first_attempt_at or now
         RunStage.objects.filter(run=run, number=stage).update(
             in_progress_count=F("in_progress_count") + claimed
         )

@@ -59,7 +59,7 @@ def process_claim(claim: Claim) -> None:
 
 
 def _process_claim(claim: Claim) -> None:
-    run = claim.run or AutomationRun.objects.select_related("site__account").get(pk=claim.run_id)
+    run = claim.run
     stage = registry()[claim.stage]
     try:
         ctx = _context(run)

@@ -10,9 +10,11 @@ from cascade.automation import notices, signals, totals
 from cascade.automation.models import AutomationRun, RunEvent, RunStage
 
 
-def locked(run_id: Any) -> AutomationRun:
-    """The run's row, locked until the transaction ends: who may change a run is decided here."""
-    return AutomationRun.objects.select_for_update().get(pk=run_id)
+def locked(run_id: Any, *related: str) -> AutomationRun:
+    """The run's row, locked until the transaction ends: who may change a run is decided here.
+    `related` rows (the site, its account) come along, read but not locked."""
+    rows = AutomationRun.objects.select_for_update(of=("self",))
+    return (rows.select_related(*related) if related else rows).get(pk=run_id)
 
 
 def bump(run: AutomationRun) -> None:

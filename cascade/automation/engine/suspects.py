@@ -48,13 +48,14 @@ def solo_in_flight() -> bool:
     return _solo is not None
 
 
-def _stage(run_id: Any, stage: int, now: datetime) -> tuple[Any, Any] | None:
-    """The stage's items and those ready to claim, or None while a suspect is in flight (then
-    nothing else of the stage is claimed): one rule for claiming and for counting claims."""
+def _stage(run_id: Any, stage: int, now: datetime) -> tuple[Any, Any]:
+    """The stage's items and those ready to claim, none while a suspect is in flight (then
+    nothing else of the stage is claimed): one rule for claiming and for counting claims, in
+    the query that reads them."""
     in_stage = RunItem.objects.filter(run_id=run_id, stage=stage)
-    if in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0).exists():
-        return None
-    return in_stage, in_stage.filter(state=ItemState.QUEUED).exclude(not_before__gt=now)
+    suspect_in_flight = in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0)
+    ready = in_stage.filter(state=ItemState.QUEUED).exclude(not_before__gt=now)
+    return in_stage, ready.exclude(Exists(suspect_in_flight))
 
 
 def next_items(
@@ -63,22 +64,14 @@ def next_items(
     """The items to claim next, locked (the run row is locked, `turn` is held), and whether
     they are suspects."""
     global _in_hand
-    in_stage = RunItem.objects.filter(run_id=run.pk, stage=stage)
-    queued = (
-        in_stage.filter(state=ItemState.QUEUED)
-        .exclude(not_before__gt=now)
-        .select_for_update(skip_locked=True)
-    )
+    in_stage, ready = _stage(run.pk, stage, now)
+    queued = ready.select_for_update(skip_locked=True)
     # Items not tried yet go first: a retried item waits behind them, so a run keeps moving
-    # and an item is only failed once the provider has answered others. None while a suspect
-    # is in flight (`_stage`'s rule, in the same query).
-    suspect_in_flight = in_stage.filter(state=ItemState.PROCESSING, worker_stops__gt=0)
-    fresh = queued.filter(worker_stops=0).exclude(Exists(suspect_in_flight))
-    items = list(fresh.order_by("attempts", "position")[:batch])
+    # and an item is only failed once the provider has answered others.
+    fresh = queued.filter(worker_stops=0).order_by("attempts", "position")
+    items = list(fresh[:batch])
     if items:
         return items, False
-    # Nothing fresh: suspects are tried only when nothing else of the stage is in flight
-    # (a suspect in flight included).
     _in_hand = _held(_in_hand)
     if _in_hand or in_stage.filter(state=ItemState.PROCESSING).exists():
         return [], False
@@ -109,10 +102,7 @@ def let_go(token: str) -> None:
 
 def claimable(run_id: Any, stage: int, batch: int, now: datetime) -> int:
     """How many claims of the stage could be taken now, by the rules above."""
-    found = _stage(run_id, stage, now)
-    if found is None:
-        return 0
-    in_stage, ready = found
+    in_stage, ready = _stage(run_id, stage, now)
     fresh = ready.filter(worker_stops=0).count()
     if fresh:
         return -(-fresh // batch)
