@@ -160,7 +160,19 @@ def test_run_now_shows_the_run_live_from_zero_to_the_summary(
     shot(page, "6-run-detail")
 
 
-def test_pause_resume_cancel_and_reload_tell_the_truth(playwright_browser, login, server, site):
+@pytest.fixture
+def slow_articles(tmp_path, site):
+    """`cascade serve` whose articles take 2 s each: a pause then waits for the articles in
+    flight long enough for the page to say "Pausing" first, however busy the machine."""
+    latency = LATENCY.replace("4:0.45", "4:2.0")
+    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=latency) as server:
+        yield server
+
+
+def test_pause_resume_cancel_and_reload_tell_the_truth(
+    playwright_browser, login, slow_articles, site
+):
+    server = slow_articles
     page = login(playwright_browser)
     page.goto(f"{server.url}/sites/{site.pk}/automation/")
     wait_live(page)

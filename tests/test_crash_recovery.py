@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 from datetime import timedelta
 
@@ -10,14 +12,20 @@ from django.utils import timezone
 from cascade.automation import engine
 from cascade.automation.models import AutomationRun, RunItem, RunStage
 from cascade.automation.statuses import ItemState
-from tests.conftest import KillableWorker, snapshot, wait_for, wait_until_finished
+from tests.conftest import (
+    KillableWorker,
+    snapshot,
+    start_workers,
+    wait_for,
+    wait_until_finished,
+)
 from tests.invariants import charged_to, check_chaining, check_full_run, check_snapshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LATENCY = "1:0.01,2:0.15,4:0.15,5:0.05,6:0.08"
-# A killed worker's claims are taken back once they expire (on Celery; `cascade serve` takes
-# back a dead process's claims when it starts): long enough that a live worker's are always
+# A killed worker's claims are taken back at once by the next worker process started on the same
+# host, else once they expire: long enough that a live worker's are always
 # kept fresh on a busy machine, short enough that three kills cost well under a minute.
 CLAIM_TIMEOUT = "15"
 
@@ -126,6 +134,48 @@ def test_a_claim_taken_back_before_its_credits_are_held_holds_nothing(site):
     engine.run_until_idle()
     run.refresh_from_db()
     check_full_run(run)
+
+
+# A claim that would outlive the test: only the start of a worker can take it back.
+@pytest.mark.engine(claim_timeout=3600)
+def test_a_worker_that_starts_takes_back_the_claims_of_stopped_processes_of_its_host(
+    site, tmp_path
+):
+    """Whatever runs the work (`cascade serve`'s embedded worker, or a Celery worker), a process
+    that starts takes back at once what a stopped process of the same host held, instead of
+    leaving it until its claim expires."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer exists
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    machine = engine.worker_name().rsplit(":", 2)[0]  # the host (and process-id namespace)
+    claim = engine.claim_items(run.pk, f"{machine}:{gone.pid}:1")
+    assert claim is not None
+    workers = start_workers(tmp_path)
+    try:
+        wait_until_finished(run, timeout=120)
+    finally:
+        workers.stop()
+    assert run.status == "completed"
+    reclaimed = run.events.filter(kind="item_reclaimed").values_list("stage", flat=True)
+    assert list(reclaimed) == [1]
+    check_full_run(run)
+
+
+def test_a_claim_of_another_process_id_namespace_is_left_to_expire(site):
+    """Containers that share a host name each number their processes: a claim made in another
+    namespace is never taken back because its process id is free here."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    machine = engine.worker_name().rsplit(":", 2)[0]
+    assert machine.startswith(socket.gethostname())
+    claim = engine.claim_items(run.pk, f"{socket.gethostname()}/1:{gone.pid}:1")
+    assert claim is not None
+    assert engine.release_orphans() == 0
+    held = RunItem.objects.filter(claim_token=claim.token, state=ItemState.PROCESSING)
+    assert held.count() == len(claim.items)
 
 
 @pytest.mark.engine(claim_timeout=0.6, latency={1: 0.05})  # 40 keywords in one batch: 2 s

@@ -2,8 +2,9 @@
 PostgreSQL restarted, Redis restarted, the media disk full. Each time the run says what happened
 and completes after recovery with nothing lost or doubled.
 
-These tests restart the shared test services, so `scripts/run-tests` runs them on their own,
-after the parallel passes (marker `services`)."""
+These tests restart the shared PostgreSQL and Redis, so `scripts/run-tests` runs them one at a
+time, beside the SQLite pass (which uses neither) and never beside the PostgreSQL pass (marker
+`services`)."""
 
 from __future__ import annotations
 

@@ -107,6 +107,12 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
     client = redis_client()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     name = f"{socket.gethostname()}:{os.getpid()}"
+    try:  # a stopped process of this host (a restarted worker's own past): at once, not at expiry
+        engine.release_orphans()
+    except Exception:
+        log.exception("could not take back the claims of stopped processes")
+    finally:
+        close_old_connections()
     while True:
         try:
             WorkerBeat.objects.update_or_create(

@@ -7,6 +7,7 @@ credits, so a killed worker loses nothing."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -34,8 +35,18 @@ from cascade.automation.statuses import ItemState, RunStatus
 log = logging.getLogger("cascade.engine")
 
 
+@functools.cache
+def _machine() -> str:
+    """Where this process's ids mean something: the host name, and the process-id namespace
+    where there is one (containers that share a host name never judge each other's ids)."""
+    try:
+        return f"{socket.gethostname()}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return socket.gethostname()
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return f"{_machine()}:{os.getpid()}:{threading.get_ident()}"
 
 
 @dataclass
@@ -177,12 +188,11 @@ def reclaim_expired(force: bool = False) -> int:
 
 
 def release_orphans() -> int:
-    """At start-up: claims held by processes of this host that no longer exist are taken back at
-    once instead of after the claim timeout."""
-    host = socket.gethostname()
+    """At start-up: claims held by processes of this host (and process-id namespace) that no
+    longer exist are taken back at once instead of after the claim timeout."""
     tokens = set()
     for token, worker in RunItem.objects.filter(
-        state=ItemState.PROCESSING, worker__startswith=host + ":"
+        state=ItemState.PROCESSING, worker__startswith=_machine() + ":"
     ).values_list("claim_token", "worker"):
         try:
             pid = int(worker.split(":")[1])
