@@ -38,7 +38,8 @@ log = logging.getLogger("cascade.engine")
 @functools.cache
 def _machine() -> str:
     """Where this process's ids mean something: the host name, and the process-id namespace
-    where there is one (containers that share a host name never judge each other's ids)."""
+    where there is one (containers on one host that share its name never judge each other's
+    ids; two machines of one name still would, as before)."""
     try:
         return f"{socket.gethostname()}/{os.stat('/proc/self/ns/pid').st_ino}"
     except OSError:
