@@ -136,6 +136,17 @@ def test_a_claim_taken_back_before_its_credits_are_held_holds_nothing(site):
     check_full_run(run)
 
 
+def stopped_process_of(machine: str) -> str:
+    """A process of `machine` (a host, and its process-id namespace) that no longer exists, named
+    as claims name a process."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return f"{machine}:{gone.pid}"
+
+
+THIS_MACHINE = engine.process_name().rsplit(":", 1)[0]
+
+
 # A claim that would outlive the test: only the start of a worker can take it back.
 @pytest.mark.engine(claim_timeout=3600)
 def test_a_worker_that_starts_takes_back_the_claims_of_stopped_processes_of_its_host(
@@ -144,12 +155,9 @@ def test_a_worker_that_starts_takes_back_the_claims_of_stopped_processes_of_its_
     """Whatever runs the work (`cascade serve`'s embedded worker, or a Celery worker), a process
     that starts takes back at once what a stopped process of the same host held, instead of
     leaving it until its claim expires."""
-    gone = subprocess.Popen(["true"])
-    gone.wait()  # a process id that no longer exists
     run = engine.start_run(site)
     engine.begin_run(run.pk)
-    machine = engine.worker_name().rsplit(":", 2)[0]  # the host (and process-id namespace)
-    claim = engine.claim_items(run.pk, f"{machine}:{gone.pid}:1")
+    claim = engine.claim_items(run.pk, f"{stopped_process_of(THIS_MACHINE)}:1")
     assert claim is not None
     workers = start_workers(tmp_path)
     try:
@@ -165,13 +173,10 @@ def test_a_worker_that_starts_takes_back_the_claims_of_stopped_processes_of_its_
 def test_a_claim_of_another_process_id_namespace_is_left_to_expire(site):
     """Containers that share a host name each number their processes: a claim made in another
     namespace is never taken back because its process id is free here."""
-    gone = subprocess.Popen(["true"])
-    gone.wait()
     run = engine.start_run(site)
     engine.begin_run(run.pk)
-    machine = engine.worker_name().rsplit(":", 2)[0]
-    assert machine.startswith(socket.gethostname())
-    claim = engine.claim_items(run.pk, f"{socket.gethostname()}/1:{gone.pid}:1")
+    assert THIS_MACHINE.startswith(socket.gethostname())
+    claim = engine.claim_items(run.pk, f"{stopped_process_of(socket.gethostname() + '/1')}:1")
     assert claim is not None
     assert engine.release_orphans() == 0
     held = RunItem.objects.filter(claim_token=claim.token, state=ItemState.PROCESSING)

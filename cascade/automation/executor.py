@@ -93,9 +93,6 @@ def listen(callback) -> threading.Thread:
 def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
     """Run in every Celery worker: take back expired claims, begin queued runs, move finished
     stages on and restart work on stages whose tasks were lost. Safe to run in many processes."""
-    import os
-    import socket
-
     from django.utils import timezone
 
     from cascade.automation import schedules
@@ -106,9 +103,9 @@ def housekeeping(stop: threading.Event, every: float = 1.0) -> None:
 
     client = redis_client()
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    name = f"{socket.gethostname()}:{os.getpid()}"
+    name = engine.process_name()
     try:  # a stopped process of this host (a restarted worker's own past): at once, not at expiry
-        engine.release_orphans()
+        engine.release_orphans()  # (the engine logs what it takes back)
     except Exception:
         log.exception("could not take back the claims of stopped processes")
     finally:

@@ -46,10 +46,8 @@ class EmbeddedWorker:
         sending.on_wake(self._notice_recorded)
 
     def start(self) -> None:
-        try:
-            taken = engine.release_orphans()
-            if taken:
-                log.info("took back %s item(s) left by a stopped process", taken)
+        try:  # (the engine logs what it takes back)
+            engine.release_orphans()
         finally:
             close_old_connections()
         loops = [(self._loop, f"cascade-worker-{i}") for i in range(self.size)]
@@ -90,7 +88,7 @@ class EmbeddedWorker:
         signals.progress_changed.disconnect(self._on_progress)
 
     def _beat(self) -> None:
-        name = engine.worker_name().rsplit(":", 1)[0]
+        name = engine.process_name()
         while not self._stop.is_set():
             try:
                 WorkerBeat.objects.update_or_create(

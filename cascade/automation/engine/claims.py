@@ -46,8 +46,13 @@ def _machine() -> str:
         return socket.gethostname()
 
 
+def process_name() -> str:
+    """This process, as its claims and its heartbeat name it."""
+    return f"{_machine()}:{os.getpid()}"
+
+
 def worker_name() -> str:
-    return f"{_machine()}:{os.getpid()}:{threading.get_ident()}"
+    return f"{process_name()}:{threading.get_ident()}"
 
 
 @dataclass
