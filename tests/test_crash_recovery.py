@@ -215,3 +215,44 @@ def test_one_thread_keeps_every_claim_of_a_process(site):
     run.refresh_from_db()
     assert run.status == "completed" and not run.events.filter(kind="item_reclaimed").exists()
     assert max(keepers) == 1
+
+
+def test_the_claim_keeper_outlives_an_error_of_its_own(site, monkeypatch):
+    """The keeper runs for the life of its process: an error in one beat (here settings read
+    while they are being swapped, as a test's teardown does) must not end it, or every claim
+    the process makes after would expire and its live work be taken back."""
+    from django.conf import settings
+
+    from cascade.automation.engine import keeper
+
+    class SwappedOnce:
+        reads = 0
+
+        def __getattr__(self, name: str):
+            if name == "CASCADE_CLAIM_TIMEOUT":
+                SwappedOnce.reads += 1
+                if SwappedOnce.reads == 1:
+                    raise AttributeError("'NoneType' object has no attribute " + repr(name))
+            return getattr(settings, name)
+
+    monkeypatch.setattr(keeper, "settings", SwappedOnce())
+    run = engine.start_run(site)
+    engine.begin_run(run.pk)
+    claim = engine.claim_items(run.pk, engine.worker_name())
+    assert claim is not None
+    held = RunItem.objects.filter(claim_token=claim.token, state=ItemState.PROCESSING)
+    held.update(claim_expires_at=timezone.now())
+    fresh = keeper._Keeper()
+    fresh.hold(claim.token)
+    try:
+        wait_for(
+            lambda: (
+                held.filter(claim_expires_at__gt=timezone.now() + timedelta(seconds=1)).count()
+                == len(claim.items)
+            ),
+            timeout=30,
+            what="the claim kept fresh after the keeper's error",
+        )
+    finally:
+        fresh.drop(claim.token)
+    assert SwappedOnce.reads >= 2

@@ -5,8 +5,8 @@ and a dead one's claims expire."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,15 +30,16 @@ class _Keeper:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.tokens: Counter[str] = Counter()
-        self.pid = 0
+        self.thread: threading.Thread | None = None
         self.wake = threading.Event()  # a new claim: the period may have changed
 
     def hold(self, token: str) -> None:
         with self.lock:
             self.tokens[token] += 1
-            if self.pid != os.getpid():  # first claim of this process (or of a forked child)
-                self.pid = os.getpid()
-                threading.Thread(target=self._beat, name="claim-keeper", daemon=True).start()
+            # the first claim of this process (a forked child inherits no running thread)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._beat, name="claim-keeper", daemon=True)
+                self.thread.start()
         self.wake.set()
 
     def drop(self, token: str) -> None:
@@ -48,20 +49,25 @@ class _Keeper:
                 del self.tokens[token]
 
     def _beat(self) -> None:
+        """Runs for the life of the process: no error (a database that is down, settings read
+        while they are being swapped) may end it, or every claim of the process would expire
+        and its live work be taken back."""
         while True:
-            self.wake.wait(max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3))
-            self.wake.clear()
-            with self.lock:
-                tokens = list(self.tokens)
-            if not tokens:
-                continue
             try:
-                for token in tokens:
-                    self._extend(token)
+                self._beat_once()
             except Exception:
                 log.exception("claim heartbeat failed")
+                time.sleep(0.2)
             finally:
                 connection.close()
+
+    def _beat_once(self) -> None:
+        self.wake.wait(max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3))
+        self.wake.clear()
+        with self.lock:
+            tokens = list(self.tokens)
+        for token in tokens:
+            self._extend(token)
 
     @staticmethod
     def _extend(token: str) -> None:
