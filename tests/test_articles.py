@@ -142,6 +142,27 @@ def test_review_through_the_api(written, api, settings):
     assert {r["id"] for r in bulk["refused"]} == {draft.pk, 10**12}
 
 
+def test_approving_or_rejecting_goes_on_to_the_next_article_of_the_tab(written, alice):
+    """The review flow: after `a` or `r` the next article of the tab opens (the one that was
+    after it, not the top of the tab); after the last one, the one before it."""
+    reader = login(alice)
+    tab = Content.objects.filter(site=written, status=ContentStatus.REVIEW)
+    ids = list(tab.order_by("-updated_at", "-id").values_list("id", flat=True))
+    assert len(ids) >= 4
+
+    def act(content_id: int, **data: str) -> str:
+        url = f"/sites/{written.pk}/content/{content_id}/?tab=review"
+        answer = reader.post(url, data)
+        assert answer.status_code == 302
+        return answer["Location"]
+
+    assert act(ids[1], action="approve") == f"/sites/{written.pk}/content/{ids[2]}/?tab=review"
+    assert act(ids[2], action="reject", reason="Thin.") == (
+        f"/sites/{written.pk}/content/{ids[3]}/?tab=review"
+    )
+    assert act(ids[-1], action="approve") == (f"/sites/{written.pk}/content/{ids[-2]}/?tab=review")
+
+
 def test_a_rewrite_writes_the_article_again_in_place_with_the_note(written, api):
     article = Content.objects.filter(site=written).order_by("id").first()
     before = article.html

@@ -174,6 +174,15 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
 ):
     server = slow_articles
     page = login(playwright_browser)
+    actions: list[str] = []  # each click posts its own action, and nothing else
+    page.on(
+        "request",
+        lambda r: (
+            actions.append(r.url.split("/actions/")[1].strip("/"))
+            if r.method == "POST" and "/actions/" in r.url
+            else None
+        ),
+    )
     page.goto(f"{server.url}/sites/{site.pk}/automation/")
     wait_live(page)
     page.get_by_test_id("run-now").click()
@@ -230,6 +239,7 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
     page.wait_for_selector("[data-testid=completion-summary]", timeout=30_000)
     assert "Cancelled" in page.get_by_test_id("run-status").inner_text()
     assert page.get_by_test_id("stage-card-7").get_attribute("data-status") == "cancelled"
+    assert actions == ["run-now", "pause", "resume", "cancel"], actions
     assert not page.errors, page.errors
 
 

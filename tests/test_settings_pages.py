@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -67,6 +69,13 @@ def test_the_site_settings_page_saves_and_validates(client, alice, site):
     assert "A whole number between 300 and 5,000." in wrong.content.decode()
     site.refresh_from_db()
     assert site.tone == "playful", "a refused form changes nothing"
+    # A stage's batch size is marked on its own row (the optional field's error names it deep).
+    for typed in ("abc", "0", "1001"):
+        wrong = client.post(f"/sites/{site.pk}/settings/", {**form, "batch_4": typed})
+        assert wrong.status_code == 422
+        marked = re.search(r'data-testid="error-batch_4">([^<]+)<', wrong.content.decode())
+        assert marked and marked[1] == "A whole number between 1 and 1,000.", typed
+        assert f'value="{typed}"' in wrong.content.decode()  # what was typed stays to be mended
 
 
 def test_a_viewer_cannot_change_site_settings(carol, site):

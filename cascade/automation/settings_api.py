@@ -28,7 +28,6 @@ from cascade.lib.schemas import (
     NoNulls,
     VisibleLine,
     VisibleText,
-    Whole,
     matching,
 )
 
@@ -52,8 +51,8 @@ class ConfigIn(NoNulls):
     stages_enabled: list[bool] | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=_stage_list
     )
-    batch_sizes: dict[str, Whole] | SkipJsonSchema[None] = Field(
-        default=None, json_schema_extra=_stage_keys
+    batch_sizes: dict[str, Annotated[int, Field(ge=1, le=1000), WHOLE]] | SkipJsonSchema[None] = (
+        Field(default=None, json_schema_extra=_stage_keys)
     )
     ideas_per_cluster: Annotated[int, Field(ge=1, le=10), WHOLE] | SkipJsonSchema[None] = None
     images_per_content: Annotated[int, Field(ge=0, le=6), WHOLE] | SkipJsonSchema[None] = None
@@ -74,11 +73,9 @@ class ConfigIn(NoNulls):
         if value is None:
             return value
         numbers = registry().numbers
-        for key, size in value.items():
+        for key in value:
             if key not in {str(n) for n in numbers}:
                 raise ValueError(f"stage {key!r} does not exist; use {numbers[0]}-{numbers[-1]}")
-            if not 1 <= size <= 1000:
-                raise ValueError(f"batch size of stage {key} must be between 1 and 1000")
         return value
 
 

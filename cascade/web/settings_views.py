@@ -47,7 +47,7 @@ def _explain(field: str, message: str) -> str:
     low, high = _bounds(field)
     if low is not None and high is not None:
         return f"A whole number between {low} and {high:,}."
-    if field == "batch_sizes" or low is None:
+    if low is None:
         return message.removeprefix("Value error, ")
     return f"A whole number of at least {low}."
 
@@ -90,8 +90,10 @@ def _save(request: HttpRequest, site: Site) -> dict[str, str]:
     except ValidationError as exc:
         for e in exc.errors():
             loc = [str(p) for p in e["loc"]]
-            key = f"batch_{loc[1]}" if loc[0] == "batch_sizes" and len(loc) > 1 else loc[0]
-            errors.setdefault(key, _explain(loc[0], e["msg"]))
+            if loc[0] == "batch_sizes" and len(loc) > 1:  # (the stage is last: it is optional)
+                errors.setdefault(f"batch_{loc[-1]}", "A whole number between 1 and 1,000.")
+            else:
+                errors.setdefault(loc[0], _explain(loc[0], e["msg"]))
     if not errors:
         for field, value in writing.items():
             setattr(site, field, value)

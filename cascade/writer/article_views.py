@@ -138,6 +138,8 @@ def _act(
         messages.error(request, "Your role may read articles but not change them.")
         return redirect(here)
     action = request.POST.get("action", "")
+    # (before the action: an approved or rejected article leaves its tab)
+    previous, following = _neighbours(site, content, tab)
     try:
         if action == "approve":
             review.approve(content)
@@ -153,9 +155,9 @@ def _act(
         messages.error(request, refusal.reason)
         return redirect(here)
     messages.success(request, f"“{content.title}” {DONE[action]}.")
-    _, following = _neighbours(site, content, tab)
-    if action in ("approve", "reject") and following:  # on to the next in the review tab
-        return redirect(f"{reverse('article', args=[site.pk, following])}?tab={tab}")
+    after = following or previous  # on to the next in the tab (the one before, at its end)
+    if action in ("approve", "reject") and after:
+        return redirect(f"{reverse('article', args=[site.pk, after])}?tab={tab}")
     return redirect(here)
 
 
