@@ -6,6 +6,8 @@ depends on how fast the machine is at the moment."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cascade.accounts.models import Site
@@ -58,3 +60,22 @@ def test_a_run_keeps_the_estimate_it_started_with_and_the_next_learns_from_it(
     assert estimates.expected_seconds(site.pk)[1] is True, "the first run's timings are kept"
     import_rows(site, rows[first:])
     check_plan_then_run(site)
+
+
+def test_the_next_run_is_one_forecast_on_the_page_and_in_the_overview(client, alice, garden):
+    """Before a run, the page's "About N items (M articles)", its stage cards and the pipeline
+    overview are one forecast: the plan keeps its fan-outs as computed (rounding a fan-out of
+    47 clusters for 300 keywords made the cards count 48)."""
+    site = Site.objects.create(account=garden, name="Demo")
+    import_rows(site, keywords_of(DEMO))
+    plan = estimates.overview(site)["estimate"]
+    client.force_login(alice)
+    page = client.get(f"/sites/{site.pk}/automation/").content.decode()
+    cards = re.findall(r'data-testid="card-total">(?:<abbr[^>]*>≈</abbr> )?([\d,]+)<', page)
+    assert [int(c.replace(",", "")) for c in cards] == [
+        plan["stages"][str(n)] for n in registry().numbers
+    ]
+    about = re.search(r"About <strong>([\d,]+)</strong> items \(([\d,]+) articles\)", page)
+    assert about, page
+    assert int(about[1].replace(",", "")) == plan["items"] == sum(plan["stages"].values())
+    assert int(about[2].replace(",", "")) == plan["stages"]["4"]

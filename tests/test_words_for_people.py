@@ -114,7 +114,16 @@ def forbidden() -> dict[str, re.Pattern[str]]:
         ),
         "a raw state in parentheses": re.compile(rf"\((?:{said})\)"),
         "a raw state ending a sentence": re.compile(rf": (?:{said})(?:\.(?!\w)|$)", re.M),
+        "one of a plural": re.compile(rf"(?<![\d.,])1\s+(?:{one_of(plurals())})\b"),
     }
+
+
+def plurals() -> set[str]:
+    """What pages count, in the plural: every stage's items and outputs, credits, failures."""
+    from cascade.automation.stages import registry
+
+    nouns = {n.many for spec in registry() for n in (spec.noun, spec.makes)}
+    return nouns | {"credits", "failures", "items"}
 
 
 def offences(text: str) -> list[str]:
@@ -219,6 +228,9 @@ class Seen:
         "Publishing failed after 1 attempt. KeyError: 'id'",
         "Outcome: nothing_to_do",
         "Alice's Garden: partial",
+        "Making ≈ 1 articles",
+        "1 credits · 0s",
+        "1 tasks waiting",
     ],
 )
 def test_the_checks_catch_what_reached_people_before(text):
@@ -232,6 +244,7 @@ def test_words_for_people_pass_the_checks():
         "Tomato Care: attempt 1 failed (503 Service Unavailable from the AI provider); retrying.",
         "“How to Prune Roses” sent back: the next run writes it again.",
         "Failed: 0 of 40 keywords clustered",
+        "1 of 21 articles written; 21 articles ready for review; 0.1 credits",
         "The receiver cannot be reached: [Errno 111] Connection refused",
     ):
         assert not offences(text), offences(text)
@@ -578,3 +591,23 @@ def test_what_people_see_of_runs_that_go_wrong_is_in_words(unhappy):
     assert progress.build_snapshot(last)["run"]["status_text"] in visible_text(cell)
     # …and all of it is in words.
     assert not seen.offences(), "Not words for people:\n" + "\n".join(seen.offences())
+
+
+def test_a_run_of_one_of_everything_is_counted_in_the_singular(garden, alice, client):
+    """A site with one keyword: one cluster, idea, task, article and picture, one credit here
+    and there. The Automation page and the run's page say "1 article", never "1 articles"."""
+    from cascade.accounts.models import Site
+    from cascade.automation import config
+    from tests.conftest import run_to_end
+
+    site = Site.objects.create(account=garden, name="One of each")
+    import_rows(site, [{"keyword": "how to sharpen a garden hoe"}])
+    config.save(site, {"ideas_per_cluster": 1, "images_per_content": 0})
+    run = run_to_end(site)
+    assert run.outcome == "succeeded"
+    client.force_login(alice)
+    seen = Seen()
+    seen.page("the Automation page", client.get(f"/sites/{site.pk}/automation/"))
+    seen.page("the run's page", client.get(f"/sites/{site.pk}/automation/runs/{run.run_id}/"))
+    assert re.search(r"\b1\s+article written", seen.joined("the Automation page"))
+    assert not seen.offences(), seen.offences()

@@ -183,7 +183,7 @@ def plan(site: Site, config: dict[str, Any], pending: dict[int, int]) -> dict[st
         "exact": {str(n): exact[n] for n in numbers},
         # each stage's part of the expected work: the widths of the bar a run starts with
         "shares": {str(n): round(100 * work[n] / (sum(work.values()) or 1), 1) for n in numbers},
-        "ratios": {str(n): round(r, 6) for n, r in ratios.items()},
+        "ratios": {str(n): float(r) for n, r in ratios.items()},  # (rounded, a total moved)
         # what a run started now expects of each item, as begin_run freezes it
         "seconds_per_item": seconds,
         "has_history": history,

@@ -106,7 +106,7 @@ class Stage:
     name: str
     noun: Noun  # what one queued item is ("keyword", "keywords")
     verb: str  # what happens to an item ("0 of 8 keywords clustered")
-    makes: str  # plural noun for output_count ("clusters")
+    makes: Noun  # what output_count counts ("cluster", "clusters")
     rows: Rows
     work: Work
     price: Price = FREE
@@ -116,7 +116,7 @@ class Stage:
 
     @property
     def output_label(self) -> str:
-        return self.makes
+        return self.makes.many
 
     @property
     def uses_ai(self) -> bool:

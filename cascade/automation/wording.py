@@ -88,8 +88,8 @@ def outcome_text(run: Any, stages: list[Any]) -> str:
             first = next(s for s in stages if s.failed_count)
             spec = registry()[first.number]
             return (
-                f"Failed: {first.processed_count:,} of {first.input_count:,} "
-                f"{spec.noun.many} {spec.verb}"
+                f"Failed: {first.processed_count:,} of {spec.noun.count(first.input_count)} "
+                f"{spec.verb}"
             )
         case RunOutcome.NOTHING_TO_DO:
             return "Nothing to do: every stage was empty"

@@ -31,6 +31,24 @@ def rate(value) -> str:
     return f"{number:,.0f}" if number >= 100 else f"{number:.1f}"
 
 
+@register.filter
+def for_count(label: str, count) -> str:
+    """A stage's noun for a count of items, as the registry spells it: "articles" for 1 is
+    "article" (the snapshot names each stage's items and outputs in the plural)."""
+    try:
+        one = int(count) == 1
+    except (TypeError, ValueError):
+        return label
+    return _singulars().get(label, label) if one else label
+
+
+def _singulars() -> dict[str, str]:
+    from cascade.automation.stages import registry
+
+    nouns = [n for spec in registry() for n in (spec.noun, spec.makes)]
+    return {"credits": "credit", **{n.many: n.one for n in nouns}}
+
+
 LEADING_SPACE = re.compile(r"\n\s+")  # indentation and blank lines
 
 

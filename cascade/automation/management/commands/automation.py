@@ -17,7 +17,13 @@ from cascade.automation.management.terminal import RunBars, run_note
 from cascade.automation.models import AutomationRun, Schedule
 from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
-from cascade.automation.wording import headline, human_duration, shows_percentage, what_items_are
+from cascade.automation.wording import (
+    headline,
+    human_duration,
+    items,
+    shows_percentage,
+    what_items_are,
+)
 from cascade.automation.worker import EmbeddedWorker, workers_alive
 from cascade.lib.commands import Command as CascadeCommand
 
@@ -164,8 +170,8 @@ class Command(CascadeCommand):
                 worker.stop()
         g, metrics = final.global_progress, final.metrics
         self.stdout.write(
-            f"{final.run.status_text}: {g.completed_items:,} items done, "
-            f"{g.failed_items:,} failed, {metrics.credits_used:,} credits, "
+            f"{final.run.status_text}: {items(g.completed_items)} done, "
+            f"{g.failed_items:,} failed, {items(metrics.credits_used, 'credit', 'credits')}, "
             f"{human_duration(metrics.duration_seconds) or '0 s'}."
         )
         # Only a run whose work all succeeded exits 0 (scripts and schedulers rely on it).
