@@ -4,6 +4,8 @@ length in the note ("under 800 words") is followed within 15 % by both providers
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -38,7 +40,8 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     review.edit(first, {"title": "My own title"})
     terms = page_of(alice, first)
     assert "keeps your edited title unless the note asks to change it" in terms
-    assert "replaces the text, meta title, meta description" in terms
+    assert "replaces its text, meta title and meta description and keeps" in terms
+    assert "replaces its text, title, meta title and meta description." in page_of(alice, second)
     assert "offline drafts follow nothing else of a note" in terms
     assert 'data-testid="links-to"><a href="/sites/' in terms, "related articles it will link to"
 
@@ -52,7 +55,9 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     assert "keeps your edited title and meta description" in page_of(alice, second)
     review.rewrite(second, "A new title, please, and about 1,500 words")
     second.refresh_from_db()
-    assert 'data-testid="note-beyond-offline"' in page_of(alice, second)
+    beyond = re.search(r'data-testid="note-beyond-offline">(.*?)</span>', page_of(alice, second))
+    assert beyond and "CASCADE_AI_PROVIDER=openai" in beyond[1], "where a real model is set"
+    assert 'href="/account/">Account</a> page' in beyond[1]
     second = rewritten(site, second, None)
     assert second.title == "Edited", "the offline writer proposes no title: the edited one stays"
     assert second.meta_description == "A description I wrote."

@@ -26,7 +26,7 @@ from cascade.writer.models import (
     Content,
     ContentStatus,
 )
-from cascade.writer.review import kept_by_rewrite
+from cascade.writer.review import KEPT_BY_REWRITES, kept_by_rewrite
 
 
 def _article(site: Site, content_id: int) -> Content:
@@ -76,11 +76,9 @@ def rewrite_terms(content: Content) -> dict[str, Any]:
     """What a rewrite of this article replaces and keeps, said before it runs."""
     kept = kept_by_rewrite(content)
     offline = settings.CASCADE_AI_PROVIDER == "local"
-    replaced = ["the text"] + [
-        LABELS[name] for name in ("meta_title", "meta_description") if name not in kept
-    ]
+    replaced = ["text"] + [LABELS[name] for name in KEPT_BY_REWRITES if name not in kept]
     return {
-        "rewrite_replaces": replaced,
+        "rewrite_replaces": " and ".join(filter(None, [", ".join(replaced[:-1]), replaced[-1]])),
         "rewrite_keeps": [LABELS[name] for name in kept],
         "offline_writer": offline,
         # a rewrite waiting with a note the offline writer can follow only in part
