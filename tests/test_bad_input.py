@@ -104,6 +104,11 @@ def test_the_page_lists_each_duplicate_and_what_it_repeats(client, alice, site):
         (b"keyword\n\xff\xfe broken bytes\n", "not UTF-8"),
         (b"term,volume\nsoil,10\n", "must include a 'keyword' column; found: term, volume"),
         (b"\r\n", "must include a 'keyword' column; found: nothing"),
+        (b"keyword,volume\n", "has a header row but no keywords under it"),
+        (
+            b"keyword\nsoil ph\n" + b"x" * 200_000 + b"\nmulch\n",
+            "Row 3 of the CSV file holds a field of more than 131,072 characters",
+        ),
     ],
 )
 def test_unusable_csv_files_are_refused_with_422(api, site, data, message):

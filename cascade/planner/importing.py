@@ -143,7 +143,18 @@ def rows_from_csv(
                 continue
             rows.append({c: v for c, v in zip(columns, values, strict=False) if c in known})
     except csv.Error as exc:
-        raise ImportRefused(f"The CSV file cannot be read at row {len(rows) + 2}: {exc}") from None
+        row = len(rows) + 2
+        if "field limit" in str(exc):
+            raise ImportRefused(
+                f"Row {row:,} of the CSV file holds a field of more than "
+                f"{csv.field_size_limit():,} characters (a keyword has at most "
+                f"{MAX_KEYWORD_LENGTH}): is it a list of keywords, one a row?"
+            ) from None
+        raise ImportRefused(f"The CSV file cannot be read at row {row:,}: {exc}.") from None
+    if not rows:
+        raise ImportRefused(
+            "The CSV file has a header row but no keywords under it: add one keyword a row."
+        )
     return rows
 
 
