@@ -74,6 +74,15 @@ def test_the_page_and_the_cli_show_the_next_run(site, alice):
         {"cron": "30 5 * * *", "timezone": "UTC", "enabled": "on", "catch_up": "on"},
     )
     assert saved.status_code == 302 and Schedule.objects.get(site=site).cron == "30 5 * * *"
+    # A refused form keeps what was typed and marks every field that is wrong.
+    wrong = {"cron": "every monday at 6", "timezone": "Mars/Olympus", "enabled": "on"}
+    refused_page = client.post(f"/sites/{site.pk}/settings/schedule/", wrong)
+    assert refused_page.status_code == 422
+    html = refused_page.content.decode()
+    assert 'data-testid="error-cron">' in html and "not a cron expression" in html
+    assert 'data-testid="error-timezone">Unknown time zone &#x27;Mars/Olympus&#x27;' in html
+    assert 'value="every monday at 6"' in html and 'value="Mars/Olympus"' in html
+    assert Schedule.objects.get(site=site).cron == "30 5 * * *", "a refused form changes nothing"
     out = cascade("automation", "schedule", "--site", str(site.pk)).stdout
     assert "30 5 * * * (UTC), on." in out and "Next run:" in out
     refused = cascade(

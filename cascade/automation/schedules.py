@@ -25,7 +25,7 @@ log = logging.getLogger("cascade.schedules")
 class BadSchedule(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.reason = field, message
 
 
 # The time zones a schedule may name (the API schema's enum): the tz database's.

@@ -115,15 +115,27 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
             if not errors:
                 messages.success(request, "Settings saved. Runs started from now on use them.")
                 return redirect("site-settings", site.pk)
+    return _page(request, site, can_edit, errors)
+
+
+def _page(
+    request: HttpRequest,
+    site: Site,
+    can_edit: bool,
+    errors: dict[str, str],
+    schedule_errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The settings page; after a refused form, with what was typed and why it was refused."""
+    refused = bool(errors)
     config = run_config.load(site)
     stages = [
         {
             "number": s.number,
             "name": s.name,
             "enabled": request.POST.get(f"stage_{s.number}") is not None
-            if errors
+            if refused
             else config["stages_enabled"][s.number - 1],
-            "batch": (request.POST if errors else {}).get(f"batch_{s.number}")
+            "batch": (request.POST if refused else {}).get(f"batch_{s.number}")
             or config["batch_sizes"].get(str(s.number), ""),
             "default_batch": s.batch_size,
             "error": errors.get(f"batch_{s.number}"),
@@ -133,17 +145,26 @@ def site_settings(request: HttpRequest, site_id: int) -> HttpResponse:
     shown = {f: getattr(site, f) for f in WRITING} | {
         k: "" if v is None else v for k, v in config.items() if not isinstance(v, list | dict)
     }
-    if errors:  # show what was sent, with the reasons it was refused
+    if refused:  # show what was sent, with the reasons it was refused
         shown |= {k: v for k, v in request.POST.items() if k in shown}
+    schedule = schedules.describe(Schedule.objects.filter(site=site).first())
+    if schedule_errors:  # the schedule form as it was sent
+        schedule |= {
+            "cron": request.POST.get("cron", "")[:100],
+            "timezone": request.POST.get("timezone", "")[:64],
+            "enabled": request.POST.get("enabled") is not None,
+            "catch_up": request.POST.get("catch_up") is not None,
+        }
     context = {
         "site": site,
         "errors": errors,
         "can_edit": can_edit,
         "form": shown,
         "stages": stages,
-        "schedule": schedules.describe(Schedule.objects.filter(site=site).first()),
+        "schedule": schedule,
+        "schedule_errors": schedule_errors or {},
     }
-    status = 403 if "form" in errors else 422 if errors else 200
+    status = 403 if "form" in errors else 422 if errors or schedule_errors else 200
     return render(request, "web/site_settings.html", context, status=status)
 
 
@@ -154,21 +175,29 @@ def schedule_settings(request: HttpRequest, site_id: int) -> HttpResponse:
     site, can_edit = page_site(request, site_id)
     if not can_edit:
         messages.error(request, "Your role may watch this site but not change its schedule.")
-    else:
+        return redirect(f"{reverse('site-settings', args=[site.pk])}#schedule")
+    cron = request.POST.get("cron", "")[:100]
+    tz_name = request.POST.get("timezone", "UTC").strip()[:64] or "UTC"
+    problems: dict[str, str] = {}  # every field's, not only the first
+    for field, check, value in (
+        ("cron", schedules.check_cron, cron),
+        ("timezone", schedules.zone, tz_name),
+    ):
         try:
-            schedule = schedules.save(
-                site,
-                cron=request.POST.get("cron", "")[:100],
-                tz_name=request.POST.get("timezone", "UTC").strip()[:64] or "UTC",
-                enabled=request.POST.get("enabled") is not None,
-                catch_up=request.POST.get("catch_up") is not None,
-            )
+            check(value)
         except schedules.BadSchedule as exc:
-            messages.error(request, f"Schedule not saved: {exc}")
-        else:
-            messages.success(
-                request,
-                "Schedule saved."
-                + (" Runs start by themselves." if schedule.enabled else " It is off."),
-            )
+            problems[field] = exc.reason[:1].upper() + exc.reason[1:] + "."
+    if problems:
+        return _page(request, site, can_edit, {}, problems)
+    schedule = schedules.save(
+        site,
+        cron=cron,
+        tz_name=tz_name,
+        enabled=request.POST.get("enabled") is not None,
+        catch_up=request.POST.get("catch_up") is not None,
+    )
+    messages.success(
+        request,
+        "Schedule saved." + (" Runs start by themselves." if schedule.enabled else " It is off."),
+    )
     return redirect(f"{reverse('site-settings', args=[site.pk])}#schedule")
