@@ -112,3 +112,12 @@ def test_a_key_saved_on_an_offline_server_says_it_is_unused(client, alice, site,
     page = client.post("/account/", {"api_key": SECRET}, follow=True).content.decode()
     assert "API key saved (ending …WXYZ), but it is not used yet" in page
     assert 'data-testid="key-unused"' in page and "CASCADE_AI_PROVIDER=openai" in page
+
+
+def test_a_new_site_writes_for_any_reader_until_told_its_audience(api):
+    """A new site is not assumed to be a home-and-garden one: its audience is empty (the
+    writers then address readers in general) until its owner names one."""
+    created = api.post("/api/v1/sites/", {"name": "Spoke & Chain"}, content_type="application/json")
+    assert created.status_code == 201
+    settings_doc = api.get(f"/api/v1/sites/{created.json()['id']}/settings/").json()
+    assert settings_doc["audience"] == ""

@@ -83,7 +83,7 @@ class Site(models.Model):
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=253, blank=True)
     tone = models.CharField(max_length=200, blank=True, default="friendly and practical")
-    audience = models.CharField(max_length=200, blank=True, default="home owners")
+    audience = models.CharField(max_length=200, blank=True, default="")  # (any reader)
     language = models.CharField(max_length=40, blank=True, default="English")
     created_at = models.DateTimeField(auto_now_add=True)
 

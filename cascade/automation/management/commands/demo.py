@@ -70,7 +70,9 @@ class Command(CascadeCommand):
             user.save()
         Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
         site, _ = Site.objects.get_or_create(
-            account=account, name="Home & Garden Blog", defaults={"domain": "homeandgarden.example"}
+            account=account,
+            name="Home & Garden Blog",
+            defaults={"domain": "homeandgarden.example", "audience": "home owners"},
         )
         import_rows(site, rows_from_csv(DEMO_FILE.read_bytes()), first_row=2)
         return site
