@@ -175,3 +175,15 @@ def test_demo_is_idempotent():
     site = Site.objects.get(name="Home & Garden Blog")
     assert site.keywords.count() == 300
     assert site.account.credits == 1_000_000
+
+
+def test_the_command_alone_lists_cascades_commands_and_says_its_version():
+    listing = cascade().stdout
+    assert listing.startswith("Usage: cascade COMMAND")
+    for name in ("automation", "import_keywords", "create_user", "serve", "migrate"):
+        assert f"\n  {name} " in listing, name
+    assert "sqlflush" not in listing and "startapp" not in listing  # Django's own tools
+    assert cascade("--help").stdout == listing
+    assert "sqlflush" in cascade("help", "--all").stdout
+    version = cascade("--version").stdout.strip()
+    assert version.startswith("Cascade 0.") and "(Django 5.2" in version, version

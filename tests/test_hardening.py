@@ -519,3 +519,18 @@ def test_clients_for_account_keys_are_bounded(settings, garden):
         get_provider(Account.objects.get(pk=garden.pk))
     assert len(ai._keyed) == KEYED_CLIENTS
     reset_provider_cache()
+
+
+@pytest.mark.django_db
+def test_a_page_that_is_not_there_says_so_with_a_way_back(alice, bob):
+    """A wrong address, or another account's site, answers 404 with Cascade's page (the same
+    for both, so it tells nothing of the other account), never a bare "Not Found"."""
+    client = Client()
+    client.force_login(alice)
+    others = Site.objects.get(name="Bob's Blog")
+    for path in ("/no/such/page/", f"/sites/{others.pk}/automation/"):
+        page = client.get(path)
+        assert page.status_code == 404
+        html = page.content.decode()
+        assert 'data-testid="not-found"' in html and 'href="/sites/">Go to your sites' in html
+    assert Client().get("/no/such/page/").status_code in (302, 404)
