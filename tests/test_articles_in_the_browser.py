@@ -229,6 +229,11 @@ def test_articles_on_a_phone(playwright_browser, login, server, written):
     shot(page, "11-article-phone")
     page.goto(f"{server.url}/sites/{written.pk}/content/")
     shot(page, "11-articles-phone")
+    # The lists' wide tables scroll inside their cards, never the page.
+    for path in ("content/", "content/?status=review", "keywords/", "clusters/", "ideas/"):
+        page.goto(f"{server.url}/sites/{written.pk}/{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways ({width} px)"
 
 
 def test_the_pages_run_under_their_content_security_policy(

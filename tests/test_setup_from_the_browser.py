@@ -155,6 +155,11 @@ def test_the_page_on_a_phone(playwright_browser, login, server, site):
     disabled_bg = run_now.evaluate("b => getComputedStyle(b).backgroundColor")
     assert run_now.is_disabled() and disabled_bg == "rgb(255, 255, 255)", disabled_bg
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    clipped = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=global-progress] .seg')]"
+        ".filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.textContent)"
+    )
+    assert not clipped, f"the whole-run bar's stage labels are cut: {clipped}"
     card = page.get_by_test_id("stage-card-2")
     closed = card.bounding_box()["height"]
     assert closed < 60, "a stage card is one line on a phone"
