@@ -148,7 +148,7 @@ def test_approving_or_rejecting_goes_on_to_the_next_article_of_the_tab(written, 
     reader = login(alice)
     tab = Content.objects.filter(site=written, status=ContentStatus.REVIEW)
     ids = list(tab.order_by("-updated_at", "-id").values_list("id", flat=True))
-    assert len(ids) >= 4
+    assert len(ids) >= 5  # (the last is not one acted on before)
 
     def act(content_id: int, **data: str) -> str:
         url = f"/sites/{written.pk}/content/{content_id}/?tab=review"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from datetime import timedelta
 
@@ -196,8 +197,6 @@ def test_a_live_worker_keeps_its_claim_beyond_the_timeout(site, worker):
 def test_one_thread_keeps_every_claim_of_a_process(site):
     """Claims are kept fresh by one thread per process, not one thread (and one database
     connection) per claim."""
-    import threading
-
     from cascade.automation.worker import EmbeddedWorker
 
     pool = EmbeddedWorker(threads=2, idle_wait=0.05)
@@ -225,11 +224,13 @@ def test_the_claim_keeper_outlives_an_error_of_its_own(site, monkeypatch):
 
     from cascade.automation.engine import keeper
 
-    class SwappedOnce:
+    fresh = keeper._Keeper(name="claim-keeper-under-test")
+
+    class SwappedOnce:  # (the process's own keeper, if running, reads the real settings)
         reads = 0
 
         def __getattr__(self, name: str):
-            if name == "CASCADE_CLAIM_TIMEOUT":
+            if name == "CASCADE_CLAIM_TIMEOUT" and threading.current_thread() is fresh.thread:
                 SwappedOnce.reads += 1
                 if SwappedOnce.reads == 1:
                     raise AttributeError("'NoneType' object has no attribute " + repr(name))
@@ -242,7 +243,6 @@ def test_the_claim_keeper_outlives_an_error_of_its_own(site, monkeypatch):
     assert claim is not None
     held = RunItem.objects.filter(claim_token=claim.token, state=ItemState.PROCESSING)
     held.update(claim_expires_at=timezone.now())
-    fresh = keeper._Keeper()
     fresh.hold(claim.token)
     try:
         wait_for(

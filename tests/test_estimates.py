@@ -79,3 +79,26 @@ def test_the_next_run_is_one_forecast_on_the_page_and_in_the_overview(client, al
     assert about, page
     assert int(about[1].replace(",", "")) == plan["items"] == sum(plan["stages"].values())
     assert int(about[2].replace(",", "")) == plan["stages"]["4"]
+
+
+def test_the_next_run_says_it_cannot_start_without_credits_and_shows_viewers_the_forecast(
+    client, carol, site, django_user_model
+):
+    """An account without credits: the forecast says the run cannot start and how to add
+    credits, not that it "will pause when they run out". A viewer sees the forecast too."""
+    from cascade.accounts.models import Account, Membership
+
+    broke = Account.objects.create(name="Broke")
+    owner = django_user_model.objects.create_user("dora", password="dora-password-long")
+    Membership.objects.create(user=owner, account=broke, role="owner")
+    purse = Site.objects.create(account=broke, name="Empty purse")
+    import_rows(purse, [{"keyword": "how to patch an inner tube"}])
+    client.force_login(owner)
+    page = client.get(f"/sites/{purse.pk}/automation/").content.decode()
+    assert 'data-testid="cannot-start">The run cannot start' in page
+    assert 'cascade credits add "Broke" N' in page
+    assert "it will pause when they run out" not in page
+    client.force_login(carol)  # a viewer of Alice's site, where keywords wait
+    viewer_page = client.get(f"/sites/{site.pk}/automation/")
+    assert viewer_page.status_code == 200
+    assert "About <strong>" in viewer_page.content.decode()

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -26,6 +27,7 @@ from cascade.ai import KEYED_CLIENTS, get_provider, reset_provider_cache
 from cascade.automation import engine
 from cascade.automation.statuses import PauseReason, RunStatus
 from cascade.automation.steps.writing import write_media
+from cascade.live.watchers import PING_SECONDS
 from cascade.planner.models import Keyword
 from tests.servers import Server, cascade, open_stream, server_env
 
@@ -479,13 +481,15 @@ def test_one_user_holds_at_most_ten_streams(tmp_path, site, alice, token_for):
         eleventh = open_stream(server, site.pk, token)
         assert eleventh.status == 429 and "Too many live streams" in eleventh.read().decode()
         streams[0].close()
-        deadline = 50
-        while deadline:  # the server notices the closed connection at its next write
+        # The server notices the closed connection when the client's hang-up reaches it, or at
+        # its next write at the latest (a heartbeat every PING_SECONDS): on a busy machine, that.
+        deadline = time.monotonic() + 4 * PING_SECONDS
+        while True:
             again = open_stream(server, site.pk, token)
-            if again.status == 200:
+            if again.status == 200 or time.monotonic() > deadline:
                 break
             again.read()
-            deadline -= 1
+            time.sleep(0.1)
         assert again.status == 200
 
 

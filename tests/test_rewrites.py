@@ -39,9 +39,10 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     planned = first.title
     review.edit(first, {"title": "My own title"})
     terms = page_of(alice, first)
-    assert "keeps your edited title unless the note asks to change it" in terms
-    assert "replaces its text, meta title and meta description and keeps" in terms
-    assert "replaces its text, title, meta title and meta description." in page_of(alice, second)
+    assert (
+        "A rewrite replaces its text, meta title and meta description, and keeps its title"
+        " unless the note asks to change it." in terms
+    )
     assert "offline drafts follow nothing else of a note" in terms
     assert 'data-testid="links-to"><a href="/sites/' in terms, "related articles it will link to"
 
@@ -52,7 +53,10 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
 
     # A note that asks about the title lets the rewrite change it; an edited meta stays.
     review.edit(second, {"title": "Edited", "meta_description": "A description I wrote."})
-    assert "keeps your edited title and meta description" in page_of(alice, second)
+    assert (
+        "A rewrite replaces its text and meta title, and keeps its title and your edited meta"
+        " description unless the note asks to change them." in page_of(alice, second)
+    )
     review.rewrite(second, "A new title, please, and about 1,500 words")
     second.refresh_from_db()
     beyond = re.search(r'data-testid="note-beyond-offline">(.*?)</span>', page_of(alice, second))

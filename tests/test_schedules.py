@@ -83,6 +83,13 @@ def test_the_page_and_the_cli_show_the_next_run(site, alice):
     assert 'data-testid="error-timezone">Unknown time zone &#x27;Mars/Olympus&#x27;' in html
     assert 'value="every monday at 6"' in html and 'value="Mars/Olympus"' in html
     assert Schedule.objects.get(site=site).cron == "30 5 * * *", "a refused form changes nothing"
+    assert 'data-testid="schedule-next"' not in html  # (the saved schedule's, in another zone)
+    # The page's other form still posts to its own address, not to the schedule's.
+    assert (
+        f'action="/sites/{site.pk}/settings/" class="settings" data-testid="settings-form"' in html
+    )
+    blank_zone = {"cron": "", "timezone": "", "enabled": "on"}
+    assert client.post(f"/sites/{site.pk}/settings/schedule/", blank_zone).status_code == 422
     out = cascade("automation", "schedule", "--site", str(site.pk)).stdout
     assert "30 5 * * * (UTC), on." in out and "Next run:" in out
     refused = cascade(

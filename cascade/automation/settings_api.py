@@ -35,6 +35,9 @@ router = Router()  # mounted under /v1/automation/
 sites_router = Router()  # per-site settings, mounted under /v1/sites/
 
 
+BATCH_MAX = 1000  # items a stage may claim at once
+
+
 def _stage_list(schema: dict[str, Any]) -> None:
     schema.update(minItems=len(registry()), maxItems=len(registry()))
 
@@ -42,7 +45,7 @@ def _stage_list(schema: dict[str, Any]) -> None:
 def _stage_keys(schema: dict[str, Any]) -> None:
     numbers = "|".join(str(n) for n in registry().numbers)
     schema["propertyNames"] = {"pattern": f"^({numbers})$"}
-    schema["additionalProperties"] = {"type": "integer", "minimum": 1, "maximum": 1000}
+    schema["additionalProperties"] = {"type": "integer", "minimum": 1, "maximum": BATCH_MAX}
 
 
 class ConfigIn(NoNulls):

@@ -101,8 +101,12 @@ class EmbeddedWorker:
             finally:
                 close_old_connections()
             self._stop.wait(BEAT_SECONDS)
-        WorkerBeat.objects.filter(name=name).delete()
-        close_old_connections()
+        try:  # (a database that is down at stop: the beat ages out instead)
+            WorkerBeat.objects.filter(name=name).delete()
+        except Exception:
+            log.warning("could not remove this worker's heartbeat", exc_info=True)
+        finally:
+            close_old_connections()
 
     def _loop(self) -> None:
         name = engine.worker_name()

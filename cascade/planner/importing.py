@@ -150,7 +150,7 @@ def rows_from_csv(
                 f"{csv.field_size_limit():,} characters (a keyword has at most "
                 f"{MAX_KEYWORD_LENGTH}): is it a list of keywords, one a row?"
             ) from None
-        raise ImportRefused(f"The CSV file cannot be read at row {row:,}: {exc}.") from None
+        raise ImportRefused(f"The CSV file cannot be read at row {row:,}: {exc}") from None
     if not rows:
         raise ImportRefused(
             "The CSV file has a header row but no keywords under it: add one keyword a row."

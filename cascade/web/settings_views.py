@@ -19,7 +19,7 @@ from cascade.accounts.models import Site
 from cascade.automation import config as run_config
 from cascade.automation import schedules
 from cascade.automation.models import Schedule
-from cascade.automation.settings_api import ConfigIn
+from cascade.automation.settings_api import BATCH_MAX, ConfigIn
 from cascade.automation.stages import registry
 from cascade.lib.limits import digits, text_problem
 
@@ -91,7 +91,11 @@ def _save(request: HttpRequest, site: Site) -> dict[str, str]:
         for e in exc.errors():
             loc = [str(p) for p in e["loc"]]
             if loc[0] == "batch_sizes" and len(loc) > 1:  # (the stage is last: it is optional)
-                errors.setdefault(f"batch_{loc[-1]}", "A whole number between 1 and 1,000.")
+                if loc[-1] == "none":
+                    continue  # (pydantic's other branch: the field is optional)
+                errors.setdefault(
+                    f"batch_{loc[-1]}", f"A whole number between 1 and {BATCH_MAX:,}."
+                )
             else:
                 errors.setdefault(loc[0], _explain(loc[0], e["msg"]))
     if not errors:
@@ -123,7 +127,7 @@ def _page(
     site: Site,
     can_edit: bool,
     errors: dict[str, str],
-    schedule_errors: dict[str, str] | None = None,
+    refused_schedule: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The settings page; after a refused form, with what was typed and why it was refused."""
     refused = bool(errors)
@@ -148,13 +152,9 @@ def _page(
     if refused:  # show what was sent, with the reasons it was refused
         shown |= {k: v for k, v in request.POST.items() if k in shown}
     schedule = schedules.describe(Schedule.objects.filter(site=site).first())
-    if schedule_errors:  # the schedule form as it was sent
-        schedule |= {
-            "cron": request.POST.get("cron", "")[:100],
-            "timezone": request.POST.get("timezone", "")[:64],
-            "enabled": request.POST.get("enabled") is not None,
-            "catch_up": request.POST.get("catch_up") is not None,
-        }
+    refused_schedule = refused_schedule or {}
+    schedule_errors = refused_schedule.pop("errors", {})
+    schedule |= refused_schedule  # the schedule form as it was sent
     context = {
         "site": site,
         "errors": errors,
@@ -162,7 +162,7 @@ def _page(
         "form": shown,
         "stages": stages,
         "schedule": schedule,
-        "schedule_errors": schedule_errors or {},
+        "schedule_errors": schedule_errors,
     }
     status = 403 if "form" in errors else 422 if errors or schedule_errors else 200
     return render(request, "web/site_settings.html", context, status=status)
@@ -187,15 +187,12 @@ def schedule_settings(request: HttpRequest, site_id: int) -> HttpResponse:
             check(value)
         except schedules.BadSchedule as exc:
             problems[field] = exc.reason[:1].upper() + exc.reason[1:] + "."
+    enabled = request.POST.get("enabled") is not None
+    catch_up = request.POST.get("catch_up") is not None
     if problems:
-        return _page(request, site, can_edit, {}, problems)
-    schedule = schedules.save(
-        site,
-        cron=cron,
-        tz_name=tz_name,
-        enabled=request.POST.get("enabled") is not None,
-        catch_up=request.POST.get("catch_up") is not None,
-    )
+        sent = {"cron": cron, "timezone": tz_name, "enabled": enabled, "catch_up": catch_up}
+        return _page(request, site, can_edit, {}, {**sent, "errors": problems})
+    schedule = schedules.save(site, cron=cron, tz_name=tz_name, enabled=enabled, catch_up=catch_up)
     messages.success(
         request,
         "Schedule saved." + (" Runs start by themselves." if schedule.enabled else " It is off."),

@@ -72,14 +72,25 @@ def links_of(content: Content) -> list[dict[str, Any]]:
     ]
 
 
+def _and(words: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
+
+
 def rewrite_terms(content: Content) -> dict[str, Any]:
     """What a rewrite of this article replaces and keeps, said before it runs."""
     kept = kept_by_rewrite(content)
     offline = settings.CASCADE_AI_PROVIDER == "local"
-    replaced = ["text"] + [LABELS[name] for name in KEPT_BY_REWRITES if name not in kept]
+    # The title stays unless the note asks for a new one (steps/writing.py); edited meta stays
+    # unless the note asks to change it.
+    meta = [name for name in KEPT_BY_REWRITES if name != "title"]
+    replaced = ["text"] + [LABELS[name] for name in meta if name not in kept]
+    keeps = ["title"] + [f"your edited {LABELS[name]}" for name in meta if name in kept]
     return {
-        "rewrite_replaces": " and ".join(filter(None, [", ".join(replaced[:-1]), replaced[-1]])),
-        "rewrite_keeps": [LABELS[name] for name in kept],
+        "rewrite_terms": (
+            f"A rewrite replaces its {_and(replaced)}, and keeps its {_and(keeps)} unless the "
+            f"note asks to change {'it' if len(keeps) == 1 else 'them'}."
+        ),
         "offline_writer": offline,
         # a rewrite waiting with a note the offline writer can follow only in part
         "note_beyond_offline": offline

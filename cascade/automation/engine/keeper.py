@@ -27,7 +27,8 @@ class _Keeper:
     (not a thread, with its own database connection, per claim). It connects only to beat, and
     closes the connection after, so it holds none between beats."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "claim-keeper") -> None:
+        self.name = name
         self.lock = threading.Lock()
         self.tokens: Counter[str] = Counter()
         self.thread: threading.Thread | None = None
@@ -38,7 +39,7 @@ class _Keeper:
             self.tokens[token] += 1
             # the first claim of this process (a forked child inherits no running thread)
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._beat, name="claim-keeper", daemon=True)
+                self.thread = threading.Thread(target=self._beat, name=self.name, daemon=True)
                 self.thread.start()
         self.wake.set()
 
@@ -51,22 +52,25 @@ class _Keeper:
     def _beat(self) -> None:
         """Runs for the life of the process: no error (a database that is down, settings read
         while they are being swapped) may end it, or every claim of the process would expire
-        and its live work be taken back."""
+        and its live work be taken back. A beat that failed is tried again soon, not a whole
+        period later."""
         due = 0.0
         while True:
             try:
                 due = self._beat_once(due)
             except Exception:
                 log.exception("claim heartbeat failed")
-                due = 0.0
-                time.sleep(0.2)
-            finally:
+                due = time.monotonic() + 0.5
+            try:
                 connection.close()
+            except Exception:
+                log.exception("claim heartbeat could not close its connection")
 
     def _beat_once(self, due: float) -> float:
-        """Wait until the next beat is due and extend every claim held then; the next due time.
-        A new claim wakes the keeper only to shorten the wait if the period has changed: it is
-        fresh already, so claims made one after another cost no beat of their own."""
+        """Wait until the next beat is due and extend every claim held then; the next due time
+        (0: a period from now). A new claim wakes the keeper only to shorten the wait if the
+        period has changed: it is fresh already, so claims made one after another cost no beat
+        of their own."""
         period = max(0.2, settings.CASCADE_CLAIM_TIMEOUT / 3)
         now = time.monotonic()
         due = min(due, now + period) if due else now + period
@@ -75,9 +79,14 @@ class _Keeper:
             return due
         with self.lock:
             tokens = list(self.tokens)
-        for token in tokens:
-            self._extend(token)
-        return 0.0
+        failed = 0
+        for token in tokens:  # one claim that cannot be extended does not hold up the others
+            try:
+                self._extend(token)
+            except Exception:
+                failed += 1
+                log.exception("claim %s could not be extended", token[:8])
+        return time.monotonic() + 0.5 if failed else 0.0
 
     @staticmethod
     def _extend(token: str) -> None:
