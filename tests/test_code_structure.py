@@ -106,6 +106,10 @@ NOT_STAGE_COUNTS = {
         "cascade/automation/engine/processing.py",
         'log.warning("claim %s expired %s; another worker redoes its items", token[:8], when)',
     ),
+    (
+        "cascade/automation/engine/keeper.py",
+        'log.exception("claim %s could not be extended", token[:8])',
+    ),
     ("cascade/accounts/secrets.py", 'return f"…{secret[-4:]}" if len(secret) > 8 else "…"'),
     ("cascade/accounts/models.py", "ai_api_key_hint = models.CharField(max_length=8, blank=True)"),
     ("cascade/live/sse.py", "GZIP_MEMORY_LEVEL = 7"),
