@@ -161,6 +161,8 @@ def test_the_demo_serves_on_any_port_and_prints_commands_that_work():
     # Nothing is served with --no-serve: the banner says how to serve it, as it can be typed.
     serve = ".venv/bin/cascade serve --host 127.0.0.1 --port 8123"
     assert f"Serve it with `{serve}`, then log in at http://127.0.0.1:8123/login/" in banner
+    # The pace of the demo's offline AI is this process's: another one is told how to keep it.
+    assert "export CASCADE_AI_LATENCY=1:" in banner
     command = next(line for line in banner.splitlines() if "CLI:" in line).split("CLI: ", 1)[1]
     assert command.startswith(".venv/bin/cascade automation run --site "), command
     status = shlex.split(command.replace(" run ", " status ").replace(" --wait", ""))

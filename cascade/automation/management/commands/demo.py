@@ -47,7 +47,8 @@ class Command(CascadeCommand):
     def handle(self, no_serve, host, port, **options):
         call_command("migrate", interactive=False, verbosity=0)
         site = self.prepare()
-        if not os.environ.get("CASCADE_AI_LATENCY"):
+        paced = bool(os.environ.get("CASCADE_AI_LATENCY"))
+        if not paced:
             settings.CASCADE_AI_LATENCY = parse_stage_map("CASCADE_AI_LATENCY", DEMO_LATENCY)
         serve = f"{this_command()} serve --host {host} --port {port}"
         where = "Log in at" if not no_serve else f"Serve it with `{serve}`, then log in at"
@@ -56,6 +57,12 @@ class Command(CascadeCommand):
             f"  {where} http://{host}:{port}/login/  user: demo  password: {DEMO_PASSWORD}\n"
             f"  CLI: {this_command()} automation run --site {site.pk} --wait\n"
         )
+        if no_serve and not paced:  # (this process paces its own runs; another one would not)
+            self.stdout.write(
+                "  The demo paces the offline AI like a real model's, so a run can be watched: "
+                f"export CASCADE_AI_LATENCY={DEMO_LATENCY} before serving it or running it\n"
+                "  from the command line, or runs finish in seconds.\n"
+            )
         if not no_serve:
             call_command("serve", host=host, port=port, no_migrate=True)
 
