@@ -89,6 +89,17 @@ def next_after(cron: str, tz_name: str, after: datetime) -> datetime:
     return croniter(cron, local).get_next(datetime).astimezone(UTC)
 
 
+def problems(cron: str, tz_name: str) -> dict[str, str]:
+    """What is wrong with each field of a schedule (for a form that marks every one)."""
+    found = {}
+    for field, check, value in (("cron", check_cron, cron), ("timezone", zone, tz_name)):
+        try:
+            check(value)
+        except BadSchedule as exc:
+            found[field] = exc.reason
+    return found
+
+
 def save(site: Site, *, cron: str, tz_name: str, enabled: bool, catch_up: bool) -> Schedule:
     """Create or change a site's schedule (BadSchedule naming the field for bad input)."""
     cron, _ = check_cron(cron), zone(tz_name)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cascade.automation.stages import registry
 from cascade.automation.statuses import PauseReason, RunOutcome, RunStatus
+from cascade.lib.words import listed
 
 if TYPE_CHECKING:
     from cascade.automation.snapshot import GlobalProgress, Snapshot
@@ -45,9 +46,7 @@ MEASURE = "each stage counts for the time its items are expected to take"
 def what_items_are() -> str:
     """What an "item" is: one of the things a stage takes in, counted once."""
     nouns = list(dict.fromkeys(spec.noun.many for spec in registry()))
-    return (
-        f"Items are the {', '.join(nouns[:-1])} and {nouns[-1]} the run handles, each counted once."
-    )
+    return f"Items are the {listed(nouns)} the run handles, each counted once."
 
 
 def skip_reason(number: int, disabled: bool, source: tuple[int, bool, int] | None) -> str:

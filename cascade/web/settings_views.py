@@ -127,7 +127,8 @@ def _page(
     site: Site,
     can_edit: bool,
     errors: dict[str, str],
-    refused_schedule: dict[str, Any] | None = None,
+    schedule_sent: dict[str, Any] | None = None,
+    schedule_errors: dict[str, str] | None = None,
 ) -> HttpResponse:
     """The settings page; after a refused form, with what was typed and why it was refused."""
     refused = bool(errors)
@@ -151,10 +152,10 @@ def _page(
     }
     if refused:  # show what was sent, with the reasons it was refused
         shown |= {k: v for k, v in request.POST.items() if k in shown}
-    schedule = schedules.describe(Schedule.objects.filter(site=site).first())
-    refused_schedule = refused_schedule or {}
-    schedule_errors = refused_schedule.pop("errors", {})
-    schedule |= refused_schedule  # the schedule form as it was sent
+    # the schedule, or its form as it was sent when it was refused
+    schedule = schedules.describe(Schedule.objects.filter(site=site).first()) | (
+        schedule_sent or {}
+    )
     context = {
         "site": site,
         "errors": errors,
@@ -162,7 +163,7 @@ def _page(
         "form": shown,
         "stages": stages,
         "schedule": schedule,
-        "schedule_errors": schedule_errors,
+        "schedule_errors": schedule_errors or {},
     }
     status = 403 if "form" in errors else 422 if errors or schedule_errors else 200
     return render(request, "web/site_settings.html", context, status=status)
@@ -178,20 +179,15 @@ def schedule_settings(request: HttpRequest, site_id: int) -> HttpResponse:
         return redirect(f"{reverse('site-settings', args=[site.pk])}#schedule")
     cron = request.POST.get("cron", "")[:100]
     tz_name = request.POST.get("timezone", "UTC").strip()[:64] or "UTC"
-    problems: dict[str, str] = {}  # every field's, not only the first
-    for field, check, value in (
-        ("cron", schedules.check_cron, cron),
-        ("timezone", schedules.zone, tz_name),
-    ):
-        try:
-            check(value)
-        except schedules.BadSchedule as exc:
-            problems[field] = exc.reason[:1].upper() + exc.reason[1:] + "."
+    wrong = {  # every field's, not only the first
+        field: reason[:1].upper() + reason[1:] + "."
+        for field, reason in schedules.problems(cron, tz_name).items()
+    }
     enabled = request.POST.get("enabled") is not None
     catch_up = request.POST.get("catch_up") is not None
-    if problems:
+    if wrong:
         sent = {"cron": cron, "timezone": tz_name, "enabled": enabled, "catch_up": catch_up}
-        return _page(request, site, can_edit, {}, {**sent, "errors": problems})
+        return _page(request, site, can_edit, {}, sent, wrong)
     schedule = schedules.save(site, cron=cron, tz_name=tz_name, enabled=enabled, catch_up=catch_up)
     messages.success(
         request,

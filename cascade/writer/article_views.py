@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from cascade.accounts.access import page_site
 from cascade.accounts.models import Site
 from cascade.ai.notes import only_about_length
+from cascade.lib.words import listed
 from cascade.writer import links, review
 from cascade.writer.html import FIGURE_RE
 from cascade.writer.models import (
@@ -72,11 +73,6 @@ def links_of(content: Content) -> list[dict[str, Any]]:
     ]
 
 
-def _and(words: list[str]) -> str:
-    """["a", "b", "c"] -> "a, b and c"."""
-    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
-
-
 def rewrite_terms(content: Content) -> dict[str, Any]:
     """What a rewrite of this article replaces and keeps, said before it runs."""
     kept = kept_by_rewrite(content)
@@ -88,7 +84,7 @@ def rewrite_terms(content: Content) -> dict[str, Any]:
     keeps = ["title"] + [f"your edited {LABELS[name]}" for name in meta if name in kept]
     return {
         "rewrite_terms": (
-            f"A rewrite replaces its {_and(replaced)}, and keeps its {_and(keeps)} unless the "
+            f"A rewrite replaces its {listed(replaced)}, and keeps its {listed(keeps)} unless the "
             f"note asks to change {'it' if len(keeps) == 1 else 'them'}."
         ),
         "offline_writer": offline,
@@ -148,7 +144,8 @@ def _act(
         return redirect(here)
     action = request.POST.get("action", "")
     # (before the action: an approved or rejected article leaves its tab)
-    previous, following = _neighbours(site, content, tab)
+    moves_on = action in ("approve", "reject")
+    previous, following = _neighbours(site, content, tab) if moves_on else (None, None)
     try:
         if action == "approve":
             review.approve(content)
@@ -165,7 +162,7 @@ def _act(
         return redirect(here)
     messages.success(request, f"“{content.title}” {DONE[action]}.")
     after = following or previous  # on to the next in the tab (the one before, at its end)
-    if action in ("approve", "reject") and after:
+    if moves_on and after:
         return redirect(f"{reverse('article', args=[site.pk, after])}?tab={tab}")
     return redirect(here)
 

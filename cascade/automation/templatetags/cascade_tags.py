@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 
 from django import template
@@ -39,14 +40,16 @@ def for_count(label: str, count) -> str:
         one = int(count) == 1
     except (TypeError, ValueError):
         return label
-    return _singulars().get(label, label) if one else label
-
-
-def _singulars() -> dict[str, str]:
     from cascade.automation.stages import registry
 
-    nouns = [n for spec in registry() for n in (spec.noun, spec.makes)]
-    return {"credits": "credit", **{n.many: n.one for n in nouns}}
+    return _singulars(registry()).get(label, label) if one else label
+
+
+@functools.lru_cache(maxsize=4)
+def _singulars(stages) -> dict[str, str]:
+    """The registry's nouns, plural to singular (once per registry: the live pages render
+    this for every card of every update)."""
+    return {n.many: n.one for spec in stages for n in (spec.noun, spec.makes)}
 
 
 LEADING_SPACE = re.compile(r"\n\s+")  # indentation and blank lines
