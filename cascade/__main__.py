@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import metadata
+
+from cascade.lib.commands import version
 
 ASKS_FOR_HELP: tuple[list[str], ...] = ([], ["help"], ["--help"], ["-h"])
 # Django's commands an operator of Cascade needs, shown beside Cascade's own.
 OPERATOR_COMMANDS = ("migrate", "check", "changepassword")
-
-
-def version() -> str:
-    import django
-
-    try:
-        own = metadata.version("cascade")
-    except metadata.PackageNotFoundError:
-        own = "(not installed)"
-    return f"Cascade {own} (Django {django.get_version()})"
 
 
 def usage() -> str:

@@ -311,12 +311,19 @@ def login(alice, server):
     """A browser page logged in as alice (or another user) on the test's `server`."""
     from tests.browser import with_session
 
-    def open_page(browser, width=1440, height=1000, user=None, csp=False):
+    def open_page(browser, width=1440, height=1000, user=None, csp=False, touch=False):
+        """`touch`: a phone's browser (a touch screen, no mouse to hover with)."""
         client = Client()
         client.force_login(user or alice)
         session = client.cookies["sessionid"].value
+        device = {"is_mobile": True, "has_touch": True} if touch else {}
         return with_session(
-            browser, server.url, session, csp=csp, viewport={"width": width, "height": height}
+            browser,
+            server.url,
+            session,
+            csp=csp,
+            viewport={"width": width, "height": height},
+            **device,
         )
 
     return open_page

@@ -221,11 +221,15 @@ def test_connect_wordpress_and_bulk_publish_fifty_with_live_progress(
 
 
 def test_articles_on_a_phone(playwright_browser, login, server, written):
-    page = login(playwright_browser, width=390, height=844)
+    page = login(playwright_browser, width=390, height=844, touch=True)
     article = Content.objects.filter(site=written).first()
     page.goto(f"{server.url}/sites/{written.pk}/content/{article.pk}/")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways ({width} px)"
+    # a phone has no keys to press: the review's key hints are not shown on it
+    assert page.get_by_test_id("next").is_visible()
+    assert not page.locator("kbd").first.is_visible()
+    assert not page.locator(".keys").is_visible()
     shot(page, "11-article-phone")
     page.goto(f"{server.url}/sites/{written.pk}/content/")
     shot(page, "11-articles-phone")

@@ -161,18 +161,29 @@ def test_run_now_shows_the_run_live_from_zero_to_the_summary(
 
 
 @pytest.fixture
-def slow_articles(tmp_path, site):
-    """`cascade serve` whose articles take 2 s each: a pause then waits for the articles in
-    flight long enough for the page to say "Pausing" first, however busy the machine."""
-    latency = LATENCY.replace("4:0.45", "4:2.0")
-    with Server(log=tmp_path / "serve.log", CASCADE_AI_LATENCY=latency) as server:
-        yield server
+def held_articles(tmp_path, site):
+    """`cascade serve` whose articles wait at their writing while `server.gate` exists (it does
+    at first): a pause then says "Pausing" for as long as the test holds them, however fast or
+    busy the machine."""
+    gate = tmp_path / "gate"
+    gate.touch()
+    env = {
+        "CASCADE_AI_LATENCY": LATENCY,
+        "CASCADE_AI_PROVIDER": "tests.providers.GatedProvider",
+        "CASCADE_TEST_GATE_FILE": str(gate),
+    }
+    with Server(log=tmp_path / "serve.log", **env) as server:
+        server.gate = gate
+        try:
+            yield server
+        finally:  # held articles finish before the server stops, whatever the test did
+            gate.unlink(missing_ok=True)
 
 
 def test_pause_resume_cancel_and_reload_tell_the_truth(
-    playwright_browser, login, slow_articles, site
+    playwright_browser, login, held_articles, site
 ):
-    server = slow_articles
+    server = held_articles
     page = login(playwright_browser)
     actions: list[str] = []  # each click posts its own action, and nothing else
     page.on(
@@ -186,9 +197,9 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
     page.goto(f"{server.url}/sites/{site.pk}/automation/")
     wait_live(page)
     page.get_by_test_id("run-now").click()
-    page.wait_for_function(
+    page.wait_for_function(  # the first articles are being written, and held there
         "(document.querySelector('[data-testid=current-stage]')||{dataset:{}}).dataset.stage === '4'"
-        " && +document.querySelector('[data-testid=current-stage]').dataset.processed >= 2",
+        " && !document.querySelector('[data-testid=processing-now] li.muted')",
         timeout=60_000,
     )
     before = page.evaluate(READ_PAGE)
@@ -200,21 +211,18 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
     wait_live(page)
 
     page.get_by_test_id("pause").click()
-    statuses = set()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = page.get_by_test_id("run-status").inner_text()
-        statuses.add(
-            "Pausing"
-            if text.startswith("Pausing")
-            else "Paused"
-            if text.startswith("Paused")
-            else text
-        )
-        if text.startswith("Paused"):
-            break
-        time.sleep(0.02)
-    assert {"Pausing", "Paused"} <= statuses, statuses
+    # While the articles in flight are held, the run says it is pausing and what it waits for;
+    # once they are written, that it is paused.
+    page.wait_for_function(
+        "document.querySelector('[data-testid=run-status]').textContent.startsWith('Pausing')"
+    )
+    pausing = page.get_by_test_id("run-status").inner_text()
+    assert re.fullmatch(r"Pausing: finishing \d+ items?", pausing.strip()), pausing
+    server.gate.unlink()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=run-status]').textContent.startsWith('Paused')",
+        timeout=30_000,
+    )
     assert (
         page.get_by_test_id("resume").is_enabled() and not page.get_by_test_id("pause").is_enabled()
     )

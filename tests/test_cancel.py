@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cascade.automation import engine
+from cascade.automation import engine, page
 from cascade.automation.models import RunItem, RunStage
 from cascade.automation.statuses import ItemState
 from cascade.writer.models import Content, Task, TaskStatus
@@ -23,6 +23,8 @@ def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
         lambda: RunStage.objects.get(run=run, number=4).processed_count >= 2,
         what="articles written",
     )
+    head = page.live_fragments(site, can_operate=True).parts["stages-head"]
+    assert 'class="visually-hidden">Stages</h2>' in head  # (the cards are the run at work)
     engine.cancel_run(run.pk)
     wait_until_finished(run)
     assert run.status == "cancelled"
@@ -38,6 +40,15 @@ def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
     unprocessed = Task.objects.filter(site=site, status=TaskStatus.QUEUED).count()
     assert unprocessed == doc["stages"][3]["remaining_count"]
     assert not RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
+    # The summary says why the articles written are not all up for review.
+    shown = page.live_context(site, can_operate=True)["snapshot"]
+    assert shown.review_ready == 0 and shown.global_progress.unit.done == written
+    they = "it waits for its" if written == 1 else "they wait for their"
+    assert shown.not_ready == (
+        f"{written} article{'s' * (written != 1)} not ready for review yet: "
+        f"{they} image prompts and images"
+    )
+    assert shown.not_ready in page.live_fragments(site, can_operate=True).parts["bar"]
 
     settings.CASCADE_AI_LATENCY = {}
     second = engine.start_run(site)

@@ -189,3 +189,4 @@ def test_the_command_alone_lists_cascades_commands_and_says_its_version():
     assert "sqlflush" in cascade("help", "--all").stdout
     version = cascade("--version").stdout.strip()
     assert version.startswith("Cascade 0.") and "(Django 5.2" in version, version
+    assert cascade("automation", "--version").stdout.strip() == version  # not Django's alone

@@ -73,3 +73,52 @@ def test_a_run_writes_offline_drafts_with_ideas_outlines_and_served_images(
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     assert PILImage.open(io.BytesIO(body)).size == (1200, 630)
+
+
+def _clusters_of_the_labelled_lists():
+    import csv
+    from collections import defaultdict
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    for path in sorted(data.glob("clustering*/*.csv")):
+        topics = defaultdict(list)
+        for row in csv.DictReader(path.open()):
+            topics[row["topic"]].append(row["keyword"])
+        yield from ((path.stem, words) for words in topics.values())
+
+
+def test_the_ideas_of_a_cluster_answer_different_searches():
+    """Three ideas of a topic's cluster (14 domains' lists) are three articles about different
+    keywords of it, not three angles on the same keywords; every keyword is some idea's target."""
+    from cascade.ai.base import ClusterIn, KeywordIn
+
+    clusters = apart = 0
+    for domain, words in _clusters_of_the_labelled_lists():
+        keywords = [KeywordIn(i, w, "", None) for i, w in enumerate(words)]
+        ideas = LocalProvider().generate_ideas(ClusterIn(1, words[0], keywords), 3, set())
+        assert len(ideas) == 3 and len({i.title for i in ideas}) == 3
+        targets = [i.target_keywords for i in ideas]
+        for idea in ideas:  # each title names its own first keyword's subject
+            subject = idea.target_keywords[0].removeprefix("best ").casefold()
+            assert subject in idea.title.casefold(), (idea.title, idea.target_keywords)
+        clusters += 1
+        if len({t[0] for t in targets}) < 3:
+            continue  # (a cluster of few subjects: angles on its topic, tested below)
+        apart += 1
+        flat = [k for t in targets for k in t]
+        assert len(flat) == len(set(flat)), (domain, targets)  # no keyword aimed at twice
+        if len(words) <= 15:  # (at most 5 targets an idea)
+            assert sorted(flat) == sorted(words), (domain, targets)
+    assert clusters > 200 and apart > 0.9 * clusters, (clusters, apart)
+
+
+def test_a_small_cluster_gets_angles_on_its_one_topic():
+    from cascade.ai.base import ClusterIn, KeywordIn
+
+    words = ["raised garden beds", "raised garden beds cost"]
+    keywords = [KeywordIn(i, w, "", None) for i, w in enumerate(words)]
+    ideas = LocalProvider().generate_ideas(ClusterIn(1, words[0], keywords), 3, set())
+    assert len(ideas) == 3 and len({i.title for i in ideas}) == 3
+    assert len({i.structure for i in ideas}) == 3, [i.structure for i in ideas]
+    assert all("Raised Garden Beds" in i.title for i in ideas)

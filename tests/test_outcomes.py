@@ -142,3 +142,26 @@ def test_a_site_whose_keywords_are_all_turned_off_says_so(site):
     parts = page.live_fragments(site, can_operate=True).parts
     assert "Nothing is waiting: 40 keywords are turned off." in parts["estimate"]
     assert "Turn them on or import more" in parts["estimate"]
+
+
+def test_keywords_that_join_clusters_with_ideas_say_why_no_article_comes(site):
+    """Keywords imported later on topics the site has already written join those clusters; the
+    run makes no new article for them, and its page and activity say why."""
+    from cascade.planner.importing import import_rows
+    from cascade.planner.models import Cluster, Keyword
+
+    run_to_end(site)
+    known = [k.keyword for k in Keyword.objects.filter(site=site).order_by("id")[:4]]
+    clusters = Cluster.objects.filter(site=site).count()
+    import_rows(site, [{"keyword": f"{k} tips"} for k in known])
+    run = run_to_end(site)
+    assert Cluster.objects.filter(site=site).count() == clusters  # they joined, none was made
+    assert Keyword.objects.filter(site=site, cluster__isnull=True).count() == 0
+    why = "stage 1 made no clusters (its keywords joined clusters that already have ideas)"
+    cards = page.live_context(site, can_operate=True)["snapshot"].cards
+    assert cards[1].skip_reason == f"{why} and none were waiting"
+    skipped = run.events.filter(kind="stage_skipped", stage=2).get()
+    assert skipped.message == f"Stage 2 skipped: {why} and none were waiting."
+    # between runs the cards are said to be the last run's (the keywords wait for the next)
+    head = page.live_fragments(site, can_operate=True).parts["stages-head"]
+    assert ">Stages of the last run</h2>" in head and "visually-hidden" not in head

@@ -182,6 +182,11 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
     page.wait_for_selector("[data-testid=completion-summary]")
     assert page.get_by_test_id("headline").inner_text() == "100 %"  # all of it succeeded
     assert re.fullmatch(r"[\d,]+ articles written", page.get_by_test_id("unit").inner_text())
+    # the run's duration, to the second, in its summary and in the history below it
+    took = page.get_by_test_id("summary-duration").inner_text()
+    assert re.fullmatch(r"(\d+m )?\d+s", took), took
+    page.wait_for_selector("[data-testid=history-duration]")
+    assert page.get_by_test_id("history-duration").first.inner_text() == took
 
 
 @pytest.fixture

@@ -5,12 +5,15 @@ reviewer moves sections around; alt text says what the picture shows in plain wo
 
 from __future__ import annotations
 
+import io
 from html.parser import HTMLParser
 
 import pytest
+from PIL import Image as PILImage
 
 from cascade.ai.base import SectionIn
 from cascade.ai.local import LocalProvider
+from cascade.ai.local_pictures import colour_name
 from cascade.automation.steps.writing import picture_sections
 from cascade.writer.html import place_images
 from cascade.writer.models import Content
@@ -125,6 +128,15 @@ def test_offline_prompts_are_drawn_of_their_sections_with_plain_alt_text():
     for prompt in (featured, inside):
         assert len(prompt.alt) <= 125
         assert not any(b in prompt.alt.lower() for b in BOILERPLATE), prompt.alt
+    # the alt text says what the drawn picture shows: its words, on a background of that colour
+    assert inside.alt.endswith("and the words “Can beginners do it?”"), inside.alt
+    assert featured.alt.endswith("and the words “Growing tomatoes in pots”"), featured.alt
+    for prompt in (featured, inside):
+        png = LocalProvider().render_image(prompt.prompt, 400, 300)
+        drawn = PILImage.open(io.BytesIO(png)).convert("RGB")
+        top, bottom = (colour_name(drawn.getpixel((2, y))) for y in (0, 299))
+        said = top if top == bottom else f"{top}-to-{bottom}"
+        assert prompt.alt.startswith(f"A {said} picture with circles"), (prompt.alt, top, bottom)
 
 
 def test_an_image_without_a_matching_heading_goes_at_the_end():

@@ -71,9 +71,11 @@ def test_a_new_owner_sets_up_a_site_without_the_command_line(
     # the file input covers the whole drop zone, so a file dropped anywhere on it is taken
     outer, inner = zone.bounding_box(), picker.bounding_box()
     assert all(abs(outer[k] - inner[k]) <= 4 for k in ("x", "y", "width", "height")), (outer, inner)
+    assert page.get_by_test_id("import-submit").inner_text() == "Import"
     picker.set_input_files(str(upload))  # (what a drop does): it is imported at once
     report = page.get_by_test_id("import-report")
     report.wait_for()
+    assert page.get_by_test_id("import-submit").inner_text() == "Import again"
     assert re.fullmatch(
         r"keywords\.csv · \d+ KiB", page.get_by_test_id("import-file-name").inner_text()
     )
@@ -88,6 +90,11 @@ def test_a_new_owner_sets_up_a_site_without_the_command_line(
         "document.querySelector('[data-testid=keyword-count]').textContent.startsWith('60 keywords')"
     )
     shot(page, "10-9-imported")
+    page.get_by_test_id("import-submit").click()  # the same file again: nothing new
+    page.wait_for_function(
+        "document.querySelector('[data-testid=import-duplicates]').textContent === '61'"
+    )
+    assert page.get_by_test_id("import-created").inner_text() == "0"
 
     page.fill("input[name=q]", "tomato")
     page.get_by_role("button", name="Filter").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cascade.automation import board
 from cascade.automation.snapshot import StageProgress
 from cascade.automation.statuses import DisplayStatus, StageStatus, display_status
-from cascade.automation.wording import human_duration, items
+from cascade.automation.wording import elapsed, human_duration, items
 
 
 def stage(**counts) -> StageProgress:
@@ -39,6 +39,8 @@ def test_counts_are_written_with_plurals_and_separators():
     assert items(1, "failure", "failures") == "1 failure"
     assert human_duration(30) == "< 1 min" and human_duration(90) == "~2 min"
     assert human_duration(3_700) == "~1 h 2 min"
+    # a time that has passed is told as it was, not rounded like an estimate
+    assert elapsed(90) == "1m 30s" and elapsed(12.7) == "12s" and elapsed(4_000) == "1h 06m"
 
 
 def test_every_badge_has_words_and_an_icon():

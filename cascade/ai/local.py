@@ -8,153 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 
 from cascade.ai import base, clustering
+from cascade.ai.local_ideas import Ideas
 from cascade.ai.local_pictures import Pictures
 from cascade.ai.text import clip, count_words
-from cascade.planner.models import Structure, normalize
 
-
-def titlecase(text: str) -> str:
-    small = {"a", "an", "and", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
-    words = text.split()
-    return " ".join(
-        w if (i and w.lower() in small) else (w[:1].upper() + w[1:]) for i, w in enumerate(words)
-    )
-
-
-def topic_of(name: str) -> str:
-    """The subject of a cluster name, without the question words around it."""
-    text = re.sub(
-        r"^(how to|how do i|how do you|what is|what are|why is|why do|when to|best|top)\s+",
-        "",
-        name.strip(),
-        flags=re.I,
-    )
-    return text.rstrip("?") or name
-
-
-def choose_structures(keywords: list[str], count: int) -> list[str]:
-    text = " ".join(keywords).lower()
-    ranked: list[str] = []
-    if re.search(r"\bhow (to|do|can)\b", text):
-        ranked.append(Structure.HOW_TO)
-    if re.search(r"\b(vs|versus|compare|comparison|or)\b", text):
-        ranked.append(Structure.COMPARISON)
-    if re.search(r"\b(best|top|ideas|types|list)\b", text):
-        ranked.append(Structure.LISTICLE)
-    if re.search(r"\b(what|why|when|can|does|is)\b", text) or "?" in text:
-        ranked.append(Structure.FAQ)
-    for fallback in (
-        Structure.GUIDE,
-        Structure.HOW_TO,
-        Structure.LISTICLE,
-        Structure.FAQ,
-        Structure.COMPARISON,
-    ):
-        if fallback not in ranked:
-            ranked.append(fallback)
-    return [str(s) for s in ranked[:count]] + [str(Structure.GUIDE)] * max(0, count - len(ranked))
-
-
-# Titles for a topic that is a noun phrase ("Raised Garden Beds")...
-TITLES = {
-    Structure.GUIDE: [
-        "The Complete Guide to {T}",
-        "{T}: Everything You Need to Know",
-        "A Beginner's Guide to {T}",
-    ],
-    Structure.HOW_TO: ["{T}: A Step-by-Step Guide", "{T} Made Simple", "Getting {T} Right at Home"],
-    Structure.LISTICLE: [
-        "{n} Expert Tips for {T}",
-        "{n} Things to Know About {T}",
-        "{n} Mistakes to Avoid with {T}",
-    ],
-    Structure.COMPARISON: [
-        "{T}: Comparing Your Options",
-        "{T}: Pros, Cons and Alternatives",
-        "Choosing {T}: What to Compare",
-    ],
-    Structure.FAQ: [
-        "{T}: Your Questions Answered",
-        "{T} FAQ: What People Ask Most",
-        "Common Questions About {T}",
-    ],
-}
-# ...and for one that is a question or an action ("How Often to Mow the Lawn").
-QUESTION_TITLES = {
-    Structure.GUIDE: ["{T}: The Complete Answer", "{T}, Explained", "{T}: A Beginner's Guide"],
-    Structure.HOW_TO: [
-        "{T}: A Step-by-Step Guide",
-        "{T}: Step by Step",
-        "{T}: A Practical Walkthrough",
-    ],
-    Structure.LISTICLE: [
-        "{T}: {n} Expert Tips",
-        "{T}: {n} Things to Know",
-        "{T}: {n} Mistakes to Avoid",
-    ],
-    Structure.COMPARISON: [
-        "{T}: Comparing Your Options",
-        "{T}: Pros, Cons and Alternatives",
-        "{T}: What to Compare",
-    ],
-    Structure.FAQ: [
-        "{T}? Your Questions Answered",
-        "{T}? What People Ask Most",
-        "{T}? Common Questions",
-    ],
-}
-QUESTION_START = re.compile(
-    r"^(how|what|when|why|where|which|who|can|should|is|are|does|do)\b", re.I
-)
-OUTLINES = {
-    Structure.GUIDE: [
-        "{T} at a glance",
-        "Why it matters",
-        "Getting started",
-        "Tools and materials",
-        "Common mistakes to avoid",
-        "Looking after the results",
-        "Costs and budgeting",
-        "Next steps",
-    ],
-    Structure.HOW_TO: [
-        "What you will need",
-        "Before you start",
-        "Step 1: plan the work",
-        "Step 2: do the work",
-        "Step 3: check the result",
-        "Troubleshooting",
-        "Keeping it in good shape",
-    ],
-    Structure.LISTICLE: [
-        "How we chose these",
-        "1. The classic approach",
-        "2. The budget pick",
-        "3. The low-effort choice",
-        "4. The long-term investment",
-        "5. The creative twist",
-        "How to pick the right one",
-    ],
-    Structure.COMPARISON: [
-        "The options at a glance",
-        "How they compare on cost",
-        "How they compare on effort",
-        "Durability and upkeep",
-        "Which suits small spaces",
-        "Our verdict",
-    ],
-    Structure.FAQ: [
-        "The short answer",
-        "How much does it cost?",
-        "How long does it take?",
-        "Can beginners do it?",
-        "What are the most common problems?",
-        "Where to learn more",
-    ],
-}
 SENTENCES = [
     "When it comes to {k}, small details decide whether the result lasts.",
     "Many readers start with {k} because it gives quick, visible results.",
@@ -183,7 +42,7 @@ SENTENCES = [
 ]
 
 
-class LocalProvider(Pictures):
+class LocalProvider(Pictures, Ideas):
     name = "local"
     label = "Offline drafts"
     is_offline = True
@@ -197,46 +56,6 @@ class LocalProvider(Pictures):
     ) -> list[base.ClusterAssignment]:
         how = clustering.method_named(method, len(keywords))
         return clustering.cluster_keywords(keywords, existing, how)
-
-    def generate_ideas(
-        self, cluster: base.ClusterIn, count: int, taken_titles: set[str], profile=None
-    ) -> list[base.IdeaOut]:
-        words = [k.keyword for k in cluster.keywords] or [cluster.name]
-        topic = titlecase(topic_of(cluster.name))
-        ideas: list[base.IdeaOut] = []
-        taken = set(taken_titles)
-        table = QUESTION_TITLES if QUESTION_START.match(topic) else TITLES
-        for i, structure in enumerate(choose_structures(words, count)):
-            templates = table[Structure(structure)]
-            title = self._unique_title(templates, i, topic, taken)
-            taken.add(normalize(title))
-            outline = [
-                s.format(T=topic)
-                for s in OUTLINES[Structure(structure)][: 5 + (len(words) + i) % 4]
-            ]
-            targets = sorted(words, key=len)[:5]
-            ideas.append(
-                base.IdeaOut(
-                    title=title, outline=outline, target_keywords=targets, structure=structure
-                )
-            )
-        return ideas
-
-    @staticmethod
-    def _unique_title(templates: list[str], offset: int, topic: str, taken: set[str]) -> str:
-        suffixes = ["", " for Beginners", " This Year", " on a Budget", " for Small Spaces"]
-        for suffix in suffixes:
-            for j in range(len(templates)):
-                template = templates[(offset + j) % len(templates)]
-                title = template.format(T=topic, n=5 + (offset + j) % 6) + suffix
-                if normalize(title) not in taken:
-                    return title
-        n = 2
-        while True:
-            title = f"{templates[offset % len(templates)].format(T=topic, n=7)} (Part {n})"
-            if normalize(title) not in taken:
-                return title
-            n += 1
 
     def write_article(self, brief: base.Brief, profile=None) -> base.ArticleOut:
         seed = int(hashlib.sha256((brief.title + brief.note).encode()).hexdigest()[:12], 16)

@@ -1,8 +1,12 @@
 """The offline provider's pictures: prompts drawn from the article and its sections, and
-PNG pictures drawn with Pillow that show their subject as a label."""
+PNG pictures drawn with Pillow that show their subject as a label on a coloured background.
+Their alt text says just that ("A blue-to-green picture with circles and the words “Can
+beginners do it?”"):
+a reader who cannot see it learns what it shows, not what it was meant to be."""
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import io
 import random
@@ -13,6 +17,49 @@ from PIL import Image, ImageDraw, ImageFont
 from cascade.ai import base
 from cascade.ai.text import clip
 
+# Hue bands (degrees, upper bound) and their names, for the alt text.
+HUES = (
+    (15, "red"),
+    (45, "orange"),
+    (70, "yellow"),
+    (95, "olive"),
+    (160, "green"),
+    (200, "teal"),
+    (255, "blue"),
+    (290, "purple"),
+    (335, "pink"),
+    (360, "red"),
+)
+
+
+def _colours(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The picture's top and bottom colours, drawn from its prompt."""
+    digest = hashlib.sha256(prompt.encode()).digest()
+    top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
+    bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)
+    return top, bottom
+
+
+def colour_name(rgb: tuple[int, int, int]) -> str:
+    """A plain name for a colour: "grey", "dark green", "light blue"."""
+    hue, light, saturation = colorsys.rgb_to_hls(*(c / 255 for c in rgb))
+    shade = "dark " if light < 0.35 else "light " if light > 0.7 else ""
+    if saturation < 0.12:
+        return f"{shade}grey"
+    return shade + next(name for bound, name in HUES if hue * 360 <= bound)
+
+
+def _label(prompt: str) -> str:
+    """The words the offline picture of `prompt` shows: its subject, before the first colon."""
+    return prompt.split(":")[0][:120]
+
+
+def _alt(prompt: str) -> str:
+    """What the offline picture of `prompt` shows: its label on a coloured background."""
+    top, bottom = (colour_name(c) for c in _colours(prompt))
+    colour = top if top == bottom else f"{top}-to-{bottom}"
+    return clip(f"A {colour} picture with circles and the words “{_label(prompt)}”", 125)
+
 
 class Pictures:
     """Stages 5 and 6 of LocalProvider."""
@@ -22,21 +69,19 @@ class Pictures:
     ) -> list[base.PromptOut]:
         """The featured picture is the article's; each in-article one is drawn of its section
         (the offline picture shows its subject as a label, so the alt text says just that)."""
-        prompts = [
-            base.PromptOut(
-                "featured",
-                f"{title}: an inviting editorial photograph in bright natural light, no text",
-                alt=clip(f"Illustration: {title}", 125),
-            )
-        ]
+        featured = f"{title}: an inviting editorial photograph in bright natural light, no text"
+        prompts = [base.PromptOut("featured", featured, alt=_alt(featured))]
         for section in sections:
             about = clip(section.text, 200) if section.text else title
+            prompt = (
+                f"{section.heading}: an illustration for the article '{title}' showing "
+                f"{about}; clean and informative, no text"
+            )
             prompts.append(
                 base.PromptOut(
                     "in_article",
-                    f"{section.heading}: an illustration for the article '{title}' showing "
-                    f"{about}; clean and informative, no text",
-                    alt=clip(f"Illustration: {section.heading}", 125),
+                    prompt,
+                    alt=_alt(prompt),
                     section=section.heading,
                 )
             )
@@ -44,8 +89,7 @@ class Pictures:
 
     def render_image(self, prompt: str, width: int, height: int, profile=None) -> bytes:
         digest = hashlib.sha256(prompt.encode()).digest()
-        top = (60 + digest[0] % 120, 90 + digest[1] % 120, 60 + digest[2] % 100)
-        bottom = (20 + digest[3] % 80, 40 + digest[4] % 90, 30 + digest[5] % 80)
+        top, bottom = _colours(prompt)
         image = Image.new("RGB", (width, height), top)
         draw = ImageDraw.Draw(image)
         for y in range(0, height, 2):
@@ -65,9 +109,7 @@ class Pictures:
             font = ImageFont.load_default(size=font_size)
         except TypeError:  # Pillow built without FreeType
             font = ImageFont.load_default()
-        label = textwrap.fill(
-            prompt.split(":")[0][:120], width=max(10, width // (font_size // 2 + 1))
-        )
+        label = textwrap.fill(_label(prompt), width=max(10, width // (font_size // 2 + 1)))
         draw.multiline_text(
             (width // 16, height // 2 - font_size),
             label,

@@ -18,7 +18,6 @@ from cascade.automation.snapshot import (
 )
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
-    STAGE_DONE,
     WORKING,
     DisplayStatus,
     PauseReason,
@@ -27,6 +26,7 @@ from cascade.automation.statuses import (
     display_status,
 )
 from cascade.automation.wording import MEASURE, headline, items_done, skip_reason, what_items_are
+from cascade.lib.words import listed
 
 ICONS = {
     DisplayStatus.PENDING: "○",
@@ -86,6 +86,19 @@ class Board(Frozen):
     @property
     def run(self) -> RunState:
         return self.snapshot.run
+
+    @property
+    def not_ready(self) -> str:
+        """For a finished run that wrote articles it did not put up for review (cancelled, or
+        their pictures failed): how many, and what they wait for; else ""."""
+        unit = self.global_progress.unit
+        left = unit.done - self.review_ready
+        if not self.run.is_finished or left <= 0 or unit.stage >= self.stage_count:
+            return ""
+        between = [s.makes.many for s in registry() if unit.stage < s.number < self.stage_count]
+        they = "it waits for its" if left == 1 else "they wait for their"
+        made = registry()[unit.stage].makes
+        return f"{made.count(left)} not ready for review yet: {they} {listed(between)}"
 
     @property
     def global_progress(self) -> GlobalProgress:
@@ -148,9 +161,8 @@ def _skip_reasons(snapshot: Snapshot, enabled: Sequence[bool]) -> dict[int, str]
             continue
         spec = registry()[stage.number]
         source = by_number.get(spec.inflow.source) if spec.inflow else None
-        fed = (source.number, source.status in STAGE_DONE, source.output_count) if source else None
         n = stage.number
-        reasons[n] = skip_reason(n, n <= len(enabled) and not enabled[n - 1], fed)
+        reasons[n] = skip_reason(n, n <= len(enabled) and not enabled[n - 1], source)
     return reasons
 
 

@@ -17,7 +17,7 @@ TEMPLATE = "automation/live.html"
 # The fragments in the order a state's events are sent (each stage card's, "stage-N", after
 # estimate): the run's own parts first (the whole-run bar replaces Run Now's starting state),
 # and the controls last, so a button changes once the effect of its click is on the page.
-BEFORE_CARDS = ("state", "bar", "current", "processing", "estimate")
+BEFORE_CARDS = ("state", "bar", "current", "processing", "estimate", "stages-head")
 AFTER_CARDS = ("events", "failures", "history", "cancel", "credits", "notices", "controls")
 
 

@@ -24,7 +24,7 @@ from cascade.automation.models import AutomationRun, RunEvent, RunStage, Schedul
 from cascade.automation.queues import turned_off_keywords
 from cascade.automation.stages import registry
 from cascade.automation.statuses import StageStatus, Trigger
-from cascade.automation.wording import human_duration
+from cascade.automation.wording import elapsed, human_duration
 
 PROVIDER_HELP = {
     True: "No AI service is connected: Cascade drafts clearly marked offline articles and "
@@ -140,7 +140,7 @@ def history(site: Site) -> list[dict]:
     """The site's finished runs (the active one is the page's live part, not history)."""
     rows = run_summaries(site.pk, finished_only=True)
     for row in rows:
-        row["duration"] = human_duration(row["duration_seconds"])
+        row["duration"] = elapsed(row["duration_seconds"])
         row["label"], row["tone"] = (
             row["outcome_text"],
             row["outcome"],

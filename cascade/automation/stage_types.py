@@ -112,6 +112,8 @@ class Stage:
     price: Price = FREE
     inflow: Inflow | None = None  # None: only what waits when the run starts
     headline: bool = False  # people count a run in this stage's items ("174 articles")
+    # Why it can finish items and make nothing, said where a later stage is skipped for it.
+    none_made: str = ""
     number: int = 0  # its place in the registry, set by the registry
 
     @property

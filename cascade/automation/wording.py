@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cascade.automation.stages import registry
-from cascade.automation.statuses import PauseReason, RunOutcome, RunStatus
+from cascade.automation.statuses import STAGE_DONE, PauseReason, RunOutcome, RunStatus
 from cascade.lib.words import listed
 
 if TYPE_CHECKING:
@@ -49,21 +49,40 @@ def what_items_are() -> str:
     return f"Items are the {listed(nouns)} the run handles, each counted once."
 
 
-def skip_reason(number: int, disabled: bool, source: tuple[int, bool, int] | None) -> str:
+def skip_reason(number: int, disabled: bool, source: Any | None) -> str:
     """Why stage `number` of a run did not run, in words: turned off, or fed nothing by the
-    stage before it (`source`: its number, whether it is done, what it made), or nothing of its
-    kind was waiting."""
+    stage before it (`source`: that stage of the run, a RunStage or a snapshot's stage), or
+    nothing of its kind was waiting."""
     spec = registry()[number]
     if disabled:
         return "disabled in this run's configuration"
-    if source is not None and source[1] and not source[2]:
+    if source is not None and source.status in STAGE_DONE and not source.output_count:
         # What the source stage passes on: what it made, or the items it finished.
         passed = "finished" if spec.inflow and spec.inflow.counts == "processed" else "made"
-        return f"stage {source[0]} {passed} no {spec.noun.many} and none were waiting"
+        why = registry()[source.number].none_made if passed == "made" else ""
+        if why and source.processed_count:  # it worked and made nothing: say why
+            return f"stage {source.number} made no {spec.noun.many} ({why}) and none were waiting"
+        return f"stage {source.number} {passed} no {spec.noun.many} and none were waiting"
     return f"no {spec.noun.many} were waiting"
 
 
+def elapsed(seconds: float | None) -> str:
+    """A time that has passed, as it was: 12.3 -> "12s", 272 -> "4m 32s", 4000 -> "1h 06m"
+    (an estimate of time to come reads "~5 min": `human_duration`)."""
+    if seconds is None or seconds == "":
+        return "—"
+    total = int(float(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
 def human_duration(seconds: float | None) -> str | None:
+    """A time to come, as an estimate: "< 1 min", "~5 min", "~1 h 20 min"."""
     if seconds is None:
         return None
     if seconds < 60:

@@ -5,12 +5,27 @@ not Django's `CommandError: <why>`, which names a class (and failed system check
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 
 
+def version() -> str:
+    """What `cascade --version` and `cascade COMMAND --version` print."""
+    import django
+
+    try:
+        own = metadata.version("cascade")
+    except metadata.PackageNotFoundError:
+        own = "(not installed)"
+    return f"Cascade {own} (Django {django.get_version()})"
+
+
 class Command(BaseCommand):
+    def get_version(self) -> str:
+        return version()
+
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
             return super().execute(*args, **options)

@@ -15,7 +15,7 @@ from cascade.automation.engine.records import announce, bump, event, locked, sav
 from cascade.automation.estimates import default_seconds, stage_seconds
 from cascade.automation.models import AutomationRun, EventKind, RunItem, RunStage, StageTiming
 from cascade.automation.stages import registry
-from cascade.automation.statuses import STAGE_DONE, RunStatus, StageStatus, outcome_of
+from cascade.automation.statuses import RunStatus, StageStatus, outcome_of
 from cascade.automation.wording import outcome_text, skip_reason
 
 
@@ -58,12 +58,7 @@ def activate_from(run: AutomationRun, first: int) -> None:
             row.status, row.started_at, row.finished_at = StageStatus.SKIPPED, now, now
             row.save(update_fields=["status", "started_at", "finished_at"])
             source = rows.get(stage.inflow.source) if stage.inflow else None
-            fed = (
-                (source.number, source.status in STAGE_DONE, source.output_count)
-                if source
-                else None
-            )
-            why = skip_reason(n, not enabled, fed)
+            why = skip_reason(n, not enabled, source)
             event(run.pk, EventKind.STAGE_SKIPPED, f"Stage {n} skipped: {why}.", stage=n)
             continue
         row.status, row.started_at, row.last_completion_at = StageStatus.ACTIVE, now, now

@@ -5,22 +5,15 @@ import re
 
 from django import template
 
+from cascade.automation.wording import elapsed
+
 register = template.Library()
 
 
 @register.filter
 def duration(seconds) -> str:
-    """12.3 -> "12s", 272 -> "4m 32s", 4000 -> "1h 6m"."""
-    if seconds is None or seconds == "":
-        return "—"
-    total = int(float(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    """A time that has passed: 12.3 -> "12s", 272 -> "4m 32s", 4000 -> "1h 06m"."""
+    return elapsed(seconds)
 
 
 @register.filter

@@ -18,8 +18,8 @@ from cascade.automation.models import AutomationRun, Schedule
 from cascade.automation.snapshot import Snapshot
 from cascade.automation.statuses import ACTIVE, FINISHED, RunOutcome, StageStatus, display_status
 from cascade.automation.wording import (
+    elapsed,
     headline,
-    human_duration,
     items,
     shows_percentage,
     what_items_are,
@@ -172,7 +172,7 @@ class Command(CascadeCommand):
         self.stdout.write(
             f"{final.run.status_text}: {items(g.completed_items)} done, "
             f"{g.failed_items:,} failed, {items(metrics.credits_used, 'credit', 'credits')}, "
-            f"{human_duration(metrics.duration_seconds) or '0 s'}."
+            f"{elapsed(metrics.duration_seconds or 0)}."
         )
         # Only a run whose work all succeeded exits 0 (scripts and schedulers rely on it).
         if final.run.outcome != RunOutcome.SUCCEEDED:
