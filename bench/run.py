@@ -140,6 +140,7 @@ def main() -> None:
     quality_run = run("clustering_quality.py", "meaning", timeout=900)
     words_run = run("clustering_quality.py", "words", timeout=900)
     quality, by_words = quality_run["lists"], words_run["lists"]
+    reader = run("clustering_reader.py")
     section("profile")
     profile = subprocess.run(
         [PY, "profile_progress.py", "50000"], cwd=HERE, capture_output=True, text=True, timeout=600
@@ -425,6 +426,23 @@ def main() -> None:
             for r in (q, w)
         ]
         lines.append(f"| {q['site']} | {q['keywords']} / {q['topics']} | {by[0]} | {by[1]} |")
+    by_list = {q["list"].split("/")[-1]: q for q in quality}
+    lines += [
+        "",
+        "What a reader who knows each domain reaches on five of the lists (`bench/clustering_reader.py`:",
+        "the shuffled keywords grouped into articles by a large general-purpose language model, without",
+        "the topics, once not knowing how many articles a list has and once told the number; its",
+        "groupings are in `bench/data/reader/`). It measures the lists, not Cascade.",
+        "",
+        "| list | by meaning: ARI (100) | reader, number unknown: ARI, topics made / labelled | reader, number told: ARI |",
+        "|---|---|---|---|",
+    ]
+    for name, unknown in reader["unknown_count"].items():
+        told = reader["known_count"][name]
+        lines.append(
+            f"| {name} | {by_list[name]['ari_100']:.2f} | {unknown['ari']:.2f}, {unknown['topics']} / "
+            f"{unknown['labelled_topics']} | {told['ari']:.2f} |"
+        )
     seconds = time.time() - started
     lines += [
         "",

@@ -343,3 +343,23 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.fixture
+def gated_server(tmp_path, site):
+    """`cascade serve` whose articles wait at their writing while `server.gate` exists (a test
+    creates it to hold them, and removes it to let them finish)."""
+    from tests.servers import Server
+
+    gate = tmp_path / "gate"
+    env = {
+        "CASCADE_AI_LATENCY": "1:0.02,2:0.2,4:0.35,5:0.05,6:0.1",
+        "CASCADE_AI_PROVIDER": "tests.providers.GatedProvider",
+        "CASCADE_TEST_GATE_FILE": str(gate),
+    }
+    with Server(log=tmp_path / "serve.log", **env) as server:
+        server.gate = gate
+        try:
+            yield server
+        finally:  # held articles finish before the server stops, whatever the test did
+            gate.unlink(missing_ok=True)

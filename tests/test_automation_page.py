@@ -160,30 +160,13 @@ def test_run_now_shows_the_run_live_from_zero_to_the_summary(
     shot(page, "6-run-detail")
 
 
-@pytest.fixture
-def held_articles(tmp_path, site):
-    """`cascade serve` whose articles wait at their writing while `server.gate` exists (it does
-    at first): a pause then says "Pausing" for as long as the test holds them, however fast or
-    busy the machine."""
-    gate = tmp_path / "gate"
-    gate.touch()
-    env = {
-        "CASCADE_AI_LATENCY": LATENCY,
-        "CASCADE_AI_PROVIDER": "tests.providers.GatedProvider",
-        "CASCADE_TEST_GATE_FILE": str(gate),
-    }
-    with Server(log=tmp_path / "serve.log", **env) as server:
-        server.gate = gate
-        try:
-            yield server
-        finally:  # held articles finish before the server stops, whatever the test did
-            gate.unlink(missing_ok=True)
-
-
 def test_pause_resume_cancel_and_reload_tell_the_truth(
-    playwright_browser, login, held_articles, site
+    playwright_browser, login, gated_server, site
 ):
-    server = held_articles
+    """Articles are held at their writing while the test clicks: the run says "Pausing" and
+    "Cancelling" for as long as they are in flight, however fast or busy the machine."""
+    server = gated_server
+    server.gate.touch()
     page = login(playwright_browser)
     actions: list[str] = []  # each click posts its own action, and nothing else
     page.on(
@@ -199,7 +182,7 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
     page.get_by_test_id("run-now").click()
     page.wait_for_function(  # the first articles are being written, and held there
         "(document.querySelector('[data-testid=current-stage]')||{dataset:{}}).dataset.stage === '4'"
-        " && !document.querySelector('[data-testid=processing-now] li.muted')",
+        " && document.querySelector('[data-testid=processing-now] li:not(.muted)')",
         timeout=60_000,
     )
     before = page.evaluate(READ_PAGE)
@@ -217,7 +200,7 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
         "document.querySelector('[data-testid=run-status]').textContent.startsWith('Pausing')"
     )
     pausing = page.get_by_test_id("run-status").inner_text()
-    assert re.fullmatch(r"Pausing: finishing \d+ items?", pausing.strip()), pausing
+    assert re.fullmatch(r"Pausing: finishing [1-9][\d,]* items?", pausing.strip()), pausing
     server.gate.unlink()
     page.wait_for_function(
         "document.querySelector('[data-testid=run-status]').textContent.startsWith('Paused')",
@@ -232,18 +215,19 @@ def test_pause_resume_cancel_and_reload_tell_the_truth(
     assert page.evaluate(READ_PAGE)["cards"] == frozen["cards"]
     assert AutomationRun.objects.get().status == "paused"
 
+    server.gate.touch()  # the articles the run takes up again are held too
     page.get_by_test_id("resume").click()
     page.wait_for_function(
         "document.querySelector('[data-testid=global-progress]').dataset.runStatus === 'running'"
-    )
-    page.wait_for_function(
-        f"+document.querySelector('[data-testid=global-progress]').dataset.completed > "
-        f"{frozen['global']['completed']}",
-        timeout=30_000,
+        " && document.querySelector('[data-testid=processing-now] li:not(.muted)')"
     )
 
     page.get_by_test_id("cancel").click()
     page.get_by_test_id("cancel-confirm").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=run-status]').textContent.startsWith('Cancelling')"
+    )
+    server.gate.unlink()
     page.wait_for_selector("[data-testid=completion-summary]", timeout=30_000)
     assert "Cancelled" in page.get_by_test_id("run-status").inner_text()
     assert page.get_by_test_id("stage-card-7").get_attribute("data-status") == "cancelled"

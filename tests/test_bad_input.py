@@ -291,3 +291,20 @@ def test_one_rule_refuses_invisible_characters_in_every_text_a_person_types(
         site.tone,
         site.audience,
     )
+
+
+def test_the_import_button_says_again_only_after_an_import(client, alice, site):
+    """The page's button reads "Import again" once a file was imported (an out-of-band swap of
+    the report), never after a refused one."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(alice)
+    url = f"/sites/{site.pk}/keywords/import/"
+    refused = SimpleUploadedFile("k.csv", b"name\nsoil\n", content_type="text/csv")
+    answer = client.post(url, {"file": refused}, headers={"HX-Request": "true"})
+    assert answer.status_code == 422 and "Import again" not in answer.content.decode()
+    taken = SimpleUploadedFile("k.csv", b"keyword\nsoil crumbs\n", content_type="text/csv")
+    answer = client.post(url, {"file": taken}, headers={"HX-Request": "true"})
+    assert (
+        answer.status_code == 200 and 'hx-swap-oob="true">Import again<' in answer.content.decode()
+    )

@@ -40,13 +40,12 @@ def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
     unprocessed = Task.objects.filter(site=site, status=TaskStatus.QUEUED).count()
     assert unprocessed == doc["stages"][3]["remaining_count"]
     assert not RunItem.objects.filter(run=run, state=ItemState.PROCESSING).exists()
-    # The summary says why the articles written are not all up for review.
+    # The summary says where the articles written but not up for review are.
     shown = page.live_context(site, can_operate=True)["snapshot"]
     assert shown.review_ready == 0 and shown.global_progress.unit.done == written
-    they = "it waits for its" if written == 1 else "they wait for their"
     assert shown.not_ready == (
-        f"{written} article{'s' * (written != 1)} not ready for review yet: "
-        f"{they} image prompts and images"
+        "The articles it wrote that are not ready for review wait for the stages it did not "
+        "finish: Run Now continues them."
     )
     assert shown.not_ready in page.live_fragments(site, can_operate=True).parts["bar"]
 
@@ -56,6 +55,7 @@ def test_cancel_finishes_in_flight_items_and_leaves_the_rest_for_the_next_run(
     wait_until_finished(second)
     assert second.status == "completed"
     check_full_run(second)
+    assert page.live_context(site, can_operate=True)["snapshot"].not_ready == ""
 
 
 def test_cancelling_a_paused_run_ends_it_at_once(site):

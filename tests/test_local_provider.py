@@ -122,3 +122,14 @@ def test_a_small_cluster_gets_angles_on_its_one_topic():
     assert len(ideas) == 3 and len({i.title for i in ideas}) == 3
     assert len({i.structure for i in ideas}) == 3, [i.structure for i in ideas]
     assert all("Raised Garden Beds" in i.title for i in ideas)
+
+
+def test_a_cluster_named_apart_from_its_keywords_never_aims_two_ideas_at_one():
+    from cascade.ai.base import ClusterIn, KeywordIn
+
+    keywords = [KeywordIn(1, "burr grinder", "", None), KeywordIn(2, "blade grinder", "", None)]
+    ideas = LocalProvider().generate_ideas(ClusterIn(1, "Coffee Grinders", keywords), 3, set())
+    flat = [k for i in ideas for k in i.target_keywords]
+    assert len(flat) == len(set(flat)), [i.target_keywords for i in ideas]
+    assert ideas[0].target_keywords == ["Coffee Grinders"]
+    assert LocalProvider().generate_ideas(ClusterIn(1, "Coffee Grinders", keywords), 0, set()) == []

@@ -157,7 +157,7 @@ def test_keywords_that_join_clusters_with_ideas_say_why_no_article_comes(site):
     run = run_to_end(site)
     assert Cluster.objects.filter(site=site).count() == clusters  # they joined, none was made
     assert Keyword.objects.filter(site=site, cluster__isnull=True).count() == 0
-    why = "stage 1 made no clusters (its keywords joined clusters that already have ideas)"
+    why = "stage 1 made no clusters (each keyword joined a cluster the site already has)"
     cards = page.live_context(site, can_operate=True)["snapshot"].cards
     assert cards[1].skip_reason == f"{why} and none were waiting"
     skipped = run.events.filter(kind="stage_skipped", stage=2).get()

@@ -189,23 +189,6 @@ def test_the_numbers_tell_one_story(playwright_browser, login, server, site):
     assert page.get_by_test_id("history-duration").first.inner_text() == took
 
 
-@pytest.fixture
-def gated_server(tmp_path, site):
-    """A server whose articles wait at their writing while `server.gate` exists."""
-    gate = tmp_path / "gate"
-    env = {
-        "CASCADE_AI_LATENCY": LATENCY,
-        "CASCADE_AI_PROVIDER": "tests.providers.GatedProvider",
-        "CASCADE_TEST_GATE_FILE": str(gate),
-    }
-    with Server(log=tmp_path / "serve.log", **env) as server:
-        server.gate = gate
-        try:
-            yield server
-        finally:  # held articles finish before the server stops, whatever the test did
-            gate.unlink(missing_ok=True)
-
-
 def test_words_are_for_people(playwright_browser, login, gated_server, site):
     server = gated_server
     server.gate.write_text("closed")

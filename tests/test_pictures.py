@@ -6,6 +6,7 @@ reviewer moves sections around; alt text says what the picture shows in plain wo
 from __future__ import annotations
 
 import io
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -136,7 +137,13 @@ def test_offline_prompts_are_drawn_of_their_sections_with_plain_alt_text():
         drawn = PILImage.open(io.BytesIO(png)).convert("RGB")
         top, bottom = (colour_name(drawn.getpixel((2, y))) for y in (0, 299))
         said = top if top == bottom else f"{top}-to-{bottom}"
-        assert prompt.alt.startswith(f"A {said} picture with circles"), (prompt.alt, top, bottom)
+        article = "An" if said[0] in "aeiou" else "A"
+        assert prompt.alt.startswith(f"{article} {said} picture with circles"), prompt.alt
+    # a long heading is shortened inside its quotes, and "an" comes before a vowel
+    long = [SectionIn(f"Heading {n} " + "word " * 40, "") for n in range(30)]
+    for prompt in LocalProvider().image_prompts("Growing tomatoes in pots", long)[1:]:
+        assert len(prompt.alt) <= 125 and prompt.alt.endswith("…”"), prompt.alt
+        assert not re.match(r"A [aeiou]", prompt.alt), prompt.alt
 
 
 def test_an_image_without_a_matching_heading_goes_at_the_end():

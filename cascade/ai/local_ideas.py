@@ -189,9 +189,9 @@ def subjects(cluster: base.ClusterIn, count: int) -> list[tuple[str, list[str]]]
             if len(targets[i]) < MOST_TARGETS:
                 targets[i].append(keyword)
                 break
-    return [
-        (s, t[:MOST_TARGETS] or words[:MOST_TARGETS]) for s, t in zip(chosen, targets, strict=True)
-    ]
+    # (a cluster named apart from its keywords, whose keywords all went to other subjects, is
+    # aimed at its name: never at the keywords another idea is about)
+    return [(s, t or [s]) for s, t in zip(chosen, targets, strict=True)]
 
 
 class Ideas:
@@ -200,6 +200,8 @@ class Ideas:
     def generate_ideas(
         self, cluster: base.ClusterIn, count: int, taken_titles: set[str], profile=None
     ) -> list[base.IdeaOut]:
+        if count < 1:
+            return []
         taken = set(taken_titles)
         about = subjects(cluster, count)
         # Ideas beyond the cluster's distinct subjects are further angles on its topic.

@@ -58,7 +58,8 @@ def _alt(prompt: str) -> str:
     """What the offline picture of `prompt` shows: its label on a coloured background."""
     top, bottom = (colour_name(c) for c in _colours(prompt))
     colour = top if top == bottom else f"{top}-to-{bottom}"
-    return clip(f"A {colour} picture with circles and the words “{_label(prompt)}”", 125)
+    head = f"{'An' if colour[0] in 'aeiou' else 'A'} {colour} picture with circles and the words “"
+    return f"{head}{clip(_label(prompt), 124 - len(head))}”"
 
 
 class Pictures:

@@ -18,6 +18,7 @@ from cascade.automation.snapshot import (
 )
 from cascade.automation.stages import registry
 from cascade.automation.statuses import (
+    STAGE_DONE,
     WORKING,
     DisplayStatus,
     PauseReason,
@@ -26,7 +27,6 @@ from cascade.automation.statuses import (
     display_status,
 )
 from cascade.automation.wording import MEASURE, headline, items_done, skip_reason, what_items_are
-from cascade.lib.words import listed
 
 ICONS = {
     DisplayStatus.PENDING: "○",
@@ -89,16 +89,17 @@ class Board(Frozen):
 
     @property
     def not_ready(self) -> str:
-        """For a finished run that wrote articles it did not put up for review (cancelled, or
-        their pictures failed): how many, and what they wait for; else ""."""
-        unit = self.global_progress.unit
-        left = unit.done - self.review_ready
-        if not self.run.is_finished or left <= 0 or unit.stage >= self.stage_count:
+        """For a cancelled run that wrote articles before its review gate was done: where the
+        ones not up for review are (the stages after stage 4 left them in their queues); else
+        "". No count: this run's review gate also takes articles of earlier runs."""
+        unit, gate = self.global_progress.unit, self.snapshot.stages[-1]
+        if self.run.status != RunStatus.CANCELLED or not unit.done or gate.status in STAGE_DONE:
             return ""
-        between = [s.makes.many for s in registry() if unit.stage < s.number < self.stage_count]
-        they = "it waits for its" if left == 1 else "they wait for their"
-        made = registry()[unit.stage].makes
-        return f"{made.count(left)} not ready for review yet: {they} {listed(between)}"
+        made = registry()[unit.stage].makes.many
+        return (
+            f"The {made} it wrote that are not ready for review wait for the stages it did not "
+            "finish: Run Now continues them."
+        )
 
     @property
     def global_progress(self) -> GlobalProgress:

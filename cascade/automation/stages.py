@@ -112,7 +112,7 @@ PIPELINE = Registry(
             rows=Rows(keyword_queue, title="keyword", claim=100, together=True),
             work=Work(planning.cluster_process, planning.cluster_apply, seconds=0.003),
             price=Price(lambda c: 1 / CREDIT_COSTS["keywords_per_credit"]),
-            none_made="its keywords joined clusters that already have ideas",
+            none_made="each keyword joined a cluster the site already has",
         ),
         Stage(
             name="Clusters → Ideas",
