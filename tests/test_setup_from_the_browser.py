@@ -186,6 +186,7 @@ def test_the_page_on_a_phone(playwright_browser, login, server, site):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
     shot(page, "10-10-phone-scrolled", full_page=False)
     page.mouse.wheel(0, -3000)
+    page.wait_for_function("window.scrollY === 0")  # (a picture taken mid-scroll is blank)
     shot(page, "10-10-phone", full_page=False)
 
 
