@@ -175,3 +175,16 @@ class GatedProvider(LocalProvider):
         while gate.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         return super().write_article(brief)
+
+
+class ModelAltProvider(LocalProvider):
+    """Writes image prompts with a real model's alt text (what the picture should show), then
+    draws them offline: the alt text kept must say what was drawn."""
+
+    name = "model-alt"
+
+    def image_prompts(self, title, sections, profile=None):
+        prompts = super().image_prompts(title, sections)
+        for prompt in prompts:
+            prompt.alt = "A terracotta pot of ripe tomatoes on a sunny windowsill"
+        return prompts

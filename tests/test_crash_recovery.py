@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -256,3 +257,24 @@ def test_the_claim_keeper_outlives_an_error_of_its_own(site, monkeypatch):
     finally:
         fresh.drop(claim.token)
     assert SwappedOnce.reads >= 2
+
+
+def test_a_forked_child_holds_none_of_its_parents_claims():
+    """A Celery pool process is forked from a parent that may hold claims: the child's keeper
+    starts empty (it must not keep a dead parent's items from being taken back) and with a lock
+    of its own (the parent's may be taken at the fork)."""
+    from cascade.automation.engine import keeper
+
+    fresh = keeper._Keeper(name="claim-keeper-fork-test")
+    fresh.tokens["the-parents-claim"] += 1
+    fresh.lock.acquire()  # as if a thread of the parent were taking a claim at the fork
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: no database, no pytest, only the answer
+            clean = not fresh.tokens and fresh.thread is None
+            os._exit(0 if clean and fresh.lock.acquire(timeout=2) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        fresh.lock.release()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert fresh.tokens == {"the-parents-claim": 1}  # the parent keeps its own

@@ -17,7 +17,7 @@ from cascade.ai.local import LocalProvider
 from cascade.ai.local_pictures import colour_name
 from cascade.automation.steps.writing import picture_sections
 from cascade.writer.html import place_images
-from cascade.writer.models import Content
+from cascade.writer.models import Content, Image
 from tests.conftest import run_to_end
 
 BOILERPLATE = ("editorial photograph", "natural light", "no text", "clean and informative")
@@ -94,6 +94,25 @@ def test_every_picture_of_a_whole_run_sits_under_the_heading_it_was_made_for(sit
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True)
+def test_the_alt_text_kept_says_what_was_drawn_not_what_was_asked(site, settings):
+    """Prompts written with a model's alt text ("a pot of tomatoes"), pictures drawn offline
+    (words on colours, as when a site changes provider between stages): each picture's alt text,
+    stored and in its article, describes the drawing."""
+    from cascade.ai import reset_provider_cache
+
+    settings.CASCADE_AI_PROVIDER = "tests.providers.ModelAltProvider"
+    reset_provider_cache()
+    assert run_to_end(site).outcome == "succeeded"
+    drawn = list(Image.objects.filter(site=site))
+    assert drawn
+    for image in drawn:
+        assert image.alt == LocalProvider().what_it_shows(image.prompt), image.alt
+        assert "tomatoes on a sunny windowsill" not in image.alt
+    for content in Content.objects.filter(site=site).prefetch_related("images"):
+        check_article(content)
+
+
 def test_a_picture_follows_its_section_when_a_reviewer_reorders_the_article(site):
     run_to_end(site)
     content = Content.objects.filter(site=site).first()

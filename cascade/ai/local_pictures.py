@@ -88,6 +88,11 @@ class Pictures:
             )
         return prompts
 
+    def what_it_shows(self, prompt: str) -> str:
+        """The alt text of the picture `render_image` draws of `prompt`: the one stage 6 keeps,
+        whichever provider wrote the prompt (a real model's describes what it asked for)."""
+        return _alt(prompt)
+
     def render_image(self, prompt: str, width: int, height: int, profile=None) -> bytes:
         digest = hashlib.sha256(prompt.encode()).digest()
         top, bottom = _colours(prompt)

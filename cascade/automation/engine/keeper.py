@@ -5,6 +5,7 @@ and a dead one's claims expire."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -29,6 +30,12 @@ class _Keeper:
 
     def __init__(self, name: str = "claim-keeper") -> None:
         self.name = name
+        self._start_afresh()
+        # A forked child (a Celery pool process) holds none of its parent's claims: it must
+        # not keep them alive after the parent dies, nor inherit a lock taken at the fork.
+        os.register_at_fork(after_in_child=self._start_afresh)
+
+    def _start_afresh(self) -> None:
         self.lock = threading.Lock()
         self.tokens: Counter[str] = Counter()
         self.thread: threading.Thread | None = None
@@ -37,7 +44,7 @@ class _Keeper:
     def hold(self, token: str) -> None:
         with self.lock:
             self.tokens[token] += 1
-            # the first claim of this process (a forked child inherits no running thread)
+            # the first claim of this process, or its thread died
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._beat, name=self.name, daemon=True)
                 self.thread.start()

@@ -169,7 +169,10 @@ def image_process(ctx: StageContext, images: list[Image]) -> Any:
     # overwrites instead of adding.
     relative = f"sites/{ctx.site_id}/images/{image.token}.png"
     write_media(Path(settings.MEDIA_ROOT) / relative, png)
-    return relative, width, height
+    # A provider that knows what its picture shows says so (the offline one draws words on
+    # colours); the alt text written with the prompt says what was asked for.
+    shows = getattr(ctx.provider, "what_it_shows", None)
+    return relative, width, height, shows(image.prompt) if shows else None
 
 
 def write_media(target: Path, data: bytes) -> None:
@@ -193,9 +196,10 @@ def write_media(target: Path, data: bytes) -> None:
 
 def image_apply(ctx: StageContext, images: list[Image], result: Any) -> Applied:
     (image,) = images
-    relative, width, height = result
+    relative, width, height, alt = result
+    drawn = {"alt": alt} if alt else {}
     updated = Image.objects.filter(pk=image.pk, status=ImageStatus.PENDING).update(
-        status=ImageStatus.GENERATED, file=relative, width=width, height=height
+        status=ImageStatus.GENERATED, file=relative, width=width, height=height, **drawn
     )
     expect(updated, 1, "image")
     # The picture goes into its article in the same transaction (featured first, in-article
