@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cascade.automation.stage_types import Noun
 from cascade.automation.stages import registry
 from cascade.automation.statuses import STAGE_DONE, PauseReason, RunOutcome, RunStatus
 from cascade.lib.words import listed
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def items(count: int, one: str = "item", many: str = "items") -> str:
-    return f"{count:,} {one if count == 1 else many}"
+    """A count and its noun: "1 item", "1,204 items" (as the registry's nouns count)."""
+    return Noun(one, many).count(count)
 
 
 def items_done(g: GlobalProgress) -> str:

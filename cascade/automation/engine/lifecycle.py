@@ -40,6 +40,7 @@ from cascade.automation.statuses import (
     StageStatus,
     Trigger,
 )
+from cascade.automation.wording import items
 
 # Where each action leads: a run already there is left as it is.
 ALREADY = {
@@ -144,10 +145,6 @@ def in_flight(run: AutomationRun) -> int:
     )
 
 
-def _items(count: int) -> str:
-    return f"{count} item{'' if count == 1 else 's'}"
-
-
 def _accepts(run: AutomationRun, action: RunAction) -> None:
     if run.status not in ALLOWED_IN[action]:
         verb = action.label.lower()
@@ -176,7 +173,7 @@ def pause_run(run_id: Any, reason: str = PauseReason.USER, message: str = "") ->
         run.pause_reason, run.status_message = reason, message[:500]
         if busy:
             run.status = RunStatus.PAUSING
-            text = f"Pausing ({label}): finishing {_items(busy)}. {message}"
+            text = f"Pausing ({label}): finishing {items(busy)}. {message}"
             event(run.pk, EventKind.PAUSING, text.strip())
         else:
             run.status, run.paused_at = RunStatus.PAUSED, timezone.now()
@@ -226,7 +223,7 @@ def _cancel(run: AutomationRun) -> None:
     busy = in_flight(run)
     if busy:
         run.status = RunStatus.CANCELLING
-        event(run.pk, EventKind.CANCELLING, f"Cancelling: finishing {_items(busy)}.")
+        event(run.pk, EventKind.CANCELLING, f"Cancelling: finishing {items(busy)}.")
         bump(run)
         save_run(run, "status")
     else:
