@@ -69,7 +69,8 @@ def check_full_run(
     assert not keywords.exclude(status="mapped").exists()
     assert not keywords.filter(cluster__isnull=True).exists()
     for cluster in Cluster.objects.filter(site_id=site_id):
-        assert cluster.ideas.count() == ideas_per_cluster, cluster
+        # (at most: a cluster of fewer distinct searches gets fewer ideas)
+        assert 1 <= cluster.ideas.count() <= ideas_per_cluster, cluster
         assert cluster.keyword_count == cluster.keywords.count()
     ideas = ContentIdea.objects.filter(site_id=site_id)
     assert Task.objects.filter(site_id=site_id).count() == ideas.count()

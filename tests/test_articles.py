@@ -267,6 +267,7 @@ def test_export_of_approved_articles_as_markdown_and_html(written, api):
     }
     assert fields["title"] == chosen[0].title and fields["keywords"] and fields["cluster"]
     assert fields["meta_description"] == chosen[0].meta_description
+    assert fields["offline_draft"] is True  # placeholder text says so wherever it goes
     folder = indexes[0].rsplit("/", 1)[0]
     pictures = [n for n in archive.namelist() if n.startswith(folder + "/images/")]
     assert len(pictures) == chosen[0].images.count()
@@ -338,6 +339,9 @@ def test_the_article_list_and_page_cost_a_fixed_few_queries(site, alice):
         return len(queries)
 
     few = cost(f"/sites/{site.pk}/content/"), cost(f"/sites/{site.pk}/content/{article.pk}/")
+    listed = client.get(f"/sites/{site.pk}/content/?status=review").content.decode()
+    shown = listed.count('data-testid="article-link"')
+    assert shown > 0 and listed.count('data-testid="offline-draft"') == shown
     import_rows(site, keywords_of(DEMO, limit=160)[40:])
     run_to_end(site)
     assert Content.objects.filter(site=site).count() > 4 * 10

@@ -94,7 +94,6 @@ def test_every_picture_of_a_whole_run_sits_under_the_heading_it_was_made_for(sit
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.django_db(transaction=True)
 def test_the_alt_text_kept_says_what_was_drawn_not_what_was_asked(site, settings):
     """Prompts written with a model's alt text ("a pot of tomatoes"), pictures drawn offline
     (words on colours, as when a site changes provider between stages): each picture's alt text,
@@ -113,6 +112,7 @@ def test_the_alt_text_kept_says_what_was_drawn_not_what_was_asked(site, settings
         check_article(content)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_picture_follows_its_section_when_a_reviewer_reorders_the_article(site):
     run_to_end(site)
     content = Content.objects.filter(site=site).first()
@@ -126,6 +126,25 @@ def test_a_picture_follows_its_section_when_a_reviewer_reorders_the_article(site
     for pk, heading, _ in found.pictures:
         assert heading == (sections_of[pk] or None)
     assert place_images(moved, images) == moved, "placing again changes nothing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_picture_stays_under_its_heading_when_a_reviewer_rewords_it(site):
+    """Rewording a heading in the editor keeps its picture under it (not moved to the end);
+    the picture's section follows the new words."""
+    from cascade.writer import review
+    from cascade.writer.html import FIGURE_RE
+
+    run_to_end(site)
+    content = Content.objects.filter(site=site).first()
+    image = content.images.exclude(kind="featured").first()
+    old = image.section
+    edited = FIGURE_RE.sub("", content.html).replace(f"<h2>{old}</h2>", "<h2>Kit for the job</h2>")
+    content = review.edit(content, {"html": edited})
+    image.refresh_from_db()
+    assert image.section == "Kit for the job"
+    found = layout(content.html)
+    assert (image.pk, "Kit for the job", image.alt) in found.pictures
 
 
 def test_sections_for_pictures_are_spread_and_skip_the_closing_ones():

@@ -45,10 +45,16 @@ def test_a_rewrite_keeps_a_manual_title_and_follows_a_length_note(site, alice):
     )
     assert "offline drafts follow nothing else of a note" in terms
     assert 'data-testid="links-to"><a href="/sites/' in terms, "related articles it will link to"
+    assert (
+        "Put into the post in WordPress, each once the article it points to is published there"
+        in terms
+    )
 
     first = rewritten(site, first, "Keep it under 800 words")
     assert first.title == "My own title", "the reviewer's title survives the rewrite"
     assert 680 <= first.word_count <= 800, first.word_count
+    # the page measures it against the note's length, not the task's 1,200 words
+    assert f'{first.word_count} <span class="muted">of 740 targeted' in page_of(alice, first)
     assert first.edited_fields == ["title"]
 
     # A note that asks about the title lets the rewrite change it; an edited meta stays.

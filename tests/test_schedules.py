@@ -4,6 +4,7 @@ while no process was up happens once when one comes back (or is recorded as miss
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -62,6 +63,14 @@ def test_a_schedule_is_set_shown_and_checked(api, site, carol):
 
 
 def test_the_page_and_the_cli_show_the_next_run(site, alice):
+    client = Client()
+    client.force_login(alice)
+    unset = client.get(f"/sites/{site.pk}/settings/").content.decode()
+    # no schedule yet: its box is not ticked (a ticked box beside an empty expression said
+    # runs start by themselves while none would)
+    assert re.search(r'<input type="checkbox" name="enabled" >', unset), "ticked with no schedule"
+    empty = client.post(f"/sites/{site.pk}/settings/schedule/", {"cron": "", "enabled": "on"})
+    assert "A schedule needs a cron expression of five fields" in empty.content.decode()
     schedules.save(site, cron=WEEKDAYS, tz_name="Europe/Berlin", enabled=True, catch_up=True)
     client = Client()
     client.force_login(alice)

@@ -10,36 +10,55 @@ import hashlib
 import random
 
 from cascade.ai import base, clustering
-from cascade.ai.local_ideas import Ideas
+from cascade.ai.local_ideas import QUESTION_START, Ideas, topic_of
 from cascade.ai.local_pictures import Pictures
 from cascade.ai.text import clip, count_words
+from cascade.lib.words import listed
 
+# The offline draft's sentences: {k} is one of the article's keywords that names a thing (not a
+# question), {t} its first such keyword. Drawn as a shuffled deck, so none comes back before
+# every other has been used.
 SENTENCES = [
     "When it comes to {k}, small details decide whether the result lasts.",
     "Many readers start with {k} because it gives quick, visible results.",
-    "{S} is easier once you know what to look for.",
     "Plan a little before you begin, and {k} becomes far less stressful.",
     "A common mistake is rushing {k}; patience pays off here.",
-    "Set aside an afternoon, gather what you need, and work through it step by step.",
-    "The right choice depends on your space, your budget and how much time you have.",
+    "Set aside some time, gather what you need, and work through it step by step.",
+    "The right choice depends on your needs, your budget and how much time you have.",
     "Keep notes as you go so the next round of {k} goes even more smoothly.",
     "If something looks wrong, stop and check before you continue.",
-    "Quality materials cost a little more but usually save money over the years.",
-    "Seasonal conditions matter, so check the weather before you commit to a date.",
-    "Think about how {S} fits with the rest of your plans for {t}.",
-    "Friends and neighbours are often a good source of practical advice on {k}.",
+    "Quality costs a little more but usually saves money over the years.",
+    "Start small, check the result, then build on what worked.",
+    "Friends and experienced people are often a good source of practical advice on {k}.",
     "Write down a simple checklist and tick items off as you finish them.",
     "Most problems with {k} come from skipping preparation.",
     "A modest first attempt teaches more than any amount of reading.",
-    "Look after your tools and they will look after your results.",
-    "Safety comes first: wear gloves and keep children and pets at a distance.",
+    "Look after your equipment and it will look after your results.",
+    "Read the instructions that came with your equipment before you begin.",
     "Compare a few options side by side before you decide on {k}.",
     "Regular, light maintenance beats an occasional big effort.",
-    "Take photos before and after, so you can see what worked.",
-    "Local conditions vary, so adapt these suggestions to your own situation.",
+    "Keep a record of what you changed, so you can see what worked.",
+    "Conditions vary, so adapt these suggestions to your own situation.",
     "Budget for a small margin, because something always costs more than expected.",
     "Once the basics of {t} are in place, improvements come quickly.",
 ]
+
+
+def _things(keywords: list[str]) -> list[str]:
+    """The keywords that name a thing ("raised bed soil"), not a question ("is cycling bad for
+    your knees"), without "best" and "top": what a sentence can speak of."""
+    return [topic_of(k) for k in keywords if not QUESTION_START.match(k)]
+
+
+def _description(title: str, things: list[str]) -> str:
+    """A meta description of at most 160 characters, whole (no cut word): what the article
+    gives advice on."""
+    for n in (3, 2, 1):
+        if len(things) >= n:
+            text = f"Practical advice on {listed(things[:n])}: the steps, the costs and the mistakes to avoid."
+            if len(text) <= 160:
+                return text
+    return clip(f"{title}: the steps, the costs and the mistakes to avoid.", 160)
 
 
 class LocalProvider(Pictures, Ideas):
@@ -61,7 +80,6 @@ class LocalProvider(Pictures, Ideas):
         seed = int(hashlib.sha256((brief.title + brief.note).encode()).hexdigest()[:12], 16)
         rng = random.Random(seed)
         keywords = brief.target_keywords or [brief.title]
-        topic = brief.title
         sections = list(brief.outline) or ["Overview"]
         titles: list[str | None] = [None, *sections, "Conclusion"]
         blocks: list[tuple[str | None, int]] = [(t, 0) for t in titles]
@@ -70,20 +88,35 @@ class LocalProvider(Pictures, Ideas):
         parts: list[str] = []  # the title is the page's heading, not part of the body
         words = 0
 
-        def paragraph(section: str, limit: int) -> tuple[str, int]:
+        things = _things(keywords)
+        usable = [t for t in SENTENCES if things or "{" not in t]
+        deck: list[str] = []
+
+        def paragraph(limit: int) -> tuple[str, int]:
             sentences, n = [], 0
             while n < limit:
-                k = keywords[rng.randrange(len(keywords))]
-                s = rng.choice(SENTENCES).format(k=k, S=section, t=topic.lower())
+                if not deck:
+                    deck.extend(rng.sample(usable, len(usable)))
+                s = deck.pop().format(
+                    k=rng.choice(things) if things else "", t=things[0] if things else ""
+                )
                 s = s[:1].upper() + s[1:]
                 sentences.append(s)
                 n += len(s.split())
             return " ".join(sentences), n
 
         for heading, _ in blocks:
-            section = heading or topic
             if heading is None:
-                intro = f"This article covers {keywords[0]} from the ground up, written for {brief.audience or 'readers'} in a {brief.tone or 'clear'} voice."
+                first = keywords[0]
+                about = (
+                    f"answers “{first[:1].upper() + first[1:].rstrip('?')}?”"
+                    if QUESTION_START.match(first)
+                    else f"covers {first}"
+                )
+                intro = (
+                    f"This article {about} from the ground up, written for "
+                    f"{brief.audience or 'readers'} in a {brief.tone or 'clear'} voice."
+                )
                 parts.append(f"<p>{_esc(intro)}</p>")
                 words += len(intro.split())
             else:
@@ -92,16 +125,13 @@ class LocalProvider(Pictures, Ideas):
             remaining_blocks = len(blocks) - (blocks.index((heading, 0)))
             target_here = min(per_block, max(20, (budget - words) // max(1, remaining_blocks)))
             while target_here > 0:
-                text, n = paragraph(section, min(70, target_here))
+                text, n = paragraph(min(70, target_here))
                 parts.append(f"<p>{_esc(text)}</p>")
                 words += n
                 target_here -= n
         html = "\n".join(parts)
         meta_title = clip(brief.title, 60)
-        meta_description = clip(
-            f"{brief.title}: practical advice on {', '.join(keywords[:3])}, with steps, costs and common mistakes.",
-            160,
-        )
+        meta_description = _description(brief.title, things)
         return base.ArticleOut(
             html=html,
             meta_title=meta_title,

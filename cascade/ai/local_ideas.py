@@ -1,8 +1,7 @@
 """The offline provider's ideas (stage 2): each idea of a cluster answers its own searches. The
 first is about the cluster's topic; each further one is about a keyword of the cluster that no
-earlier idea covers, with the keywords nearest it, so that a cluster's articles do not repeat
-one another. Only a cluster with fewer such keywords than ideas gets several angles (a guide, a
-list, questions) on its one topic."""
+earlier idea covers, with the keywords nearest it, so that a cluster's articles do not compete
+for one search. A cluster with fewer distinct searches than the ideas asked for gets fewer."""
 
 from __future__ import annotations
 
@@ -19,12 +18,45 @@ ASKING = frozenset(
 MOST_TARGETS = 5
 
 
+SMALL = frozenset(
+    "a an and as at but by for from in into nor of on or per the to up via vs with".split()
+)
+# Words searches spell in lower case that titles spell otherwise ("ftp test" is an "FTP Test").
+SPELLED = {
+    "ph": "pH",
+    "uk": "UK",
+    "us": "US",
+    "usa": "USA",
+    "eu": "EU",
+    "diy": "DIY",
+    "tv": "TV",
+    "faq": "FAQ",
+    "seo": "SEO",
+    "ai": "AI",
+    "led": "LED",
+    "pdf": "PDF",
+}
+
+
+# Short words without a vowel that are not initialisms: units and abbreviations.
+UNITS = frozenset("kg mg ml cm mm km lb lbs ft oz hr hrs mph st mr mrs dr pt qt sq vs".split())
+
+
+def _title_word(word: str, first: bool) -> str:
+    lower = word.lower()
+    if lower in SPELLED:
+        return SPELLED[lower]
+    if not first and lower in SMALL:
+        return lower
+    if lower in UNITS:
+        return word[:1].upper() + word[1:] if first else word
+    if 2 <= len(word) <= 4 and word.isalpha() and not re.search(r"[aeiouy]", lower):
+        return word.upper()  # an initialism: gps, mtb, ftp, bmx
+    return word[:1].upper() + word[1:]
+
+
 def titlecase(text: str) -> str:
-    small = {"a", "an", "and", "for", "in", "of", "on", "or", "the", "to", "vs", "with"}
-    words = text.split()
-    return " ".join(
-        w if (i and w.lower() in small) else (w[:1].upper() + w[1:]) for i, w in enumerate(words)
-    )
+    return " ".join(_title_word(w, i == 0) for i, w in enumerate(text.split()))
 
 
 def topic_of(name: str) -> str:
@@ -64,11 +96,11 @@ TITLES = {
         "{T}: Everything You Need to Know",
         "A Beginner's Guide to {T}",
     ],
-    Structure.HOW_TO: ["{T}: A Step-by-Step Guide", "{T} Made Simple", "Getting {T} Right at Home"],
-    Structure.LISTICLE: [
-        "{n} Expert Tips for {T}",
-        "{n} Things to Know About {T}",
-        "{n} Mistakes to Avoid with {T}",
+    Structure.HOW_TO: ["{T}: A Step-by-Step Guide", "{T} Made Simple", "{T}: A Practical Guide"],
+    Structure.LISTICLE: [  # (n: the outline's numbered sections, five ways of going about it)
+        "{n} Ways to Approach {T}",
+        "{T}: {n} Options Compared",
+        "{n} Options for {T}",
     ],
     Structure.COMPARISON: [
         "{T}: Comparing Your Options",
@@ -90,9 +122,9 @@ QUESTION_TITLES = {
         "{T}: A Practical Walkthrough",
     ],
     Structure.LISTICLE: [
-        "{T}: {n} Expert Tips",
-        "{T}: {n} Things to Know",
-        "{T}: {n} Mistakes to Avoid",
+        "{T}: {n} Ways to Approach It",
+        "{T}: {n} Options Compared",
+        "{T}: {n} Options",
     ],
     Structure.COMPARISON: [
         "{T}: Comparing Your Options",
@@ -142,7 +174,7 @@ OUTLINES = {
         "How they compare on cost",
         "How they compare on effort",
         "Durability and upkeep",
-        "Which suits small spaces",
+        "Which one suits you",
         "Our verdict",
     ],
     Structure.FAQ: [
@@ -203,22 +235,22 @@ class Ideas:
         if count < 1:
             return []
         taken = set(taken_titles)
+        # One idea a distinct search of the cluster, up to `count`: two articles about one
+        # search would compete for it, so a cluster of one search gets one article.
         about = subjects(cluster, count)
-        # Ideas beyond the cluster's distinct subjects are further angles on its topic.
-        angles = choose_structures([k.keyword for k in cluster.keywords] or [cluster.name], count)
-        plan = [(about[0], angles[0])]
-        plan += [((s, t), choose_structures([s], 1)[0]) for s, t in about[1:]]
-        plan += [(about[0], structure) for structure in angles[1 : 1 + count - len(plan)]]
+        head = choose_structures([k.keyword for k in cluster.keywords] or [cluster.name], 1)[0]
+        plan = [(about[0], head)] + [((s, t), choose_structures([s], 1)[0]) for s, t in about[1:]]
         ideas: list[base.IdeaOut] = []
         for i, ((subject, targets), structure) in enumerate(plan):
             topic = titlecase(topic_of(subject))
             table = QUESTION_TITLES if QUESTION_START.match(topic) else TITLES
-            title = _unique_title(table[Structure(structure)], i, topic, taken)
-            taken.add(normalize(title))
             outline = [
                 s.format(T=topic)
                 for s in OUTLINES[Structure(structure)][: 5 + (len(targets) + i) % 4]
             ]
+            numbered = sum(bool(re.match(r"\d+\. ", h)) for h in outline)
+            title = _unique_title(table[Structure(structure)], i, topic, taken, numbered)
+            taken.add(normalize(title))
             ideas.append(
                 base.IdeaOut(
                     title=title, outline=outline, target_keywords=targets, structure=structure
@@ -227,17 +259,21 @@ class Ideas:
         return ideas
 
 
-def _unique_title(templates: list[str], offset: int, topic: str, taken: set[str]) -> str:
-    suffixes = ["", " for Beginners", " This Year", " on a Budget", " for Small Spaces"]
+def _unique_title(
+    templates: list[str], offset: int, topic: str, taken: set[str], numbered: int
+) -> str:
+    """A title of `templates` no other idea of the site has; `numbered`: the outline's numbered
+    sections, the number a list's title names."""
+    suffixes = ["", " for Beginners", " This Year", " on a Budget"]
     for suffix in suffixes:
         for j in range(len(templates)):
             template = templates[(offset + j) % len(templates)]
-            title = template.format(T=topic, n=5 + (offset + j) % 6) + suffix
+            title = template.format(T=topic, n=numbered) + suffix
             if normalize(title) not in taken:
                 return title
     n = 2
     while True:
-        title = f"{templates[offset % len(templates)].format(T=topic, n=7)} (Part {n})"
+        title = f"{templates[offset % len(templates)].format(T=topic, n=numbered)} (Part {n})"
         if normalize(title) not in taken:
             return title
         n += 1

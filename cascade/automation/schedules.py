@@ -72,6 +72,10 @@ CRON_PATTERN = (
 
 def check_cron(cron: str) -> str:
     cron = " ".join(cron.split())
+    if not cron:
+        raise BadSchedule(
+            "cron", "a schedule needs a cron expression of five fields (e.g. '0 6 * * 1-5')"
+        )
     if len(cron.split()) != 5 or not croniter.is_valid(cron):
         raise BadSchedule(
             "cron", f"{cron!r} is not a cron expression of five fields (e.g. '0 6 * * 1-5')"

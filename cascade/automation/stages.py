@@ -136,7 +136,9 @@ PIPELINE = Registry(
             makes=Noun("task", "tasks"),
             rows=Rows(idea_queue, claim=100, together=True),
             work=Work(apply=planning.tasks_apply, seconds=0.001),
-            inflow=Inflow(source=2, per_item=lambda c: int(c["ideas_per_cluster"])),
+            # at most ideas_per_cluster a cluster (fewer for a cluster of fewer searches): the
+            # site's own ratio once its runs have measured one
+            inflow=Inflow(source=2, per_item=lambda c: int(c["ideas_per_cluster"]), measured=True),
         ),
         Stage(
             name="Tasks → Content",

@@ -56,6 +56,8 @@ def front_matter(content: Content) -> str:
         "status": content.status,
         "word_count": content.word_count,
         "published_url": content.published_url or None,
+        # written by the offline provider: placeholder text to be rewritten by a real model
+        "offline_draft": content.is_offline_draft,
     }
     lines = [f"{name}: {json.dumps(value, ensure_ascii=False)}" for name, value in fields.items()]
     return "---\n" + "\n".join(lines) + "\n---\n\n"

@@ -65,6 +65,17 @@ def heading_key(text: str) -> str:
     return plain(text).casefold()
 
 
+def renamed_headings(before: str, after: str) -> dict[str, str]:
+    """Headings an edit renamed in place (the same number of headings, one of them reworded):
+    {the old heading's key: the new heading's text}, so that its picture follows it."""
+    old = [heading_key(m.group(1)) for m in H2_RE.finditer(before)]
+    new = [plain(m.group(1)) for m in H2_RE.finditer(after)]
+    if len(old) != len(new):
+        return {}
+    kept = {heading_key(text) for text in new}
+    return {o: n for o, n in zip(old, new, strict=True) if o != heading_key(n) and o not in kept}
+
+
 def sections(html: str) -> list[tuple[str, str]]:
     """The article's sections: each second-level heading's text and the text under it, up to
     the next one (pictures left out)."""

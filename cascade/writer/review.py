@@ -16,7 +16,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cascade.lib.limits import text_problem
-from cascade.writer.html import MAX_HTML_BYTES, count_words, place_images, sanitize
+from cascade.writer.html import (
+    MAX_HTML_BYTES,
+    count_words,
+    heading_key,
+    place_images,
+    renamed_headings,
+    sanitize,
+)
 from cascade.writer.models import (
     APPROVABLE,
     PUBLIC,
@@ -25,6 +32,7 @@ from cascade.writer.models import (
     REWRITABLE,
     Content,
     ContentStatus,
+    Image,
     Task,
     TaskStatus,
 )
@@ -137,13 +145,24 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
             raise Refused(f"html: use visible characters only: this {problem}.", 422)
         if len(raw.encode()) > MAX_HTML_BYTES:
             raise Refused(f"html: at most {MAX_HTML_BYTES // 1024} KiB of HTML.", 413)
-        changes["html"] = place_images(sanitize(raw), content.images.all())
+        clean = sanitize(raw)
+        # A heading reworded in place keeps its picture under it.
+        renamed = renamed_headings(content.html, clean)
+        images = list(content.images.all())
+        moved = [i for i in images if i.section and heading_key(i.section) in renamed]
+        for image in moved:
+            image.section = renamed[heading_key(image.section)][:300]
+        changes["html"] = place_images(clean, images)
         changes["word_count"] = count_words(changes["html"])
+    else:
+        moved = []
     if not changes:
         raise Refused(f"Nothing to change: send {', '.join(EDITABLE)}.", 422)
     if content.remote_post_id:
         changes["changed_since_published"] = True
-    Content.objects.filter(pk=content.pk).update(**changes, updated_at=timezone.now())
+    with transaction.atomic():
+        Content.objects.filter(pk=content.pk).update(**changes, updated_at=timezone.now())
+        Image.objects.bulk_update(moved, ["section"])
     content.refresh_from_db()
     return content
 

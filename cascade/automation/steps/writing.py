@@ -90,6 +90,8 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
         "run_id": ctx.run_id,
     }
     content = Content.objects.filter(task=task).first()
+    # A rewrite note's length is the article's target from now on (its page measures by it).
+    asked = length_goal(content.review_note) if content is not None else None
     if content is None:
         content = Content.objects.create(site_id=ctx.site_id, task=task, html=body, **fields)
     else:
@@ -113,7 +115,7 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
     content.save()
     expect(
         Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
-            status=TaskStatus.COMPLETED
+            status=TaskStatus.COMPLETED, **({"target_words": asked.aim} if asked else {})
         ),
         1,
         "task",
