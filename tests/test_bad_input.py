@@ -308,3 +308,10 @@ def test_the_import_button_says_again_only_after_an_import(client, alice, site):
     assert (
         answer.status_code == 200 and 'hx-swap-oob="true">Import again<' in answer.content.decode()
     )
+    assert "Not imported" not in answer.content.decode()
+    # a column Cascade does not keep is named, not dropped without a word
+    extra = SimpleUploadedFile(
+        "k.csv", b"keyword,Topic\nsoil grains,soil\n", content_type="text/csv"
+    )
+    said = client.post(url, {"file": extra}).content.decode()
+    assert 'data-testid="import-ignored">Not imported: the column <bdi>Topic</bdi> (' in said

@@ -115,9 +115,16 @@ def _lines(source: bytes | Iterable[bytes]) -> Iterator[str]:
         yield pending
 
 
-def rows_from_csv(
-    source: bytes | Iterable[bytes], limit: int | None = MAX_ROWS
-) -> list[dict[str, Any]]:
+KNOWN_COLUMNS = ("keyword", "volume", "difficulty", "intent")
+
+
+class CsvRows(list):
+    """A CSV file's rows, and the columns of its header that are not imported."""
+
+    ignored: list[str]
+
+
+def rows_from_csv(source: bytes | Iterable[bytes], limit: int | None = MAX_ROWS) -> CsvRows:
     """Rows of a CSV file with a header row, read as a stream (at most `limit` + 1 are kept)."""
     reader = csv.reader(_lines(source))
     try:
@@ -132,8 +139,11 @@ def rows_from_csv(
     if "keyword" not in columns:
         found = ", ".join(c for c in columns if c)[:200] or "nothing"
         raise ImportRefused(f"The CSV header must include a 'keyword' column; found: {found}.")
-    known = {"keyword", "volume", "difficulty", "intent"}
-    rows: list[dict[str, Any]] = []
+    known = set(KNOWN_COLUMNS)
+    rows = CsvRows()
+    rows.ignored = [
+        c for c in dict.fromkeys(h.strip() for h in header) if c and c.lower() not in known
+    ]
     try:
         for values in reader:
             if limit is not None and len(rows) > limit:

@@ -104,8 +104,10 @@ def import_keywords(request: HttpRequest, site_id: int) -> HttpResponse:
         )
     else:
         try:
-            report = import_rows(site, rows_from_csv(upload.chunks()), first_row=2)
+            rows = rows_from_csv(upload.chunks())
+            report = import_rows(site, rows, first_row=2)
             context["report"] = report.as_dict()
+            context["ignored"] = rows.ignored
             context["shown"] = report.rejected[:SHOWN_REJECTIONS]
             context["duplicates_shown"] = report.duplicate_rows[:SHOWN_REJECTIONS]
         except ImportRefused as exc:
