@@ -281,6 +281,7 @@ def test_export_of_approved_articles_as_markdown_and_html(written, api):
     page = "".join(html.read(n).decode() for n in html.namelist() if n.endswith("index.html"))
     # the title as people read it, escaped for HTML only (not as JSON)
     assert "<h1>Über Tomaten – &quot;Ratgeber&quot; &amp; &lt;mehr&gt;</h1>" in page
+    assert page.count('<meta name="generator" content="Cascade offline draft">') == 3
     bad = api.get(f"/api/v1/sites/{written.pk}/content/export/?status=nonsense")
     assert bad.status_code == 422 and "status" in bad.json()["detail"]
 

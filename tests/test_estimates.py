@@ -102,3 +102,22 @@ def test_the_next_run_says_it_cannot_start_without_credits_and_shows_viewers_the
     viewer_page = client.get(f"/sites/{site.pk}/automation/")
     assert viewer_page.status_code == 200
     assert "About <strong>" in viewer_page.content.decode()
+
+
+def test_a_site_learns_how_many_ideas_its_clusters_get(garden):
+    """Ideas per cluster is at most the configured number (a cluster of one search gets one):
+    the plan carries that ratio, a run measures it, and the next plan uses the site's own."""
+    from cascade.automation.models import StageTiming
+    from cascade.planner.models import Cluster, ContentIdea
+    from tests.conftest import run_to_end
+
+    site = Site.objects.create(account=garden, name="Learning")
+    import_rows(site, keywords_of(DEMO, limit=200))
+    run = run_to_end(site)
+    assert run.plan["ratios"]["3"] == 3  # nothing measured yet: the configured number
+    clusters, ideas = Cluster.objects.filter(site=site).count(), ContentIdea.objects.count()
+    assert clusters >= 20
+    learnt = StageTiming.objects.get(site=site, stage=3).correction
+    assert learnt == pytest.approx(ideas / clusters / 3)
+    cfg = config.load(site)
+    assert estimates.expected_ratios(site.pk, cfg)[3] == pytest.approx(ideas / clusters)

@@ -202,3 +202,18 @@ def test_an_image_without_a_matching_heading_goes_at_the_end():
     found = layout(out)
     assert [(pk, h) for pk, h, _ in found.pictures] == [(1, None), (2, "Two"), (3, "Two")]
     assert out.rstrip().endswith("</figure>")
+
+
+def test_only_a_heading_reworded_in_place_counts_as_renamed():
+    """Anything less certain than a heading reworded where it stood (moved, deleted, repeated)
+    leaves its picture to the end of the article, never under another section's heading."""
+    from cascade.writer.html import renamed_headings
+
+    def page(*headings: str) -> str:
+        return "".join(f"<h2>{h}</h2><p>Text.</p>" for h in headings)
+
+    assert renamed_headings(page("A", "B", "C"), page("A", "B2", "C")) == {"b": "B2"}
+    assert renamed_headings(page("A", "B", "C"), page("C", "A2", "B")) == {}  # moved too
+    assert renamed_headings(page("A", "B", "C"), page("A", "C", "D")) == {}  # one gone
+    assert renamed_headings(page("A", "B", "C"), page("B2", "A", "C")) == {}  # swapped
+    assert renamed_headings(page("X", "X", "Y"), page("P", "Q", "Y")) == {}  # repeated

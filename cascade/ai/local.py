@@ -47,7 +47,8 @@ SENTENCES = [
 def _things(keywords: list[str]) -> list[str]:
     """The keywords that name a thing ("raised bed soil"), not a question ("is cycling bad for
     your knees"), without "best" and "top": what a sentence can speak of."""
-    return [topic_of(k) for k in keywords if not QUESTION_START.match(k)]
+    things = (topic_of(k) for k in keywords if not QUESTION_START.match(k))
+    return list({t.casefold(): t for t in reversed(list(things))}.values())[::-1]
 
 
 def _description(title: str, things: list[str]) -> str:
@@ -58,7 +59,13 @@ def _description(title: str, things: list[str]) -> str:
             text = f"Practical advice on {listed(things[:n])}: the steps, the costs and the mistakes to avoid."
             if len(text) <= 160:
                 return text
-    return clip(f"{title}: the steps, the costs and the mistakes to avoid.", 160)
+    subject = title.split(":")[0].strip()
+    text = f"Practical advice on {subject}: the steps, the costs and the mistakes to avoid."
+    return (
+        text
+        if len(text) <= 160
+        else "Practical advice: the steps, the costs and the mistakes to avoid."
+    )
 
 
 class LocalProvider(Pictures, Ideas):
@@ -107,11 +114,11 @@ class LocalProvider(Pictures, Ideas):
 
         for heading, _ in blocks:
             if heading is None:
-                first = keywords[0]
+                first = brief.target_keywords[0] if brief.target_keywords else ""
                 about = (
                     f"answers “{first[:1].upper() + first[1:].rstrip('?')}?”"
                     if QUESTION_START.match(first)
-                    else f"covers {first}"
+                    else f"covers {topic_of(first) if first else 'its subject'}"
                 )
                 intro = (
                     f"This article {about} from the ground up, written for "

@@ -25,7 +25,6 @@ SMALL = frozenset(
 SPELLED = {
     "ph": "pH",
     "uk": "UK",
-    "us": "US",
     "usa": "USA",
     "eu": "EU",
     "diy": "DIY",
@@ -39,7 +38,9 @@ SPELLED = {
 
 
 # Short words without a vowel that are not initialisms: units and abbreviations.
-UNITS = frozenset("kg mg ml cm mm km lb lbs ft oz hr hrs mph st mr mrs dr pt qt sq vs".split())
+UNITS = frozenset("kg mg ml cm mm km lb lbs ft oz hr hrs mph pt qt sq vs".split())
+# ...and titles of people and places, capitalised like words (Dr, Mrs, St).
+TITLED = frozenset("mr mrs dr st".split())
 
 
 def _title_word(word: str, first: bool) -> str:
@@ -50,6 +51,8 @@ def _title_word(word: str, first: bool) -> str:
         return lower
     if lower in UNITS:
         return word[:1].upper() + word[1:] if first else word
+    if lower in TITLED:
+        return lower.capitalize()
     if 2 <= len(word) <= 4 and word.isalpha() and not re.search(r"[aeiouy]", lower):
         return word.upper()  # an initialism: gps, mtb, ftp, bmx
     return word[:1].upper() + word[1:]
@@ -97,7 +100,7 @@ TITLES = {
         "A Beginner's Guide to {T}",
     ],
     Structure.HOW_TO: ["{T}: A Step-by-Step Guide", "{T} Made Simple", "{T}: A Practical Guide"],
-    Structure.LISTICLE: [  # (n: the outline's numbered sections, five ways of going about it)
+    Structure.LISTICLE: [  # (n: the outline's numbered sections, ways of going about it)
         "{n} Ways to Approach {T}",
         "{T}: {n} Options Compared",
         "{n} Options for {T}",
@@ -203,8 +206,13 @@ def subjects(cluster: base.ClusterIn, count: int) -> list[tuple[str, list[str]]]
     has room (at most MOST_TARGETS a subject)."""
     words = [k.keyword for k in cluster.keywords] or [cluster.name]
     searched = sorted(cluster.keywords, key=lambda k: (-(k.volume or 0), len(k.keyword), k.keyword))
-    chosen = [cluster.name]
-    seen = [_words(topic_of(cluster.name))]
+    # A cluster's topic comes first: its name, or when the name shares no word with any of its
+    # keywords (named by a model), its most searched keyword (an idea aimed at a search).
+    head = cluster.name
+    if searched and not any(_words(topic_of(k.keyword)) & _words(topic_of(head)) for k in searched):
+        head = searched[0].keyword
+    chosen = [head]
+    seen = [_words(topic_of(head))]
     for keyword in (k.keyword for k in searched):
         if len(chosen) == count:
             break
@@ -249,7 +257,7 @@ class Ideas:
                 for s in OUTLINES[Structure(structure)][: 5 + (len(targets) + i) % 4]
             ]
             numbered = sum(bool(re.match(r"\d+\. ", h)) for h in outline)
-            title = _unique_title(table[Structure(structure)], i, topic, taken, numbered)
+            title = _unique_title(table[Structure(structure)], i, topic, taken, numbered or 5)
             taken.add(normalize(title))
             ideas.append(
                 base.IdeaOut(

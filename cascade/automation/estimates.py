@@ -127,13 +127,17 @@ def estimate_totals(
 
 
 def expected_ratios(site_id: int, config: dict[str, Any]) -> dict[int, float]:
-    """Fan-outs a stage estimates itself (clusters per waiting keyword), scaled by how far the
-    site's last run found such an estimate off."""
+    """Fan-outs a stage estimates itself (clusters per waiting keyword), or that the site's runs
+    measure (ideas per cluster: at most the configured number), scaled by how far the site's
+    last run found such an estimate off."""
     ratios: dict[int, float] = {}
     corrections = {n: t.correction for n, t in timings(site_id).items()}
     for stage in registry():
         inflow = stage.inflow
-        if inflow is None or inflow.estimate is None:
+        if inflow is None or not inflow.measured:
+            continue
+        if inflow.estimate is None:
+            ratios[stage.number] = inflow.per_item(config) * corrections.get(stage.number, 1.0)
             continue
         source = registry()[inflow.source]
         batch = registry().batch_size(source.number, config)

@@ -137,7 +137,7 @@ PIPELINE = Registry(
             rows=Rows(idea_queue, claim=100, together=True),
             work=Work(apply=planning.tasks_apply, seconds=0.001),
             # at most ideas_per_cluster a cluster (fewer for a cluster of fewer searches): the
-            # site's own ratio once its runs have measured one
+            # plan scales it by what the site's last run measured, a run by its own clusters
             inflow=Inflow(source=2, per_item=lambda c: int(c["ideas_per_cluster"]), measured=True),
         ),
         Stage(

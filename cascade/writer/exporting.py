@@ -67,9 +67,12 @@ def _document(content: Content, fmt: str, local: dict[int, str]) -> str:
     body = SRC_RE.sub(lambda m: m[1] + local.get(int(m[2]), m[3]) + m[4], content.html)
     if fmt == "html":
         title = escape(content.title)
+        # placeholder text says so wherever it goes
+        draft = '\n<meta name="generator" content="Cascade offline draft">'
         return (
             f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title>\n'
             f'<meta name="description" content="{escape(content.meta_description)}">'
+            f"{draft if content.is_offline_draft else ''}"
             f"</head><body>\n<h1>{title}</h1>\n{body}\n</body></html>\n"
         )
     return front_matter(content) + to_markdown(body) + "\n"

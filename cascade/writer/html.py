@@ -4,6 +4,7 @@ after its section's heading)."""
 
 from __future__ import annotations
 
+import difflib
 import html as html_lib
 import re
 from collections.abc import Iterable
@@ -66,14 +67,22 @@ def heading_key(text: str) -> str:
 
 
 def renamed_headings(before: str, after: str) -> dict[str, str]:
-    """Headings an edit renamed in place (the same number of headings, one of them reworded):
-    {the old heading's key: the new heading's text}, so that its picture follows it."""
+    """Headings an edit reworded in place: {the old heading's key: the new heading's text}, so
+    that its picture follows it. Only a heading that is unique, gone, and replaced one for one
+    where it stood (the headings around it unchanged) counts; anything less certain (moved,
+    deleted, repeated) leaves its picture to the end of the article."""
     old = [heading_key(m.group(1)) for m in H2_RE.finditer(before)]
     new = [plain(m.group(1)) for m in H2_RE.finditer(after)]
-    if len(old) != len(new):
-        return {}
-    kept = {heading_key(text) for text in new}
-    return {o: n for o, n in zip(old, new, strict=True) if o != heading_key(n) and o not in kept}
+    new_keys = [heading_key(text) for text in new]
+    renamed: dict[str, str] = {}
+    matcher = difflib.SequenceMatcher(a=old, b=new_keys, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op != "replace" or a1 - a0 != b1 - b0:
+            continue
+        for o, n, key in zip(old[a0:a1], new[b0:b1], new_keys[b0:b1], strict=True):
+            if old.count(o) == 1 and o not in new_keys and key not in old:
+                renamed[o] = n
+    return renamed
 
 
 def sections(html: str) -> list[tuple[str, str]]:

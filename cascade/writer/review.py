@@ -115,17 +115,10 @@ def rewrite(content: Content, note: Any) -> Content:
     return content
 
 
-def edit(content: Content, values: dict[str, Any], confirm_published: bool = False) -> Content:
-    """Change title, meta and body (sanitised; pictures kept in place). A published article
-    changes only when the editor says so (the live post changes when it is published again)."""
-    if content.status in PUBLIC and not confirm_published:
-        raise Refused(
-            "This article is published: confirm that you mean to change it "
-            "(it changes on the site when you publish it again).",
-            409,
-        )
+def _texts(values: dict[str, Any]) -> dict[str, str]:
+    """The title and meta an edit sends, checked (Refused for bad input)."""
     limits = {"title": 300, "meta_title": 60, "meta_description": 160}
-    changes: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for name, limit in limits.items():
         if values.get(name) is not None:
             text = " ".join(str(values[name]).split())
@@ -135,32 +128,53 @@ def edit(content: Content, values: dict[str, Any], confirm_published: bool = Fal
                 raise Refused("title: may not be empty.", 422)
             if len(text) > limit:
                 raise Refused(f"{name}: at most {limit} characters ({len(text)} given).", 422)
-            changes[name] = text
-    edited = [n for n in KEPT_BY_REWRITES if n in changes and changes[n] != getattr(content, n)]
-    if edited:
-        changes["edited_fields"] = sorted(set(content.edited_fields or []) | set(edited))
-    if values.get("html") is not None:
-        raw = str(values["html"])
-        if problem := text_problem(raw.replace("\n", " ").replace("\r", " ")):
-            raise Refused(f"html: use visible characters only: this {problem}.", 422)
-        if len(raw.encode()) > MAX_HTML_BYTES:
-            raise Refused(f"html: at most {MAX_HTML_BYTES // 1024} KiB of HTML.", 413)
-        clean = sanitize(raw)
-        # A heading reworded in place keeps its picture under it.
-        renamed = renamed_headings(content.html, clean)
-        images = list(content.images.all())
-        moved = [i for i in images if i.section and heading_key(i.section) in renamed]
-        for image in moved:
-            image.section = renamed[heading_key(image.section)][:300]
-        changes["html"] = place_images(clean, images)
-        changes["word_count"] = count_words(changes["html"])
-    else:
-        moved = []
-    if not changes:
+            texts[name] = text
+    return texts
+
+
+def _body(values: dict[str, Any]) -> str | None:
+    """The body an edit sends, sanitised (Refused for bad input), or None."""
+    if values.get("html") is None:
+        return None
+    raw = str(values["html"])
+    if problem := text_problem(raw.replace("\n", " ").replace("\r", " ")):
+        raise Refused(f"html: use visible characters only: this {problem}.", 422)
+    if len(raw.encode()) > MAX_HTML_BYTES:
+        raise Refused(f"html: at most {MAX_HTML_BYTES // 1024} KiB of HTML.", 413)
+    return sanitize(raw)
+
+
+def edit(content: Content, values: dict[str, Any], confirm_published: bool = False) -> Content:
+    """Change title, meta and body (sanitised; pictures kept in place). A published article
+    changes only when the editor says so (the live post changes when it is published again).
+    Read and written under the article's lock, so a picture stage 6 places meanwhile is kept."""
+    changes: dict[str, Any] = dict(_texts(values))
+    clean = _body(values)
+    if not changes and clean is None:
         raise Refused(f"Nothing to change: send {', '.join(EDITABLE)}.", 422)
-    if content.remote_post_id:
-        changes["changed_since_published"] = True
     with transaction.atomic():
+        locked = Content.objects.select_for_update().get(pk=content.pk)
+        if locked.status in PUBLIC and not confirm_published:
+            raise Refused(
+                "This article is published: confirm that you mean to change it "
+                "(it changes on the site when you publish it again).",
+                409,
+            )
+        edited = [n for n in KEPT_BY_REWRITES if n in changes and changes[n] != getattr(locked, n)]
+        if edited:
+            changes["edited_fields"] = sorted(set(locked.edited_fields or []) | set(edited))
+        moved: list[Image] = []
+        if clean is not None:
+            # A heading reworded in place keeps its picture under it.
+            renamed = renamed_headings(locked.html, clean)
+            images = list(locked.images.all())
+            moved = [i for i in images if i.section and heading_key(i.section) in renamed]
+            for image in moved:
+                image.section = renamed[heading_key(image.section)][:300]
+            changes["html"] = place_images(clean, images)
+            changes["word_count"] = count_words(changes["html"])
+        if locked.remote_post_id:
+            changes["changed_since_published"] = True
         Content.objects.filter(pk=content.pk).update(**changes, updated_at=timezone.now())
         Image.objects.bulk_update(moved, ["section"])
     content.refresh_from_db()

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,12 @@ from cascade.automation.statuses import ItemState
 log = logging.getLogger("cascade.engine")
 
 
+def _call(method: weakref.WeakMethod) -> None:
+    bound = method()
+    if bound is not None:
+        bound()
+
+
 class _Keeper:
     """One thread per process extends every claim its workers hold while they work on them
     (not a thread, with its own database connection, per claim). It connects only to beat, and
@@ -33,7 +40,9 @@ class _Keeper:
         self._start_afresh()
         # A forked child (a Celery pool process) holds none of its parent's claims: it must
         # not keep them alive after the parent dies, nor inherit a lock taken at the fork.
-        os.register_at_fork(after_in_child=self._start_afresh)
+        # (by a weak reference: a keeper that is gone is not kept alive by the hook)
+        again = weakref.WeakMethod(self._start_afresh)
+        os.register_at_fork(after_in_child=lambda: _call(again))
 
     def _start_afresh(self) -> None:
         self.lock = threading.Lock()

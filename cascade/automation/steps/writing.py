@@ -115,7 +115,9 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
     content.save()
     expect(
         Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
-            status=TaskStatus.COMPLETED, **({"target_words": asked.aim} if asked else {})
+            status=TaskStatus.COMPLETED,
+            # (within the lengths a site may set: a note's "999999 words" is not a target)
+            **({"target_words": max(300, min(5000, asked.aim))} if asked else {}),
         ),
         1,
         "task",
@@ -174,7 +176,7 @@ def image_process(ctx: StageContext, images: list[Image]) -> Any:
     # A provider that knows what its picture shows says so (the offline one draws words on
     # colours); the alt text written with the prompt says what was asked for.
     shows = getattr(ctx.provider, "what_it_shows", None)
-    return relative, width, height, shows(image.prompt) if shows else None
+    return relative, width, height, alt_text(shows(image.prompt), image.alt) if shows else None
 
 
 def write_media(target: Path, data: bytes) -> None:
