@@ -147,9 +147,10 @@ def floor_run(count: int) -> tuple[float, int]:
     images = Image.objects.bulk_create(images, batch_size=2000)
     items += 3 * len(contents)
     for image in images:
-        image.file, image.width, image.height = image_process(ctx, [image])
-        image.status = "generated"
-    Image.objects.bulk_update(images, ["file", "width", "height", "status"], batch_size=2000)
+        image.file, image.width, image.height, drawn = image_process(ctx, [image])
+        image.alt, image.status = drawn or image.alt, "generated"
+    fields = ["file", "width", "height", "alt", "status"]
+    Image.objects.bulk_update(images, fields, batch_size=2000)
     items += len(images)
     return time.perf_counter() - started, items
 
