@@ -47,8 +47,11 @@ SENTENCES = [
 def _things(keywords: list[str]) -> list[str]:
     """The keywords that name a thing ("raised bed soil"), not a question ("is cycling bad for
     your knees"), without "best" and "top": what a sentence can speak of."""
-    things = (topic_of(k) for k in keywords if not QUESTION_START.match(k))
-    return list({t.casefold(): t for t in reversed(list(things))}.values())[::-1]
+    once: dict[str, str] = {}  # each thing once, as first spelled
+    for keyword in keywords:
+        if not QUESTION_START.match(keyword):
+            once.setdefault(topic_of(keyword).casefold(), topic_of(keyword))
+    return list(once.values())
 
 
 def _description(title: str, things: list[str]) -> str:

@@ -19,6 +19,7 @@ from cascade.automation import schedules
 from cascade.automation.api import SiteQuery
 from cascade.automation.models import Schedule
 from cascade.automation.schemas import Config, SiteSettings
+from cascade.automation.stage_types import TARGET_WORDS_MAX, TARGET_WORDS_MIN
 from cascade.automation.stages import registry
 from cascade.lib.schemas import (
     READ_ERRORS,
@@ -59,7 +60,10 @@ class ConfigIn(NoNulls):
     )
     ideas_per_cluster: Annotated[int, Field(ge=1, le=10), WHOLE] | SkipJsonSchema[None] = None
     images_per_content: Annotated[int, Field(ge=0, le=6), WHOLE] | SkipJsonSchema[None] = None
-    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | SkipJsonSchema[None] = None
+    target_words: (
+        Annotated[int, Field(ge=TARGET_WORDS_MIN, le=TARGET_WORDS_MAX), WHOLE]
+        | SkipJsonSchema[None]
+    ) = None
     max_items_per_stage: Annotated[int, Field(ge=1, le=1_000_000), WHOLE] | None = None
     max_credits_per_run: Annotated[int, Field(ge=1, le=1_000_000_000), WHOLE] | None = None
 
@@ -149,7 +153,10 @@ class SiteSettingsIn(NoNulls):
     language: Annotated[VisibleLine, Field(min_length=2, max_length=40)] | SkipJsonSchema[None] = (
         None
     )
-    target_words: Annotated[int, Field(ge=300, le=5000), WHOLE] | SkipJsonSchema[None] = None
+    target_words: (
+        Annotated[int, Field(ge=TARGET_WORDS_MIN, le=TARGET_WORDS_MAX), WHOLE]
+        | SkipJsonSchema[None]
+    ) = None
 
 
 def site_settings(site) -> dict:

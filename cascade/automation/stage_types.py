@@ -26,6 +26,8 @@ CREDIT_COSTS = {
 }
 # An article may come out up to 15 % longer than its target: stage 4 reserves that much.
 ARTICLE_LENGTH_MARGIN = 1.15
+# The lengths an article's target may have (settings, the API, a rewrite note's length).
+TARGET_WORDS_MIN, TARGET_WORDS_MAX = 300, 5000
 # Keywords per new cluster before the site has measured its own (stage 1's default fan-out).
 KEYWORDS_PER_CLUSTER = 8.0
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from cascade.ai.base import Brief, SectionIn
 from cascade.ai.notes import length_goal
 from cascade.ai.text import clip
+from cascade.automation.stage_types import TARGET_WORDS_MAX, TARGET_WORDS_MIN
 from cascade.automation.steps import Applied, StageContext, StaleItem, expect
 from cascade.lib import files
 from cascade.planner.models import ContentIdea, IdeaStatus
@@ -117,7 +118,11 @@ def article_apply(ctx: StageContext, tasks: list[Task], article: Any) -> Applied
         Task.objects.filter(pk=task.pk, status=TaskStatus.QUEUED).update(
             status=TaskStatus.COMPLETED,
             # (within the lengths a site may set: a note's "999999 words" is not a target)
-            **({"target_words": max(300, min(5000, asked.aim))} if asked else {}),
+            **(
+                {"target_words": max(TARGET_WORDS_MIN, min(TARGET_WORDS_MAX, asked.aim))}
+                if asked
+                else {}
+            ),
         ),
         1,
         "task",
